@@ -1,0 +1,44 @@
+"""Small argument checks shared by the public modules."""
+
+from __future__ import annotations
+
+import operator
+import os
+
+from .errors import ParameterError
+
+
+def positive_int(value, name: str) -> int:
+    """Return ``value`` as an int, or raise ParameterError if it is not a positive integer."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        result = operator.index(value)
+    except TypeError:
+        raise ParameterError(f"{name}={value!r} must be a positive integer") from None
+    if result < 1:
+        raise ParameterError(f"{name}={value!r} must be a positive integer")
+    return result
+
+
+def resolve_workers(workers) -> int:
+    """Translate a scipy.fft-style ``workers`` value into a thread count.
+
+    None means 1; a positive number is used as it is; -1 means all cores, -2 all but one, and so on.
+    """
+    if workers is None:
+        return 1
+    try:
+        if isinstance(workers, bool):
+            raise TypeError
+        w = operator.index(workers)
+    except TypeError:
+        raise ParameterError(f"workers={workers!r} must be an integer or None") from None
+    cores = os.cpu_count() or 1
+    if w > 0:
+        return w
+    if w == 0:
+        raise ParameterError("workers=0 is not valid; use a positive count, or -1 for all cores")
+    if cores + 1 + w < 1:
+        raise ParameterError(f"workers={w} asks for fewer than one thread on a machine with {cores} cores")
+    return cores + 1 + w

@@ -1,0 +1,8 @@
+// Batched windowed autocorrelation, autocorrelograms and spectrograms.
+#pragma once
+
+#include <cstddef>
+
+namespace audiorep {
+namespace acf {}  // namespace acf
+}  // namespace audiorep

@@ -1,0 +1,43 @@
+// audiorep FFT: iterative radix-2 decimation-in-time transforms with a
+// bit-reversal permutation; Bluestein's chirp-z for other lengths.
+//
+// All entry points are batched: `howmany` rows, row r of the input starting at
+// in + r * in_dist and of the output at out + r * out_dist (in elements of the
+// respective type). Elements inside a row are contiguous. The output is
+// multiplied by `scale`. `nthreads` >= 1 threads share the rows. Input and
+// output must not overlap. Plans are built once per (length, precision),
+// cached, and shared between threads.
+#pragma once
+
+#include <complex>
+#include <cstddef>
+#include <string>
+
+namespace audiorep {
+namespace fft {
+
+// Complex to complex, length n, forward (sign -1) or inverse (sign +1, unnormalised).
+template <typename T>
+void c2c(const std::complex<T>* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, bool forward, T scale, int nthreads);
+
+// Real to complex: n real samples to n/2+1 complex bins.
+template <typename T>
+void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
+
+// Complex to real (inverse of r2c, unnormalised): n/2+1 Hermitian bins to n
+// real samples. The imaginary parts of bin 0 (and of bin n/2 for even n) are
+// ignored, as in numpy.fft.irfft.
+template <typename T>
+void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
+
+// Name of the SIMD code path chosen at run time ("avx512", "avx2" or "generic").
+std::string simd_path();
+
+// Number of plans currently cached (for tests and diagnostics).
+std::size_t cached_plans();
+
+}  // namespace fft
+}  // namespace audiorep

@@ -1,0 +1,1 @@
+#include "audiorep/obj.hpp"
