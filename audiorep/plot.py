@@ -1,0 +1,190 @@
+"""Figures of a clip: waveform, spectrogram and the 3-D autocorrelogram.
+
+matplotlib (and plotly for the interactive view) are an optional extra,
+``pip install "audiorep[plot]"``, imported only when a function here runs.
+Figures are drawn on plain ``matplotlib.figure.Figure`` objects, so no GUI
+backend is touched, and every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = ["plot_waveform", "plot_spectrogram", "plot_autocorrelogram", "autocorrelogram_html", "plot_clip"]
+
+
+def _figure(figsize):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError('plotting needs matplotlib: pip install "audiorep[plot]"') from exc
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _mono(y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise ParameterError(f"expected a non-empty 1-D signal, got shape {y.shape}")
+    return y
+
+
+def plot_waveform(y, sr, path, *, title="Waveform") -> Path:
+    """Write the amplitude-over-time plot of ``y`` to ``path`` (PNG).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from audiorep.plot import plot_waveform
+    >>> out = plot_waveform(np.sin(np.arange(800) / 10), 8000, os.path.join(tempfile.mkdtemp(), "w.png"))
+    >>> out.stat().st_size > 0
+    True
+    """
+    y = _mono(y)
+    fig = _figure((8, 2.8))
+    ax = fig.add_subplot()
+    t = np.arange(len(y)) / sr
+    ax.plot(t, y, lw=0.5, color="tab:blue")
+    ax.set(xlabel="Time (s)", ylabel="Amplitude", title=title, xlim=(0, t[-1] if len(t) > 1 else 1))
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_spectrogram(y, sr, path, *, n_fft=2048, hop_length=512, n_mels=128, title="Log-mel spectrogram") -> Path:
+    """Write the log-mel spectrogram of ``y`` (dB) to ``path`` (PNG).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from audiorep.plot import plot_spectrogram
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(8000) / 8000).astype(np.float32)
+    >>> plot_spectrogram(y, 8000, os.path.join(tempfile.mkdtemp(), "s.png"), n_mels=32).exists()
+    True
+    """
+    from .dsp import melspectrogram
+
+    y = _mono(y)
+    S = melspectrogram(y, sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, log=True)
+    fig = _figure((8, 3.5))
+    ax = fig.add_subplot()
+    duration = len(y) / sr
+    im = ax.imshow(S, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, n_mels))
+    fig.colorbar(im, ax=ax, label="dB")
+    ax.set(xlabel="Time (s)", ylabel="Mel band", title=title)
+    return _save(fig, path)
+
+
+def _grid(acg, max_points=(200, 256)):
+    values = np.asarray(acg.values)
+    if values.ndim != 2:
+        raise ParameterError(f"expected one clip's autocorrelogram (frames x lags), got shape {values.shape}")
+    step_t = max(1, values.shape[0] // max_points[0])
+    step_l = max(1, values.shape[1] // max_points[1])
+    times = np.asarray(acg.times)[::step_t]
+    delays_ms = np.asarray(acg.lags)[::step_l] * 1000.0
+    return times, delays_ms, values[::step_t, ::step_l]
+
+
+def plot_autocorrelogram(acg, path, *, title="Autocorrelogram") -> Path:
+    """Write the 3-D autocorrelogram surface (time, delay in ms, correlation) to ``path`` (PNG).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os, audiorep
+    >>> from audiorep.plot import plot_autocorrelogram
+    >>> y = np.sin(2 * np.pi * 200 * np.arange(8000) / 8000).astype(np.float32)
+    >>> acg = audiorep.autocorrelogram(y, 8000, frame_length=256, hop_length=128)
+    >>> plot_autocorrelogram(acg, os.path.join(tempfile.mkdtemp(), "a.png")).exists()
+    True
+    """
+    times, delays, z = _grid(acg)
+    fig = _figure((8, 5.5))
+    ax = fig.add_subplot(projection="3d")
+    T, D = np.meshgrid(times, delays, indexing="ij")
+    surf = ax.plot_surface(T, D, z, cmap="viridis", linewidth=0, antialiased=False, rcount=z.shape[0],
+                           ccount=z.shape[1])
+    fig.colorbar(surf, ax=ax, shrink=0.6, label="Correlation")
+    ax.set(xlabel="Time (s)", ylabel="Delay (ms)", zlabel="Correlation", title=title)
+    ax.view_init(elev=35, azim=-60)
+    return _save(fig, path)
+
+
+def autocorrelogram_html(acg, path, *, title="Autocorrelogram") -> Path:
+    """Write an interactive 3-D view of ``acg`` as a self-contained HTML file (works offline).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os, audiorep
+    >>> from audiorep.plot import autocorrelogram_html
+    >>> y = np.sin(2 * np.pi * 200 * np.arange(8000) / 8000).astype(np.float32)
+    >>> acg = audiorep.autocorrelogram(y, 8000, frame_length=256, hop_length=128)
+    >>> autocorrelogram_html(acg, os.path.join(tempfile.mkdtemp(), "a.html")).stat().st_size > 100000
+    True
+    """
+    try:
+        import plotly.graph_objects as go
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError('the interactive view needs plotly: pip install "audiorep[plot]"') from exc
+    times, delays, z = _grid(acg)
+    fig = go.Figure(go.Surface(x=delays, y=times, z=z, colorscale="Viridis", colorbar={"title": "Correlation"}))
+    fig.update_layout(title=title, scene={"xaxis_title": "Delay (ms)", "yaxis_title": "Time (s)",
+                                          "zaxis_title": "Correlation"})
+    html = fig.to_html(include_plotlyjs=True, full_html=True)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def plot_clip(y, sr, out_dir, *, stem="clip", frame_length=2048, hop_length=512, max_lag=None) -> dict:
+    """Write the waveform, 3-D autocorrelogram and spectrogram PNGs and the HTML view of one clip.
+
+    Returns a dict mapping each figure's name to its path.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from audiorep.plot import plot_clip
+    >>> y = np.sin(2 * np.pi * 220 * np.arange(8000) / 8000).astype(np.float32)
+    >>> sorted(plot_clip(y, 8000, tempfile.mkdtemp(), frame_length=512, hop_length=256))
+    ['autocorrelogram', 'html', 'spectrogram', 'waveform']
+    """
+    from .dsp import autocorrelogram
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    y = _mono(y)
+    acg = autocorrelogram(y, sr, frame_length=frame_length, hop_length=hop_length, max_lag=max_lag)
+    return {
+        "waveform": plot_waveform(y, sr, out / f"{stem}_waveform.png"),
+        "autocorrelogram": plot_autocorrelogram(acg, out / f"{stem}_autocorrelogram.png"),
+        "spectrogram": plot_spectrogram(y, sr, out / f"{stem}_spectrogram.png", n_fft=frame_length,
+                                        hop_length=hop_length),
+        "html": autocorrelogram_html(acg, out / f"{stem}_autocorrelogram.html"),
+    }
