@@ -1,55 +1,437 @@
-"""The ``audiorep`` command line."""
+"""The ``audiorep`` command line.
+
+Every command has ``--help`` with an example. Errors in the input (an unreadable
+file, a bad parameter) print one line naming the problem and exit with 1; a
+cancelled run (Ctrl-C or SIGTERM) leaves no partial output and exits with 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import os
+import signal
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger("audiorep")
 
+EXIT_ERROR = 1
+EXIT_CANCELLED = 130
 
-def _demo(args: argparse.Namespace) -> int:
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+# ---------------------------------------------------------------- commands
+
+def _demo(args) -> int:
     from . import dsp
 
     sr = 16000
     t = np.arange(sr, dtype=np.float32) / sr
     # An embedded test tone: 440 Hz with a weaker 1320 Hz partial.
-    y = np.sin(2 * np.pi * 440.0 * t) + 0.3 * np.sin(2 * np.pi * 1320.0 * t)
-    spectrum = np.abs(dsp.rfft(y.astype(np.float32)))
+    y = (np.sin(2 * np.pi * 440.0 * t) + 0.3 * np.sin(2 * np.pi * 1320.0 * t)).astype(np.float32)
+    spectrum = np.abs(dsp.rfft(y))
     peak = int(np.argmax(spectrum))
     print(f"test tone: {len(y)} samples at {sr} Hz")
     print(f"spectrum peak: bin {peak} = {peak * sr / len(y):.1f} Hz (expected 440.0 Hz)")
     return 0
 
 
+def _feature_params(args):
+    from .features import FeatureParams
+
+    return FeatureParams(kind=args.kind, sr=args.sr, frame_length=args.frame_length, hop_length=args.hop_length,
+                         n_mels=args.n_mels, max_lag=args.max_lag, lag_bins=args.lag_bins, n_bands=args.n_bands,
+                         fmin=args.fmin, fmax=args.fmax, duration=args.duration)
+
+
+def _extract(args) -> int:
+    from .datasets import load_dataset
+    from .extract import extract_dataset
+
+    params = _feature_params(args)
+    dataset = load_dataset(args.dataset)
+    log.info("%d files, %d classes, %d folds in %s", len(dataset), len(dataset.label_map), dataset.n_folds,
+             args.dataset)
+    report = extract_dataset(dataset, args.output, params, workers=args.workers, strict=args.strict,
+                             chunk_seconds=args.chunk_seconds, progress=not args.no_progress)
+    rate = len(dataset) / report.seconds if report.seconds > 0 else float("inf")
+    print(f"wrote {report.written} rows to {report.path} ({params.kind}, {params.n_features} values per frame) "
+          f"in {report.seconds:.1f} s ({rate:.1f} files/s)")
+    if report.failed:
+        print(f"{len(report.failed)} file(s) skipped:", file=sys.stderr)
+        for name, reason in report.failed:
+            print(f"  {name}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _is_store(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PAR1"
+    except IsADirectoryError:
+        return False
+
+
+def _info(args) -> int:
+    path = Path(args.file)
+    if not path.exists():
+        raise FileNotFoundError(2, "no such file", str(path))
+    if path.is_file() and _is_store(path):
+        from .store import read_store
+
+        table = read_store(path, columns=["label_numeric", "fold", "feature_shape"])
+        shapes = table.feature_shape
+        print(f"{path}: feature store, {table.n_rows} rows, {table.n_features} values per frame")
+        if shapes is not None and len(shapes):
+            print(f"  frames per row: {int(shapes[:, 0].min())}..{int(shapes[:, 0].max())}")
+        print(f"  folds: {table.n_folds}; classes: {len(table.label_map)}")
+        for k, name in sorted(table.label_map.items()):
+            print(f"    {k}: {name} ({int(np.sum(table.label_numeric == k))} rows)")
+        print("  params: " + json.dumps(table.params, sort_keys=True))
+        return 0
+    from .audio import info
+
+    i = info(path)
+    print(f"{path}: {i.format}/{i.subtype}, {i.samplerate} Hz, {i.channels} channel(s), {i.frames} frames "
+          f"({i.duration:.3f} s)")
+    return 0
+
+
+def _obj(args) -> int:
+    from .audio import load
+    from .dsp import autocorrelogram
+    from .mesh import write_obj
+
+    y, sr = load(args.audio, sr=args.sr)
+    acg = autocorrelogram(y, sr, frame_length=args.frame_length, hop_length=args.hop_length, max_lag=args.max_lag)
+    write_obj(args.output, acg, normals=args.normals)
+    rows, cols = acg.values.shape
+    print(f"wrote {args.output}: {rows} x {cols} height field ({rows * cols} vertices)")
+    return 0
+
+
+def _plot(args) -> int:
+    from .audio import load
+    from .plot import plot_clip
+
+    y, sr = load(args.audio, sr=args.sr)
+    paths = plot_clip(y, sr, args.output, stem=Path(args.audio).stem, frame_length=args.frame_length,
+                      hop_length=args.hop_length, max_lag=args.max_lag)
+    for name, p in paths.items():
+        print(f"{name}: {p}")
+    return 0
+
+
+def _load_features(path, *, length=None):
+    from .store import read_store
+
+    table = read_store(path)
+    return table, table.stacked(length=length) if length else table.stacked()
+
+
+def _train(args) -> int:
+    from .train import save_model, train_autoencoder
+
+    table, x = _load_features(args.features)
+    config = dict(units=args.units, layers=args.layers, cell=args.cell,
+                  bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional,
+                  dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing)
+    checkpoint = args.checkpoint or str(args.output) + ".ckpt"
+    start = time.perf_counter()
+    model, history = train_autoencoder(x, config=config, seed=args.seed, device=args.device, epochs=args.epochs,
+                                       batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                                       checkpoint_path=checkpoint, resume=args.resume,
+                                       progress=not args.no_progress)
+    save_model(args.output, model, feature_params=table.params)
+    print(f"trained on {x.shape[0]} sequences of {x.shape[1]} x {x.shape[2]} in {time.perf_counter() - start:.1f} s; "
+          f"best held-out loss {history['best_loss']:.4f} at epoch {history['best_epoch']}; wrote {args.output}")
+    return 0
+
+
+def _represent(args) -> int:
+    from .store import write_store
+    from .train import load_model, represent
+
+    table, x = _load_features(args.features)
+    model, params = load_model(args.model, device=args.device, expected_feature_params=table.params)
+    reps = represent(model, x)
+    columns = {name: getattr(table, name) for name in ("filename", "chunk_nr", "label_nominal", "label_numeric",
+                                                       "cv_folds", "partition", "fold")}
+    meta = {"kind": "representation", "size": int(reps.shape[1]), "model": str(Path(args.model).name),
+            "features": table.params}
+    write_store(args.output, columns, features=[r[None, :] for r in reps], label_map=table.label_map, params=meta)
+    print(f"wrote {reps.shape[0]} representations of size {reps.shape[1]} to {args.output}")
+    return 0
+
+
+def _load_reps(paths):
+    from .evaluate import fuse
+    from .store import read_store
+
+    tables = [read_store(p) for p in paths]
+    first = tables[0]
+    for p, t in zip(paths[1:], tables[1:]):
+        if list(t.filename) != list(first.filename) or list(t.chunk_nr) != list(first.chunk_nr):
+            from .errors import StoreError
+
+            raise StoreError(f"{p} does not hold the same rows in the same order as {paths[0]}")
+    reps = fuse(*[np.stack([f.reshape(-1) for f in t.features]) for t in tables])
+    return first, reps
+
+
+def _evaluate(args) -> int:
+    from .evaluate import cross_validate, save_classifier, train_classifier, write_confusion_png, write_confusion_text
+
+    table, reps = _load_reps(args.reps)
+    names = [table.label_map[k] for k in sorted(table.label_map)]
+    folds = None if args.k else table.fold
+    start = time.perf_counter()
+    result = cross_validate(reps, table.label_numeric, folds, k=args.k or 5, label_names=names,
+                            repeats=args.repeats, seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout,
+                            epochs=args.epochs, lr=args.lr, device=args.device, progress=not args.no_progress)
+    print(result)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_confusion_text(result.confusion, out / "confusion.txt", label_names=names)
+    write_confusion_png(result.confusion, out / "confusion.png", label_names=names,
+                        title=f"accuracy {100 * result.mean:.1f}% +- {100 * result.std:.1f}")
+    with open(out / "cv.json.tmp", "w") as f:
+        json.dump({**result.to_dict(), "inputs": [str(p) for p in args.reps], "seed": args.seed,
+                   "seconds": time.perf_counter() - start}, f, indent=1)
+    os.replace(out / "cv.json.tmp", out / "cv.json")
+    if args.save_mlp:
+        mlp, scaler = train_classifier(reps, table.label_numeric, hidden=tuple(args.hidden), dropout=args.dropout,
+                                       epochs=args.epochs, lr=args.lr, seed=args.seed, device=args.device)
+        save_classifier(args.save_mlp, mlp, scaler, label_names=names)
+        print(f"wrote the classifier trained on all {len(reps)} rows to {args.save_mlp}")
+    print(f"wrote {out / 'confusion.txt'}, {out / 'confusion.png'}, {out / 'cv.json'}")
+    return 0
+
+
+def _export(args) -> int:
+    from .evaluate import load_classifier
+    from .export import export
+    from .train import load_model
+
+    model, _ = load_model(args.model)
+    mlp = scaler = names = None
+    if args.mlp:
+        mlp, scaler, names = load_classifier(args.mlp)
+    paths = export(model, mlp, out_dir=args.output, scaler=scaler, label_names=names)
+    for name, p in sorted(paths.items()):
+        print(f"{name}: {p}")
+    return 0
+
+
+def _run(args) -> int:
+    from .examples import write_synthetic_dataset
+
+    work = Path(args.output)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.dataset is None:
+        dataset = write_synthetic_dataset(work / "data", clips_per_class=10, seconds=2.0, sr=16000)
+        print(f"dataset: the embedded synthetic set ({dataset})")
+        extract_opts = ["--frame-length", "512", "--hop-length", "256", "--n-mels", "40"]
+        train_opts = ["--epochs", str(args.epochs or 30), "--units", "64", "--layers", "1", "--batch-size", "16"]
+    else:
+        dataset = Path(args.dataset)
+        extract_opts = ["--sr", "16000", "--frame-length", "1024", "--hop-length", "512", "--n-mels", "64"]
+        train_opts = ["--epochs", str(args.epochs or 30), "--units", "128", "--layers", "1"]
+    quiet = ["--no-progress"] if args.no_progress else []
+    steps = [
+        ["extract", str(dataset), "-o", str(work / "features.parquet"), "--kind", "mel", *extract_opts, *quiet],
+        ["train", str(work / "features.parquet"), "-o", str(work / "ae.pt"), "--seed", str(args.seed), *train_opts,
+         *quiet],
+        ["represent", str(work / "ae.pt"), str(work / "features.parquet"), "-o", str(work / "reps.parquet")],
+        ["evaluate", str(work / "reps.parquet"), "--repeats", "1", "--output-dir", str(work / "evaluation"),
+         "--save-mlp", str(work / "mlp.pt"), "--seed", str(args.seed), *quiet],
+        ["export", str(work / "ae.pt"), "--mlp", str(work / "mlp.pt"), "-o", str(work / "deploy")],
+    ]
+    parser = build_parser()
+    for step in steps:
+        print(f"\n$ audiorep {' '.join(step)}")
+        rc = _dispatch(parser.parse_args(step))
+        if rc:
+            return rc
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def _add_feature_options(p, *, kind=True):
+    if kind:
+        p.add_argument("--kind", choices=("mel", "autocorrelogram", "correlogram"), default="mel",
+                       help="feature kind")
+    p.add_argument("--sr", type=int, default=None, help="resample to this rate (default: keep the file's)")
+    p.add_argument("--frame-length", type=int, default=2048, help="samples per frame (the FFT size for mel)")
+    p.add_argument("--hop-length", type=int, default=512, help="samples between frames")
+    p.add_argument("--max-lag", type=int, default=None, help="lags kept (default: frame_length // 2)")
+    if kind:
+        p.add_argument("--n-mels", type=int, default=128, help="mel bands (kind mel)")
+        p.add_argument("--lag-bins", type=int, default=64,
+                       help="log-spaced lag bins per correlation curve; 0 keeps every lag")
+        p.add_argument("--n-bands", type=int, default=32, help="frequency bands (kind correlogram)")
+        p.add_argument("--fmin", type=float, default=50.0, help="lowest band edge in Hz (kind correlogram)")
+        p.add_argument("--fmax", type=float, default=None, help="highest band edge in Hz (default: sr / 2)")
+        p.add_argument("--duration", type=float, default=None,
+                       help="pad or crop every file to this many seconds (ESC clips: 5)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="audiorep", description="Learn representations from audio.")
+    parser = argparse.ArgumentParser(
+        prog="audiorep", formatter_class=_Formatter,
+        description="Learn representations from audio.\n\nExample: audiorep run")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="compute the spectrum peak of an embedded test tone",
-                          description="Compute the spectrum peak of an embedded test tone.\n\nExample: audiorep demo",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.set_defaults(func=_demo)
+
+    def command(name, func, help_text, example):
+        p = sub.add_parser(name, help=help_text, description=f"{help_text}\n\nExample:\n  {example}",
+                           formatter_class=_Formatter)
+        p.set_defaults(func=func)
+        return p
+
+    command("demo", _demo, "compute the spectrum peak of an embedded test tone", "audiorep demo")
+
+    p = command("extract", _extract, "extract features of a dataset into a Parquet store",
+                "audiorep extract ../shared/data/esc10 -o esc10.parquet --kind mel --duration 5")
+    p.add_argument("dataset", help="ESC-50 layout (meta/esc50.csv + audio/) or class folders 'NNN - Class/'")
+    p.add_argument("-o", "--output", required=True, help="the store to write (.parquet)")
+    _add_feature_options(p)
+    p.add_argument("--chunk-seconds", type=float, default=None, help="split files into chunks of this length")
+    p.add_argument("--workers", type=int, default=1, help="files processed in parallel")
+    p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = command("info", _info, "describe an audio file or a feature store", "audiorep info clip.ogg")
+    p.add_argument("file")
+
+    p = command("obj", _obj, "write the autocorrelogram of an audio file as a Wavefront OBJ mesh",
+                "audiorep obj clip.ogg -o clip.obj")
+    p.add_argument("audio")
+    p.add_argument("-o", "--output", required=True)
+    _add_feature_options(p, kind=False)
+    p.add_argument("--normals", action="store_true", help="also write vertex normals")
+
+    p = command("plot", _plot, "write waveform, 3-D autocorrelogram and spectrogram figures of a clip",
+                "audiorep plot clip.ogg -o figures/")
+    p.add_argument("audio")
+    p.add_argument("-o", "--output", required=True, help="directory for the PNG and HTML files")
+    _add_feature_options(p, kind=False)
+
+    p = command("train", _train, "train a sequence-to-sequence autoencoder on a feature store",
+                "audiorep train features.parquet -o ae.pt --epochs 64")
+    p.add_argument("features")
+    p.add_argument("-o", "--output", required=True, help="model file to write")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--units", type=int, default=256)
+    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
+    p.add_argument("--bidirectional", action="store_true", help="bidirectional encoder and decoder")
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--teacher-forcing", type=float, default=0.0, help="share of decoder steps fed the true frame")
+    p.add_argument("--no-reverse", action="store_true", help="reconstruct in time order, not reversed")
+    p.add_argument("--patience", type=int, default=10, help="epochs without held-out improvement before stopping")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = command("represent", _represent, "encode a feature store into representations",
+                "audiorep represent ae.pt features.parquet -o reps.parquet")
+    p.add_argument("model")
+    p.add_argument("features")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--device", default="cpu")
+
+    p = command("evaluate", _evaluate, "cross-validate an MLP on representations (several files are fused)",
+                "audiorep evaluate reps.parquet --repeats 5 --output-dir results/")
+    p.add_argument("reps", nargs="+", type=Path)
+    p.add_argument("--k", type=int, default=None, help="random stratified folds instead of the data's folds")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--hidden", type=int, nargs="+", default=[150, 150])
+    p.add_argument("--dropout", type=float, default=0.4)
+    p.add_argument("--epochs", type=int, default=400)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")
+    p.add_argument("--save-mlp", default=None, help="also train on all rows and save the classifier here")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = command("export", _export, "export TorchScript files for deployment",
+                "audiorep export ae.pt --mlp mlp.pt -o deploy/")
+    p.add_argument("model")
+    p.add_argument("--mlp", default=None)
+    p.add_argument("-o", "--output", required=True)
+
+    p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",
+                "audiorep run            # on the embedded synthetic dataset")
+    p.add_argument("dataset", nargs="?", default=None, help="dataset directory (default: embedded example)")
+    p.add_argument("-o", "--output", default="audiorep-run", help="working directory")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
     return parser
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C, so both cancel cleanly."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args) -> int:
+    from .errors import AudiorepError
+
+    try:
+        return int(args.func(args) or 0)
+    except (AudiorepError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if log.isEnabledFor(logging.DEBUG):
+            log.exception("failed")
+        print(f"audiorep {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
-    logging.basicConfig(level=max(logging.DEBUG, level), format="%(levelname)s: %(message)s")
+    logging.basicConfig(level=min(max(logging.DEBUG, level), logging.CRITICAL), format="%(levelname)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .errors import Cancelled
+
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("cancelled", file=sys.stderr)
-        return 130
+        with _sigterm_as_interrupt():
+            return _dispatch(args)
+    except (KeyboardInterrupt, Cancelled):
+        print(f"audiorep {args.command}: cancelled; no partial output was written", file=sys.stderr)
+        return EXIT_CANCELLED
 
 
 if __name__ == "__main__":
