@@ -38,7 +38,6 @@ __all__ = ["AudioInfo", "load", "info", "fix_length", "available_formats"]
 logger = logging.getLogger(__name__)
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
-_RIFF_FORMATS = ("WAV", "WAVEX")
 # libsndfile reports these in its log for Ogg streams that were cut off mid-page.
 _OGG_TRUNCATION_MARKS = ("lacks an end-of-stream bit",)
 # soundfile's own exceptions; RuntimeError covers LibsndfileError, EOFError and
@@ -158,17 +157,20 @@ def _riff_data_shortfall(handle) -> tuple[int, int] | None:
     return None
 
 
-def _check_truncation(path: Path, handle, f: sf.SoundFile) -> None:
-    if f.format in _RIFF_FORMATS:
-        shortfall = _riff_data_shortfall(handle)
-        handle.seek(0)
-        if shortfall is not None:
-            declared, present = shortfall
-            raise AudioFormatError(
-                f"{path}: truncated file (the header declares {declared} bytes of audio data, "
-                f"only {present} are present)"
-            )
-    elif f.format == "OGG" and any(mark in f.extra_info for mark in _OGG_TRUNCATION_MARKS):
+def _check_riff_truncation(path: Path, handle) -> None:
+    """Run before libsndfile opens ``handle``: it moves the file position."""
+    shortfall = _riff_data_shortfall(handle)
+    handle.seek(0)
+    if shortfall is not None:
+        declared, present = shortfall
+        raise AudioFormatError(
+            f"{path}: truncated file (the header declares {declared} bytes of audio data, "
+            f"only {present} are present)"
+        )
+
+
+def _check_ogg_truncation(path: Path, f: sf.SoundFile) -> None:
+    if f.format == "OGG" and any(mark in f.extra_info for mark in _OGG_TRUNCATION_MARKS):
         raise AudioFormatError(f"{path}: truncated file (the last Ogg page lacks its end-of-stream mark)")
 
 
@@ -231,8 +233,9 @@ def info(path) -> AudioInfo:
     path = _check_path(path)
     with _open_checked(path) as handle:
         try:
+            _check_riff_truncation(path, handle)
             with sf.SoundFile(handle) as f:
-                _check_truncation(path, handle, f)
+                _check_ogg_truncation(path, f)
                 result = AudioInfo(
                     path=path,
                     samplerate=int(f.samplerate),
@@ -308,8 +311,9 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
 
     with _open_checked(path) as handle:
         try:
+            _check_riff_truncation(path, handle)
             with sf.SoundFile(handle) as f:
-                _check_truncation(path, handle, f)
+                _check_ogg_truncation(path, f)
                 native_sr = int(f.samplerate)
                 total = int(f.frames)
                 if total == 0:
