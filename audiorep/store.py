@@ -669,6 +669,14 @@ def _torch_dataset_class():
     return FeatureDataset
 
 
+def __getattr__(name):
+    # A data-loader worker unpickling a FeatureDataset looks the class up by name before
+    # anything in that process has asked for a torch dataset.
+    if name == "FeatureDataset":
+        return _torch_dataset_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _features_to_numpy(column: pa.ChunkedArray, n_features: int) -> list[np.ndarray]:
     result = []
     for chunk in column.chunks:

@@ -216,6 +216,19 @@ def test_torch_dataset(store, instances):
     assert tuple(xb.shape) == (5, 4, N_FEATURES) and tuple(yb.shape) == (5,)
 
 
+def test_torch_dataset_pickles_by_name(store, monkeypatch):
+    """A fresh worker process finds the class by name, before anything has built it."""
+    pytest.importorskip("torch")
+    import pickle
+
+    import audiorep.store
+
+    data = pickle.dumps(read_store(store).torch_dataset())
+    monkeypatch.delitem(audiorep.store.__dict__, "FeatureDataset")
+    copy = pickle.loads(data)
+    assert len(copy) == 12 and type(copy).__name__ == "FeatureDataset"
+
+
 # ---------------------------------------------------------------- atomic writes
 
 
