@@ -175,9 +175,8 @@ def _check_ogg_truncation(path: Path, f: sf.SoundFile) -> None:
 
 
 def _check_dtype(dtype) -> type:
-    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     try:
-        return _DTYPES[key]
+        return _DTYPES[dtype if isinstance(dtype, str) else np.dtype(dtype).name]
     except (KeyError, TypeError):
         raise ParameterError(f"dtype={dtype!r} is not supported; use 'float32' or 'float64'") from None
 

@@ -107,6 +107,11 @@ def test_opus_and_mp3_when_available(tmp_path):
         pytest.skip("libsndfile here writes neither Opus nor MP3")
 
 
+def test_dtype_spellings(stereo_wav):
+    assert load(stereo_wav, dtype=np.float64)[0].dtype == np.float64
+    assert load(stereo_wav, dtype=np.dtype("float32"))[0].dtype == np.float32
+
+
 def test_stereo_mixdown_is_the_channel_mean(stereo_wav, stereo):
     y, _ = load(stereo_wav)
     np.testing.assert_array_equal(y, stereo.mean(axis=1, dtype=np.float64).astype(np.float32))
@@ -324,6 +329,7 @@ def test_soundfile_errors_do_not_leak(tmp_path):
         ({"duration": 1e-9}, "shorter than one sample"),
         ({"dtype": "int16"}, "dtype='int16'"),
         ({"dtype": np.int32}, "dtype="),
+        ({"dtype": object()}, "dtype="),
     ],
 )
 def test_bad_parameters(stereo_wav, kwargs, match):
