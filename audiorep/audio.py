@@ -1,0 +1,412 @@
+"""Audio input: decode files with soundfile, mix down, resample with soxr, fix lengths.
+
+Every file goes through the same checks, so that a file audiorep cannot use is
+reported once, here, as :class:`audiorep.AudioFormatError` naming the file and
+the reason, instead of surfacing later as a libsndfile message or as garbage
+features:
+
+* a missing file raises :class:`FileNotFoundError`, a directory
+  :class:`IsADirectoryError` (both carry the path);
+* an empty (0-byte) file, a file libsndfile does not recognise (text, an image
+  renamed ``.wav``), a truncated or corrupt file, a file without samples and a
+  file holding NaN or infinite samples raise :class:`AudioFormatError`.
+
+Non-finite samples are rejected rather than zeroed: they only occur in
+floating-point files, always mean a broken producer upstream, and would turn
+every feature computed from the clip into NaN.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import AudioFormatError, ParameterError
+
+__all__ = ["AudioInfo", "load", "info", "fix_length", "available_formats"]
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+# libsndfile reports these in its log for Ogg streams that were cut off mid-page.
+_OGG_TRUNCATION_MARKS = ("lacks an end-of-stream bit",)
+# soundfile's own exceptions; RuntimeError covers LibsndfileError, EOFError and
+# struct.error come from its pure-Python readers, ValueError from bad headers.
+_DECODER_ERRORS = (sf.SoundFileError, RuntimeError, EOFError, struct.error, ValueError, TypeError)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file's header says about it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file.
+    samplerate : int
+        Frames per second.
+    channels : int
+        Number of channels.
+    frames : int
+        Number of frames (samples per channel).
+    duration : float
+        ``frames / samplerate`` in seconds.
+    format : str
+        Container, as libsndfile names it (``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"MP3"``, ...).
+    subtype : str
+        Sample encoding (``"PCM_16"``, ``"FLOAT"``, ``"VORBIS"``, ``"OPUS"``, ...).
+    """
+
+    path: Path
+    samplerate: int
+    channels: int
+    frames: int
+    duration: float
+    format: str
+    subtype: str
+
+
+def available_formats() -> dict:
+    """Return the container formats the installed libsndfile can decode.
+
+    Returns
+    -------
+    dict
+        Format name -> description, as :func:`soundfile.available_formats` gives it.
+
+    Examples
+    --------
+    >>> import audiorep.audio
+    >>> "WAV" in audiorep.audio.available_formats()
+    True
+    """
+    return dict(sf.available_formats())
+
+
+def _check_path(path) -> Path:
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
+
+
+def _open_checked(path: Path):
+    """Open ``path`` for reading, turning the OS-level failures into their proper exceptions.
+
+    Opening with Python first gives FileNotFoundError / IsADirectoryError /
+    PermissionError with the path, where libsndfile would only say "System error".
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except IsADirectoryError:
+        raise IsADirectoryError(21, "is a directory, not an audio file", str(path)) from None
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        handle.close()
+        raise AudioFormatError(f"{path}: empty file (0 bytes)")
+    return handle
+
+
+def _decoder_error(path: Path, exc: BaseException) -> AudioFormatError:
+    reason = str(exc).strip() or type(exc).__name__
+    # libsndfile names the file object it was given; the path is what helps the user.
+    reason = re.sub(r"^Error opening <[^>]*>: ", "", reason)
+    if "Format not recognised" in reason:
+        formats = ", ".join(sorted(sf.available_formats()))
+        return AudioFormatError(f"{path}: not an audio file in a format libsndfile recognises ({formats})")
+    return AudioFormatError(f"{path}: cannot decode ({reason})")
+
+
+def _riff_data_shortfall(handle) -> tuple[int, int] | None:
+    """For a RIFF/WAVE file, return (declared, present) data bytes if the data chunk is cut short.
+
+    libsndfile silently shortens a WAV whose data chunk runs past the end of the
+    file, so a copy that was interrupted would otherwise load as a shorter clip.
+    """
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(0)
+    header = handle.read(12)
+    if len(header) < 12 or header[8:12] != b"WAVE" or header[:4] not in (b"RIFF", b"RIFX"):
+        return None
+    endian = "<" if header[:4] == b"RIFF" else ">"
+    pos = 12
+    while pos + 8 <= size:
+        handle.seek(pos)
+        chunk = handle.read(8)
+        chunk_id = chunk[:4]
+        (chunk_size,) = struct.unpack(endian + "I", chunk[4:8])
+        if chunk_id == b"data":
+            # 0 and 0xFFFFFFFF are what streaming writers leave when they cannot seek back.
+            if chunk_size in (0, 0xFFFFFFFF):
+                return None
+            present = size - (pos + 8)
+            return (chunk_size, present) if present < chunk_size else None
+        pos += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def _check_riff_truncation(path: Path, handle) -> None:
+    """Run before libsndfile opens ``handle``: it moves the file position."""
+    shortfall = _riff_data_shortfall(handle)
+    handle.seek(0)
+    if shortfall is not None:
+        declared, present = shortfall
+        raise AudioFormatError(
+            f"{path}: truncated file (the header declares {declared} bytes of audio data, "
+            f"only {present} are present)"
+        )
+
+
+def _check_ogg_truncation(path: Path, f: sf.SoundFile) -> None:
+    if f.format == "OGG" and any(mark in f.extra_info for mark in _OGG_TRUNCATION_MARKS):
+        raise AudioFormatError(f"{path}: truncated file (the last Ogg page lacks its end-of-stream mark)")
+
+
+def _check_dtype(dtype) -> type:
+    try:
+        return _DTYPES[dtype if isinstance(dtype, str) else np.dtype(dtype).name]
+    except (KeyError, TypeError):
+        raise ParameterError(f"dtype={dtype!r} is not supported; use 'float32' or 'float64'") from None
+
+
+def _check_seconds(value, name: str, *, allow_zero: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "non-negative" if allow_zero else "positive"
+        raise ParameterError(f"{name}={value!r} must be a finite {bound} number of seconds")
+    return value
+
+
+def _check_sr(sr) -> float | int | None:
+    if sr is None:
+        return None
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real):
+        raise TypeError(f"sr must be a number of samples per second or None, got {type(sr).__name__}")
+    if not math.isfinite(float(sr)) or sr <= 0:
+        raise ParameterError(f"sr={sr!r} must be a positive sampling rate")
+    return int(sr) if float(sr).is_integer() else float(sr)
+
+
+def info(path) -> AudioInfo:
+    """Read what an audio file's header says, without decoding the samples.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    AudioInfo
+        Sampling rate, channels, frames, duration, container format and subtype.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        The path is missing or a directory.
+    AudioFormatError
+        The file is empty, not audio libsndfile knows, truncated or holds no samples.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile, tempfile, os, audiorep.audio
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> soundfile.write(path, np.zeros(8000, dtype="float32"), 16000)
+    >>> audiorep.audio.info(path).duration
+    0.5
+    """
+    path = _check_path(path)
+    with _open_checked(path) as handle:
+        try:
+            _check_riff_truncation(path, handle)
+            with sf.SoundFile(handle) as f:
+                _check_ogg_truncation(path, f)
+                result = AudioInfo(
+                    path=path,
+                    samplerate=int(f.samplerate),
+                    channels=int(f.channels),
+                    frames=int(f.frames),
+                    duration=f.frames / f.samplerate,
+                    format=f.format,
+                    subtype=f.subtype,
+                )
+        except AudioFormatError:
+            raise
+        except _DECODER_ERRORS as exc:
+            raise _decoder_error(path, exc) from exc
+    if result.frames == 0:
+        raise AudioFormatError(f"{path}: the file holds no samples (0 frames)")
+    return result
+
+
+def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"):
+    """Decode an audio file into a float array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file the installed libsndfile decodes (WAV, FLAC, OGG/Vorbis, Opus,
+        MP3, AIFF, ...; see :func:`available_formats`).
+    sr : int or float, optional
+        Resample to this rate with soxr (quality ``"HQ"``). None keeps the file's rate.
+        The resampled length is ``round(n * sr / sr_file)``.
+    mono : bool, default True
+        Mix all channels down to their mean. ``False`` returns ``(channels, samples)``,
+        also for a mono file.
+    offset : float, default 0.0
+        Start reading this many seconds into the file (the decoder seeks there).
+    duration : float, optional
+        Read at most this many seconds; a request past the end of the file returns what is there.
+    dtype : {"float32", "float64"}
+        Sample type of the result. Integer files are scaled to [-1, 1) (int16 by 1/32768).
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``(samples,)`` when ``mono``, else ``(channels, samples)``.
+    sr : int or float
+        The sampling rate of ``y``.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        The path is missing or a directory.
+    AudioFormatError
+        The file is empty, not decodable, truncated or corrupt, holds no samples,
+        or holds NaN or infinite samples.
+    ParameterError
+        ``sr <= 0``, negative ``offset``, ``offset`` at or past the end, ``duration <= 0``
+        or shorter than one sample, or an unsupported ``dtype``.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile, tempfile, os, audiorep.audio
+    >>> path = os.path.join(tempfile.mkdtemp(), "stereo.wav")
+    >>> soundfile.write(path, np.full((4410, 2), 0.25, dtype="float32"), 44100, subtype="FLOAT")
+    >>> y, sr = audiorep.audio.load(path, sr=16000)
+    >>> y.shape, sr
+    ((1600,), 16000)
+    """
+    path = _check_path(path)
+    out_dtype = _check_dtype(dtype)
+    target_sr = _check_sr(sr)
+    offset = _check_seconds(offset, "offset", allow_zero=True)
+    if duration is not None:
+        duration = _check_seconds(duration, "duration", allow_zero=False)
+
+    with _open_checked(path) as handle:
+        try:
+            _check_riff_truncation(path, handle)
+            with sf.SoundFile(handle) as f:
+                _check_ogg_truncation(path, f)
+                native_sr = int(f.samplerate)
+                total = int(f.frames)
+                if total == 0:
+                    raise AudioFormatError(f"{path}: the file holds no samples (0 frames)")
+                start = int(round(offset * native_sr))
+                if start >= total:
+                    raise ParameterError(
+                        f"offset={offset} s is at or past the end of {path} ({total / native_sr:.6g} s long)"
+                    )
+                count = total - start
+                if duration is not None:
+                    wanted = int(round(duration * native_sr))
+                    if wanted == 0:
+                        raise ParameterError(
+                            f"duration={duration} s is shorter than one sample at {native_sr} Hz"
+                        )
+                    count = min(count, wanted)
+                if start:
+                    f.seek(start)
+                data = f.read(frames=count, dtype=out_dtype.__name__, always_2d=True)
+        except (AudioFormatError, ParameterError):
+            raise
+        except _DECODER_ERRORS as exc:
+            raise _decoder_error(path, exc) from exc
+
+    if data.shape[0] < count:
+        raise AudioFormatError(
+            f"{path}: truncated or corrupt file (the header promises {count} frames from offset "
+            f"{start}, only {data.shape[0]} could be decoded)"
+        )
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+        raise AudioFormatError(f"{path}: the file holds {bad} NaN or infinite sample(s)")
+
+    if mono:
+        # Accumulate in double so a float32 mixdown rounds once.
+        y = data.mean(axis=1, dtype=np.float64).astype(out_dtype, copy=False) if data.shape[1] > 1 else data[:, 0]
+    else:
+        y = data.T
+
+    if target_sr is not None and target_sr != native_sr:
+        n_out = int(round(y.shape[-1] * target_sr / native_sr))
+        # soxr wants (frames, channels); the channel axis of y is first.
+        resampled = soxr.resample(y.T if y.ndim == 2 else y, native_sr, target_sr, quality="HQ")
+        y = fix_length(resampled.T if y.ndim == 2 else resampled, size=n_out)
+        out_sr = target_sr
+    else:
+        out_sr = native_sr
+    logger.debug("loaded %s: %s at %s Hz", path, y.shape, out_sr)
+    return np.ascontiguousarray(y, dtype=out_dtype), out_sr
+
+
+def fix_length(y, size, *, axis=-1):
+    """Pad ``y`` with zeros at the end, or crop it, to exactly ``size`` samples along ``axis``.
+
+    Parameters
+    ----------
+    y : array_like
+        The signal; any number of leading or trailing axes.
+    size : int
+        The length wanted along ``axis`` (0 or more).
+    axis : int, default -1
+        The axis to pad or crop.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array when padding; a view of ``y`` when cropping or when the length already fits.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.audio
+    >>> audiorep.audio.fix_length(np.array([1.0, 2.0, 3.0]), size=5)
+    array([1., 2., 3., 0., 0.])
+    >>> audiorep.audio.fix_length(np.array([1.0, 2.0, 3.0]), size=2)
+    array([1., 2.])
+    """
+    y = np.asarray(y)
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+        raise ParameterError(f"size={size!r} must be a non-negative integer")
+    if size < 0:
+        raise ParameterError(f"size={size} must be a non-negative integer")
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise ParameterError(f"axis={axis!r} must be an integer")
+    if y.ndim == 0:
+        raise ParameterError("fix_length needs an array with at least one axis, got a scalar")
+    if not -y.ndim <= axis < y.ndim:
+        raise ParameterError(f"axis={axis} is out of range for an array with {y.ndim} dimension(s)")
+    axis = int(axis) % y.ndim
+    n = y.shape[axis]
+    if n >= size:
+        index = [slice(None)] * y.ndim
+        index[axis] = slice(0, int(size))
+        return y[tuple(index)]
+    pad = [(0, 0)] * y.ndim
+    pad[axis] = (0, int(size) - n)
+    return np.pad(y, pad, mode="constant")
