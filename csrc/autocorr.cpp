@@ -61,6 +61,7 @@ struct Plan {
   std::size_t D = 1, Mi = 0, nq = 1;     // inverse split: nq = D/2 + 1 transforms of Mi = N / D
   std::size_t pairs_per_block = 1;
   std::vector<cplx<T>> tw;               // exp(-2 pi i n / N)
+  std::vector<T> cre, cim;               // exp(+2 pi i q n / N), q = 1..D/2, n < K: row q-1
 
   Plan(std::size_t frame_length, std::size_t nfft, std::size_t max_lag, bool need_inverse)
       : L(frame_length), N(nfft), K(max_lag) {
@@ -79,6 +80,17 @@ struct Plan {
       const double a = step * static_cast<double>(n);
       tw[n] = cplx<T>(static_cast<T>(std::cos(a)), static_cast<T>(std::sin(a)));
     }
+    if (need_inverse && D > 1) {
+      cre.resize((D / 2) * K);
+      cim.resize((D / 2) * K);
+      for (std::size_t q = 1; q <= D / 2; ++q) {
+        for (std::size_t n = 0; n < K; ++n) {
+          const double a = -step * static_cast<double>(q * n);  // q n < N / 2: no wrap
+          cre[(q - 1) * K + n] = static_cast<T>(std::cos(a));
+          cim[(q - 1) * K + n] = static_cast<T>(std::sin(a));
+        }
+      }
+    }
   }
 };
 
@@ -95,38 +107,69 @@ struct Workspace {
 template <typename T>
 void load_pair(const Plan<T>& p, const T* window, const T* fa, const T* fb, cplx<T>* dst, double& ea,
                double& eb) {
-  double sa = 0, sb = 0;
-  cplx<T>* row0 = dst;
-  for (std::size_t n = 0; n < p.L; ++n) {
+  T* row0 = reinterpret_cast<T*>(dst);
+  const std::size_t L = p.L;
+  // Four partial sums per frame keep the accumulation chains short.
+  double sa[4] = {0, 0, 0, 0}, sb[4] = {0, 0, 0, 0};
+  std::size_t n = 0;
+  for (; n + 4 <= L; n += 4) {
+    for (std::size_t u = 0; u < 4; ++u) {
+      const T w = window ? window[n + u] : T(1);
+      const T va = w * fa[n + u];
+      const T vb = fb ? w * fb[n + u] : T(0);
+      sa[u] += static_cast<double>(va) * va;
+      sb[u] += static_cast<double>(vb) * vb;
+      row0[2 * (n + u)] = va;
+      row0[2 * (n + u) + 1] = vb;
+    }
+  }
+  for (; n < L; ++n) {
     const T w = window ? window[n] : T(1);
     const T va = w * fa[n];
     const T vb = fb ? w * fb[n] : T(0);
-    sa += static_cast<double>(va) * va;
-    sb += static_cast<double>(vb) * vb;
-    row0[n] = cplx<T>(va, vb);
+    sa[0] += static_cast<double>(va) * va;
+    sb[0] += static_cast<double>(vb) * vb;
+    row0[2 * n] = va;
+    row0[2 * n + 1] = vb;
   }
-  std::fill(row0 + p.L, row0 + p.Mf, cplx<T>(0, 0));
+  std::fill(row0 + 2 * L, row0 + 2 * p.Mf, T(0));
+  const T* tw = reinterpret_cast<const T*>(p.tw.data());
   for (std::size_t q = 1; q < p.E; ++q) {
-    cplx<T>* row = dst + q * p.Mf;
-    for (std::size_t n = 0; n < p.L; ++n) row[n] = row0[n] * p.tw[(n * q) % p.N];
-    std::fill(row + p.L, row + p.Mf, cplx<T>(0, 0));
+    T* row = reinterpret_cast<T*>(dst + q * p.Mf);
+    // n q < L E <= N: the twiddle index needs no wrap.
+    for (std::size_t i = 0; i < L; ++i) {
+      const T xr = row0[2 * i], xi = row0[2 * i + 1];
+      const T cr = tw[2 * i * q], ci = tw[2 * i * q + 1];
+      row[2 * i] = xr * cr - xi * ci;
+      row[2 * i + 1] = xr * ci + xi * cr;
+    }
+    std::fill(row + 2 * L, row + 2 * p.Mf, T(0));
   }
-  ea = sa;
-  eb = sb;
+  ea = (sa[0] + sa[1]) + (sa[2] + sa[3]);
+  eb = (sb[0] + sb[1]) + (sb[2] + sb[3]);
 }
 
 // Separates the packed spectrum of one pair into the two power spectra, bins 0..N/2.
 template <typename T>
 void split_power(const Plan<T>& p, const cplx<T>* z, T* pa, T* pb) {
-  const std::size_t mask = p.E - 1;
-  auto at = [&](std::size_t k) { return z[(k & mask) * p.Mf + (k >> p.e_shift)]; };
-  for (std::size_t k = 0; k <= p.N / 2; ++k) {
-    const cplx<T> zk = at(k), zm = at((p.N - k) % p.N);
-    const T s = std::norm(zk) + std::norm(zm);
-    const T c = T(2) * (zk.real() * zm.real() - zk.imag() * zm.imag());
+  const T* zf = reinterpret_cast<const T*>(z);
+  const std::size_t N = p.N, half = N / 2;
+  auto power = [&](std::size_t k, std::size_t ik, std::size_t im) {
+    const T ar = zf[2 * ik], ai = zf[2 * ik + 1], br = zf[2 * im], bi = zf[2 * im + 1];
+    const T s = ar * ar + ai * ai + br * br + bi * bi;
+    const T c = T(2) * (ar * br - ai * bi);
     pa[k] = std::max(T(0), (s + c) * T(0.25));
     pb[k] = std::max(T(0), (s - c) * T(0.25));
+  };
+  if (p.E == 1) {
+    power(0, 0, 0);
+    for (std::size_t k = 1; k <= half; ++k) power(k, k, N - k);
+    return;
   }
+  const std::size_t mask = p.E - 1;
+  auto index = [&](std::size_t k) { return (k & mask) * p.Mf + (k >> p.e_shift); };
+  power(0, 0, 0);
+  for (std::size_t k = 1; k <= half; ++k) power(k, index(k), index(N - k));
 }
 
 // Inverse transforms of R packed even spectra, lags 0..K-1 only. getq(r, k) is
@@ -140,24 +183,44 @@ void inverse_pairs(const Plan<T>& p, std::size_t R, cplx<T>* in, cplx<T>* out, G
   for (std::size_t r = 0; r < R; ++r) {
     for (std::size_t q = 0; q < p.nq; ++q) {
       cplx<T>* row = in + (r * p.nq + q) * p.Mi;
-      for (std::size_t j = 0, k = q; j < p.Mi; ++j, k += p.D) row[j] = getq(r, k <= half ? k : p.N - k);
+      std::size_t j = 0, k = q;
+      for (; k <= half; ++j, k += p.D) row[j] = getq(r, k);
+      for (; j < p.Mi; ++j, k += p.D) row[j] = getq(r, p.N - k);
     }
   }
   fft::c2c<T>(in, out, p.Mi, R * p.nq, static_cast<std::ptrdiff_t>(p.Mi), static_cast<std::ptrdiff_t>(p.Mi),
               false, T(1), 1);
-  const std::size_t direct = p.D / 2;           // q = 1..D/2 read forwards
+  const std::size_t K = p.K, Mi = p.Mi;
+  const std::size_t direct = p.D / 2;                       // q = 1..D/2 read forwards
   const std::size_t mirrored = p.D >= 4 ? p.D / 2 - 1 : 0;  // q = 1..D/2-1 read backwards
   for (std::size_t r = 0; r < R; ++r) {
-    const cplx<T>* f = out + r * p.nq * p.Mi;
+    const T* f = reinterpret_cast<const T*>(out + r * p.nq * Mi);
     T* da = dst_a(r);
     T* db = dst_b(r);
-    for (std::size_t n = 0; n < p.K; ++n) {
-      cplx<T> s = f[n];
-      for (std::size_t q = 1; q <= direct; ++q) s += std::conj(p.tw[(q * n) % p.N]) * f[q * p.Mi + n];
-      const std::size_t m = n == 0 ? 0 : p.Mi - n;
-      for (std::size_t q = 1; q <= mirrored; ++q) s += p.tw[(q * n) % p.N] * f[q * p.Mi + m];
-      da[n] = s.real() * scale;
-      if (db) db[n] = s.imag() * scale;
+    // Lag 0 separately: its mirrored index is 0, not Mi.
+    {
+      T sr = f[0], si = f[1];
+      for (std::size_t q = 1; q <= direct; ++q) sr += f[2 * q * Mi], si += f[2 * q * Mi + 1];
+      for (std::size_t q = 1; q <= mirrored; ++q) sr += f[2 * q * Mi], si += f[2 * q * Mi + 1];
+      da[0] = sr * scale;
+      if (db) db[0] = si * scale;
+    }
+    for (std::size_t n = 1; n < K; ++n) {
+      T sr = f[2 * n], si = f[2 * n + 1];
+      for (std::size_t q = 1; q <= direct; ++q) {
+        const T cr = p.cre[(q - 1) * K + n], ci = p.cim[(q - 1) * K + n];
+        const T xr = f[2 * (q * Mi + n)], xi = f[2 * (q * Mi + n) + 1];
+        sr += cr * xr - ci * xi;
+        si += cr * xi + ci * xr;
+      }
+      for (std::size_t q = 1; q <= mirrored; ++q) {
+        const T cr = p.cre[(q - 1) * K + n], ci = p.cim[(q - 1) * K + n];
+        const T xr = f[2 * (q * Mi + Mi - n)], xi = f[2 * (q * Mi + Mi - n) + 1];
+        sr += cr * xr + ci * xi;
+        si += cr * xi - ci * xr;
+      }
+      da[n] = sr * scale;
+      if (db) db[n] = si * scale;
     }
   }
 }
