@@ -56,12 +56,13 @@ unsigned log2_exact(std::size_t n) {
 template <typename T>
 struct Plan {
   std::size_t L = 0, N = 0, K = 0;
-  std::size_t E = 1, Mf = 0;             // forward split: E transforms of Mf = N / E
+  std::size_t E = 1, Mf = 0;          // forward split: E transforms of Mf = N / E
   unsigned e_shift = 0;
-  std::size_t D = 1, Mi = 0, nq = 1;     // inverse split: nq = D/2 + 1 transforms of Mi = N / D
+  std::size_t D = 1, Mi = 0, nq = 1;  // inverse split: nq = D/2 + 1 transforms of Mi = N / D
   std::size_t pairs_per_block = 1;
-  std::vector<cplx<T>> tw;               // exp(-2 pi i n / N)
-  std::vector<T> cre, cim;               // exp(+2 pi i q n / N), q = 1..D/2, n < K: row q-1
+  std::vector<T> tw;                  // exp(-2 pi i n / N), interleaved re, im
+  std::vector<T> cre, cim;            // exp(+2 pi i q n / N), q = 1..D/2, n < K: row q-1
+  std::vector<T> ones, zeros;         // stand-ins for a missing window and a missing frame
 
   Plan(std::size_t frame_length, std::size_t nfft, std::size_t max_lag, bool need_inverse)
       : L(frame_length), N(nfft), K(max_lag) {
@@ -74,165 +75,178 @@ struct Plan {
       nq = D == 1 ? 1 : D / 2 + 1;
     }
     pairs_per_block = std::max<std::size_t>(1, kBlockElements / N);
-    tw.resize(N);
     const double step = -2.0 * 3.14159265358979323846 / static_cast<double>(N);
+    tw.resize(2 * N);
     for (std::size_t n = 0; n < N; ++n) {
       const double a = step * static_cast<double>(n);
-      tw[n] = cplx<T>(static_cast<T>(std::cos(a)), static_cast<T>(std::sin(a)));
+      tw[2 * n] = static_cast<T>(std::cos(a));
+      tw[2 * n + 1] = static_cast<T>(std::sin(a));
     }
     if (need_inverse && D > 1) {
       cre.resize((D / 2) * K);
       cim.resize((D / 2) * K);
       for (std::size_t q = 1; q <= D / 2; ++q) {
         for (std::size_t n = 0; n < K; ++n) {
-          const double a = -step * static_cast<double>(q * n);  // q n < N / 2: no wrap
+          const double a = -step * static_cast<double>(q * n);
           cre[(q - 1) * K + n] = static_cast<T>(std::cos(a));
           cim[(q - 1) * K + n] = static_cast<T>(std::sin(a));
         }
       }
     }
+    ones.assign(L, T(1));
+    zeros.assign(L, T(0));
   }
+
+  // Position of bin k of the packed spectrum in the E forward outputs.
+  std::size_t bin(std::size_t k) const { return (k & (E - 1)) * Mf + (k >> e_shift); }
 };
 
 template <typename T>
 struct Workspace {
   std::vector<cplx<T>> a, b;  // block buffers, reused by every stage
   std::vector<T> pa, pb;      // half power spectra (N/2 + 1) of each frame of a pair
-  Workspace(std::size_t pairs, std::size_t N)
-      : a(pairs * N), b(pairs * N), pa(pairs * (N / 2 + 1)), pb(pairs * (N / 2 + 1)) {}
+  std::vector<T> spare;       // lags of the zero frame that pads an odd count
+  Workspace(std::size_t pairs, std::size_t N, std::size_t K, bool spectra)
+      : a(pairs * N), b(pairs * N), pa(spectra ? pairs * (N / 2 + 1) : 0), pb(spectra ? pairs * (N / 2 + 1) : 0),
+        spare(K) {}
 };
 
-// Windows frames fa, fb (fb may be null: a zero frame) into the forward input of
-// one pair and returns their exact energies.
+// Windows frames fa and fb into the forward input of one pair: fa + i fb, zero
+// padded to Mf, and for the split transforms twisted by exp(-2 pi i n q / N).
 template <typename T>
-void load_pair(const Plan<T>& p, const T* window, const T* fa, const T* fb, cplx<T>* dst, double& ea,
-               double& eb) {
-  T* row0 = reinterpret_cast<T*>(dst);
+void load_pair(const Plan<T>& p, const T* __restrict w, const T* __restrict fa, const T* __restrict fb,
+               cplx<T>* dst) {
+  T* __restrict row0 = reinterpret_cast<T*>(dst);
   const std::size_t L = p.L;
-  // Four partial sums per frame keep the accumulation chains short.
-  double sa[4] = {0, 0, 0, 0}, sb[4] = {0, 0, 0, 0};
-  std::size_t n = 0;
-  for (; n + 4 <= L; n += 4) {
-    for (std::size_t u = 0; u < 4; ++u) {
-      const T w = window ? window[n + u] : T(1);
-      const T va = w * fa[n + u];
-      const T vb = fb ? w * fb[n + u] : T(0);
-      sa[u] += static_cast<double>(va) * va;
-      sb[u] += static_cast<double>(vb) * vb;
-      row0[2 * (n + u)] = va;
-      row0[2 * (n + u) + 1] = vb;
-    }
-  }
-  for (; n < L; ++n) {
-    const T w = window ? window[n] : T(1);
-    const T va = w * fa[n];
-    const T vb = fb ? w * fb[n] : T(0);
-    sa[0] += static_cast<double>(va) * va;
-    sb[0] += static_cast<double>(vb) * vb;
-    row0[2 * n] = va;
-    row0[2 * n + 1] = vb;
+  for (std::size_t n = 0; n < L; ++n) {
+    row0[2 * n] = w[n] * fa[n];
+    row0[2 * n + 1] = w[n] * fb[n];
   }
   std::fill(row0 + 2 * L, row0 + 2 * p.Mf, T(0));
-  const T* tw = reinterpret_cast<const T*>(p.tw.data());
+  const T* __restrict tw = p.tw.data();
   for (std::size_t q = 1; q < p.E; ++q) {
-    T* row = reinterpret_cast<T*>(dst + q * p.Mf);
+    T* __restrict row = reinterpret_cast<T*>(dst + q * p.Mf);
     // n q < L E <= N: the twiddle index needs no wrap.
-    for (std::size_t i = 0; i < L; ++i) {
-      const T xr = row0[2 * i], xi = row0[2 * i + 1];
-      const T cr = tw[2 * i * q], ci = tw[2 * i * q + 1];
-      row[2 * i] = xr * cr - xi * ci;
-      row[2 * i + 1] = xr * ci + xi * cr;
+    for (std::size_t n = 0; n < L; ++n) {
+      const T xr = row0[2 * n], xi = row0[2 * n + 1];
+      const T cr = tw[2 * n * q], ci = tw[2 * n * q + 1];
+      row[2 * n] = xr * cr - xi * ci;
+      row[2 * n + 1] = xr * ci + xi * cr;
     }
     std::fill(row + 2 * L, row + 2 * p.Mf, T(0));
   }
-  ea = (sa[0] + sa[1]) + (sa[2] + sa[3]);
-  eb = (sb[0] + sb[1]) + (sb[2] + sb[3]);
 }
 
 // Separates the packed spectrum of one pair into the two power spectra, bins 0..N/2.
 template <typename T>
-void split_power(const Plan<T>& p, const cplx<T>* z, T* pa, T* pb) {
-  const T* zf = reinterpret_cast<const T*>(z);
-  const std::size_t N = p.N, half = N / 2;
-  auto power = [&](std::size_t k, std::size_t ik, std::size_t im) {
+void split_power(const Plan<T>& p, const cplx<T>* z, T* __restrict pa, T* __restrict pb) {
+  const T* __restrict zf = reinterpret_cast<const T*>(z);
+  for (std::size_t k = 0; k <= p.N / 2; ++k) {
+    const std::size_t ik = p.bin(k), im = p.bin((p.N - k) % p.N);
     const T ar = zf[2 * ik], ai = zf[2 * ik + 1], br = zf[2 * im], bi = zf[2 * im + 1];
     const T s = ar * ar + ai * ai + br * br + bi * bi;
     const T c = T(2) * (ar * br - ai * bi);
     pa[k] = std::max(T(0), (s + c) * T(0.25));
     pb[k] = std::max(T(0), (s - c) * T(0.25));
-  };
-  if (p.E == 1) {
-    power(0, 0, 0);
-    for (std::size_t k = 1; k <= half; ++k) power(k, k, N - k);
-    return;
   }
-  const std::size_t mask = p.E - 1;
-  auto index = [&](std::size_t k) { return (k & mask) * p.Mf + (k >> p.e_shift); };
-  power(0, 0, 0);
-  for (std::size_t k = 1; k <= half; ++k) power(k, index(k), index(N - k));
 }
 
-// Inverse transforms of R packed even spectra, lags 0..K-1 only. getq(r, k) is
-// spectrum r at bin k <= N/2 (real part: first signal, imaginary: second);
-// lags of the first go to dst_a(r), of the second to dst_b(r) (which may be
-// null), multiplied by scale. in/out are scratch of R * nq * Mi elements.
-template <typename T, class GetQ, class DstA, class DstB>
-void inverse_pairs(const Plan<T>& p, std::size_t R, cplx<T>* in, cplx<T>* out, GetQ&& getq, DstA&& dst_a,
-                   DstB&& dst_b, T scale) {
-  const std::size_t half = p.N / 2;
-  for (std::size_t r = 0; r < R; ++r) {
-    for (std::size_t q = 0; q < p.nq; ++q) {
-      cplx<T>* row = in + (r * p.nq + q) * p.Mi;
-      std::size_t j = 0, k = q;
-      for (; k <= half; ++j, k += p.D) row[j] = getq(r, k);
-      for (; j < p.Mi; ++j, k += p.D) row[j] = getq(r, p.N - k);
-    }
+// 4 |A[k]|^2 + 4 i |B[k]|^2 for the bins k = q, q + D, q + 2D, ... of one packed
+// pair, straight from its forward transform z: the inverse input row for q.
+template <typename T>
+void packed_power_row(const Plan<T>& p, const cplx<T>* z, std::size_t q, cplx<T>* dst) {
+  const T* __restrict zf = reinterpret_cast<const T*>(z);
+  T* __restrict out = reinterpret_cast<T*>(dst);
+  auto put = [&](std::size_t j, std::size_t ik, std::size_t im) {
+    const T ar = zf[2 * ik], ai = zf[2 * ik + 1], br = zf[2 * im], bi = zf[2 * im + 1];
+    const T s = ar * ar + ai * ai + br * br + bi * bi;
+    const T c = T(2) * (ar * br - ai * bi);
+    out[2 * j] = s + c;
+    out[2 * j + 1] = s - c;
+  };
+  if (p.D % p.E != 0) {
+    for (std::size_t j = 0, k = q; j < p.Mi; ++j, k += p.D) put(j, p.bin(k), p.bin((p.N - k) % p.N));
+    return;
   }
+  // With E dividing D, bins k = D j + q sit in one forward output at stride D / E,
+  // and so do their mirrors N - k, walking backwards.
+  const std::size_t stride = p.D / p.E;
+  const std::size_t fwd = p.bin(q);
+  std::size_t j0 = 0;
+  if (q == 0) {
+    put(0, 0, 0);
+    j0 = 1;
+  }
+  const std::size_t back = p.bin(p.N - q - j0 * p.D) + j0 * stride;  // index of the mirror of bin q, unwrapped
+  const std::size_t Mi = p.Mi;
+  for (std::size_t j = j0; j < Mi; ++j) {
+    const std::size_t ik = fwd + j * stride, im = back - j * stride;
+    const T ar = zf[2 * ik], ai = zf[2 * ik + 1], br = zf[2 * im], bi = zf[2 * im + 1];
+    const T s = ar * ar + ai * ai + br * br + bi * bi;
+    const T c = T(2) * (ar * br - ai * bi);
+    out[2 * j] = s + c;
+    out[2 * j + 1] = s - c;
+  }
+}
+
+// Inverse transforms of R rows of nq packed even spectra in `in` (laid out as
+// packed_power_row builds them), lags 0..K-1 only, unscaled: the real parts go to
+// dst_a(r), the imaginary parts to dst_b(r). `out` is scratch of the same size.
+template <typename T, class DstA, class DstB>
+void inverse_lags(const Plan<T>& p, std::size_t R, cplx<T>* in, cplx<T>* out, DstA&& dst_a, DstB&& dst_b) {
   fft::c2c<T>(in, out, p.Mi, R * p.nq, static_cast<std::ptrdiff_t>(p.Mi), static_cast<std::ptrdiff_t>(p.Mi),
               false, T(1), 1);
   const std::size_t K = p.K, Mi = p.Mi;
   const std::size_t direct = p.D / 2;                       // q = 1..D/2 read forwards
   const std::size_t mirrored = p.D >= 4 ? p.D / 2 - 1 : 0;  // q = 1..D/2-1 read backwards
   for (std::size_t r = 0; r < R; ++r) {
-    const T* f = reinterpret_cast<const T*>(out + r * p.nq * Mi);
-    T* da = dst_a(r);
-    T* db = dst_b(r);
-    // Lag 0 separately: its mirrored index is 0, not Mi.
-    {
-      T sr = f[0], si = f[1];
-      for (std::size_t q = 1; q <= direct; ++q) sr += f[2 * q * Mi], si += f[2 * q * Mi + 1];
-      for (std::size_t q = 1; q <= mirrored; ++q) sr += f[2 * q * Mi], si += f[2 * q * Mi + 1];
-      da[0] = sr * scale;
-      if (db) db[0] = si * scale;
+    const T* __restrict f = reinterpret_cast<const T*>(out + r * p.nq * Mi);
+    T* __restrict da = dst_a(r);
+    T* __restrict db = dst_b(r);
+    for (std::size_t n = 0; n < K; ++n) {
+      da[n] = f[2 * n];
+      db[n] = f[2 * n + 1];
     }
-    for (std::size_t n = 1; n < K; ++n) {
-      T sr = f[2 * n], si = f[2 * n + 1];
-      for (std::size_t q = 1; q <= direct; ++q) {
-        const T cr = p.cre[(q - 1) * K + n], ci = p.cim[(q - 1) * K + n];
-        const T xr = f[2 * (q * Mi + n)], xi = f[2 * (q * Mi + n) + 1];
-        sr += cr * xr - ci * xi;
-        si += cr * xi + ci * xr;
+    for (std::size_t q = 1; q <= direct; ++q) {
+      const T* __restrict g = f + 2 * q * Mi;
+      const T* __restrict cr = p.cre.data() + (q - 1) * K;
+      const T* __restrict ci = p.cim.data() + (q - 1) * K;
+      for (std::size_t n = 0; n < K; ++n) {
+        const T xr = g[2 * n], xi = g[2 * n + 1];
+        da[n] += cr[n] * xr - ci[n] * xi;
+        db[n] += cr[n] * xi + ci[n] * xr;
       }
-      for (std::size_t q = 1; q <= mirrored; ++q) {
-        const T cr = p.cre[(q - 1) * K + n], ci = p.cim[(q - 1) * K + n];
-        const T xr = f[2 * (q * Mi + Mi - n)], xi = f[2 * (q * Mi + Mi - n) + 1];
-        sr += cr * xr + ci * xi;
-        si += cr * xi - ci * xr;
+    }
+    for (std::size_t q = 1; q <= mirrored; ++q) {
+      // F_{D-q}[n] = F_q[Mi - n] turned by exp(-2 pi i q n / N); index Mi wraps to 0.
+      const T* __restrict g = f + 2 * q * Mi;
+      const T* __restrict cr = p.cre.data() + (q - 1) * K;
+      const T* __restrict ci = p.cim.data() + (q - 1) * K;
+      da[0] += g[0];
+      db[0] += g[1];
+      for (std::size_t n = 1; n < K; ++n) {
+        const T xr = g[2 * (Mi - n)], xi = g[2 * (Mi - n) + 1];
+        da[n] += cr[n] * xr + ci[n] * xi;
+        db[n] += cr[n] * xi - ci[n] * xr;
       }
-      da[n] = sr * scale;
-      if (db) db[n] = si * scale;
     }
   }
 }
 
+// Scales raw lags to the autocorrelation (energy: its lag 0), then normalises.
 template <typename T>
-void normalise_lags(T* lags, std::size_t K, bool silent) {
-  const T r0 = lags[0];
-  if (silent || !(r0 > T(0))) {
+void finish_lags(T* lags, std::size_t K, T scale, bool normalize, T* energy) {
+  const T r0 = lags[0] * scale;
+  if (energy) *energy = std::max(T(0), r0);
+  if (!normalize) {
+    for (std::size_t n = 0; n < K; ++n) lags[n] *= scale;
+    return;
+  }
+  if (!(r0 > T(0))) {
     std::fill(lags, lags + K, T(0));
     return;
   }
-  const T inv = T(1) / r0;
+  const T inv = T(1) / lags[0];
   for (std::size_t n = 1; n < K; ++n) lags[n] *= inv;
   lags[0] = T(1);
 }
@@ -255,6 +269,37 @@ void check_lags(std::size_t frame_length, std::size_t max_lag, std::size_t nfft)
     throw std::invalid_argument("nfft=" + std::to_string(nfft) + " is shorter than frame_length + max_lag - 1");
 }
 
+// Runs body(ws, first_item, pairs_in_block) over blocks of frame pairs, after
+// loading and forward-transforming each block into ws.b. Items are the frames
+// in (row, frame) order; an odd count is padded with a zero frame.
+template <typename T, class Body>
+void for_each_block(const Plan<T>& p, const T* x, std::size_t howmany, std::ptrdiff_t row_dist, const T* window,
+                    std::size_t hop, std::size_t n_frames, bool spectra, int nthreads, Body&& body) {
+  const std::size_t items = howmany * n_frames;
+  if (items == 0) return;
+  const std::size_t pairs = (items + 1) / 2;
+  const std::size_t per_block = p.pairs_per_block;
+  const std::size_t blocks = (pairs + per_block - 1) / per_block;
+  const T* w = window ? window : p.ones.data();
+  auto frame = [&](std::size_t i) {
+    if (i >= items) return p.zeros.data();
+    const std::size_t row = i / n_frames, f = i % n_frames;
+    return x + static_cast<std::ptrdiff_t>(row) * row_dist + static_cast<std::ptrdiff_t>(f * hop);
+  };
+  parallel_for(blocks, nthreads, [&](std::size_t b0, std::size_t b1) {
+    Workspace<T> ws(per_block, p.N, p.K, spectra);
+    for (std::size_t blk = b0; blk < b1; ++blk) {
+      const std::size_t first = 2 * blk * per_block;
+      const std::size_t np = std::min(per_block, pairs - blk * per_block);
+      for (std::size_t j = 0; j < np; ++j)
+        load_pair(p, w, frame(first + 2 * j), frame(first + 2 * j + 1), ws.a.data() + j * p.N);
+      fft::c2c<T>(ws.a.data(), ws.b.data(), p.Mf, np * p.E, static_cast<std::ptrdiff_t>(p.Mf),
+                  static_cast<std::ptrdiff_t>(p.Mf), true, T(1), 1);
+      body(ws, first, np);
+    }
+  });
+}
+
 }  // namespace
 
 std::size_t fft_size(std::size_t frame_length, std::size_t max_lag) {
@@ -269,45 +314,21 @@ void autocorrelogram(const T* x, std::size_t n_samples, std::size_t howmany, std
   check_frames(n_samples, frame_length, hop, n_frames, nthreads);
   check_lags(frame_length, max_lag, nfft);
   const Plan<T> p(frame_length, nfft, max_lag, true);
-  const std::size_t K = p.K;
-  const std::size_t items = howmany * n_frames;
-  if (items == 0) return;
-  const std::size_t pairs = (items + 1) / 2;
-  const std::size_t per_block = p.pairs_per_block;
-  const std::size_t blocks = (pairs + per_block - 1) / per_block;
-  const std::size_t hb = p.N / 2 + 1;
-  auto frame = [&](std::size_t i) {
-    const std::size_t row = i / n_frames, f = i % n_frames;
-    return x + static_cast<std::ptrdiff_t>(row) * row_dist + static_cast<std::ptrdiff_t>(f * hop);
-  };
-  parallel_for(blocks, nthreads, [&](std::size_t b0, std::size_t b1) {
-    Workspace<T> ws(per_block, p.N);
-    std::vector<double> e(2 * per_block);
-    std::vector<T> spare(K);  // lags of the zero frame that pads an odd count
-    for (std::size_t blk = b0; blk < b1; ++blk) {
-      const std::size_t first = 2 * blk * per_block;
-      const std::size_t np = std::min(per_block, pairs - blk * per_block);
-      for (std::size_t j = 0; j < np; ++j) {
-        const std::size_t ia = first + 2 * j;
-        load_pair(p, window, frame(ia), ia + 1 < items ? frame(ia + 1) : nullptr, ws.a.data() + j * p.E * p.Mf,
-                  e[2 * j], e[2 * j + 1]);
-      }
-      fft::c2c<T>(ws.a.data(), ws.b.data(), p.Mf, np * p.E, static_cast<std::ptrdiff_t>(p.Mf),
-                  static_cast<std::ptrdiff_t>(p.Mf), true, T(1), 1);
-      for (std::size_t j = 0; j < np; ++j)
-        split_power(p, ws.b.data() + j * p.E * p.Mf, ws.pa.data() + j * hb, ws.pb.data() + j * hb);
-      auto getq = [&](std::size_t r, std::size_t k) { return cplx<T>(ws.pa[r * hb + k], ws.pb[r * hb + k]); };
-      auto dst_a = [&](std::size_t r) { return values + (first + 2 * r) * K; };
-      auto dst_b = [&](std::size_t r) {
-        return first + 2 * r + 1 < items ? values + (first + 2 * r + 1) * K : spare.data();
-      };
-      inverse_pairs(p, np, ws.a.data(), ws.b.data(), getq, dst_a, dst_b, T(1) / static_cast<T>(p.N));
-      for (std::size_t j = 0; j < 2 * np && first + j < items; ++j) {
-        if (energy) energy[first + j] = static_cast<T>(e[j]);
-        if (normalize) normalise_lags(values + (first + j) * K, K, e[j] == 0.0);
-      }
-    }
-  });
+  const std::size_t K = p.K, items = howmany * n_frames;
+  // 1 / N for the inverse FFT, 1 / 4 for the packed power spectra.
+  const T scale = T(1) / (T(4) * static_cast<T>(p.N));
+  for_each_block(p, x, howmany, row_dist, window, hop, n_frames, false, nthreads,
+                 [&](Workspace<T>& ws, std::size_t first, std::size_t np) {
+                   for (std::size_t j = 0; j < np; ++j)
+                     for (std::size_t q = 0; q < p.nq; ++q)
+                       packed_power_row(p, ws.b.data() + j * p.N, q, ws.a.data() + (j * p.nq + q) * p.Mi);
+                   auto dst = [&](std::size_t item) { return item < items ? values + item * K : ws.spare.data(); };
+                   inverse_lags(
+                       p, np, ws.a.data(), ws.b.data(), [&](std::size_t r) { return dst(first + 2 * r); },
+                       [&](std::size_t r) { return dst(first + 2 * r + 1); });
+                   for (std::size_t i = first; i < std::min(first + 2 * np, items); ++i)
+                     finish_lags(values + i * K, K, scale, normalize, energy ? energy + i : nullptr);
+                 });
 }
 
 template <typename T>
@@ -319,62 +340,46 @@ void correlogram(const T* x, std::size_t n_samples, std::size_t howmany, std::pt
   check_lags(frame_length, max_lag, nfft);
   if (n_bands < 1) throw std::invalid_argument("n_bands must be at least 1");
   const Plan<T> p(frame_length, nfft, max_lag, true);
-  const std::size_t K = p.K;
-  const std::size_t items = howmany * n_frames;
-  if (items == 0) return;
-  const std::size_t pairs = (items + 1) / 2;
-  const std::size_t per_block = p.pairs_per_block;
-  const std::size_t blocks = (pairs + per_block - 1) / per_block;
-  const std::size_t hb = p.N / 2 + 1;
-  const std::size_t band_pairs = (n_bands + 1) / 2;
+  const std::size_t K = p.K, items = howmany * n_frames;
+  const std::size_t hb = p.N / 2 + 1, band_pairs = (n_bands + 1) / 2;
   // Band pairs per inverse call: as many as the block buffers hold.
-  const std::size_t chunk = std::max<std::size_t>(1, (per_block * p.N) / (p.nq * p.Mi));
-  auto frame = [&](std::size_t i) {
-    const std::size_t row = i / n_frames, f = i % n_frames;
-    return x + static_cast<std::ptrdiff_t>(row) * row_dist + static_cast<std::ptrdiff_t>(f * hop);
-  };
-  parallel_for(blocks, nthreads, [&](std::size_t b0, std::size_t b1) {
-    Workspace<T> ws(per_block, p.N);
-    std::vector<double> e(2 * per_block);
-    std::vector<T> spare(K);
-    for (std::size_t blk = b0; blk < b1; ++blk) {
-      const std::size_t first = 2 * blk * per_block;
-      const std::size_t np = std::min(per_block, pairs - blk * per_block);
-      for (std::size_t j = 0; j < np; ++j) {
-        const std::size_t ia = first + 2 * j;
-        load_pair(p, window, frame(ia), ia + 1 < items ? frame(ia + 1) : nullptr, ws.a.data() + j * p.E * p.Mf,
-                  e[2 * j], e[2 * j + 1]);
-      }
-      fft::c2c<T>(ws.a.data(), ws.b.data(), p.Mf, np * p.E, static_cast<std::ptrdiff_t>(p.Mf),
-                  static_cast<std::ptrdiff_t>(p.Mf), true, T(1), 1);
-      for (std::size_t j = 0; j < np; ++j)
-        split_power(p, ws.b.data() + j * p.E * p.Mf, ws.pa.data() + j * hb, ws.pb.data() + j * hb);
-      for (std::size_t j = 0; j < 2 * np && first + j < items; ++j) {
-        const std::size_t item = first + j;
-        const T* power = (j % 2 == 0 ? ws.pa.data() : ws.pb.data()) + (j / 2) * hb;
-        T* out = values + item * n_bands * K;
-        for (std::size_t c0 = 0; c0 < band_pairs; c0 += chunk) {
-          const std::size_t nc = std::min(chunk, band_pairs - c0);
-          auto getq = [&](std::size_t r, std::size_t k) {
-            const std::size_t b = 2 * (c0 + r);
-            const T w2 = b + 1 < n_bands ? weights[(b + 1) * hb + k] : T(0);
-            return cplx<T>(weights[b * hb + k], w2) * power[k];
-          };
-          auto dst_a = [&](std::size_t r) { return out + 2 * (c0 + r) * K; };
-          auto dst_b = [&](std::size_t r) {
-            const std::size_t b = 2 * (c0 + r) + 1;
-            return b < n_bands ? out + b * K : spare.data();
-          };
-          inverse_pairs(p, nc, ws.a.data(), ws.b.data(), getq, dst_a, dst_b, T(1) / static_cast<T>(p.N));
-        }
-        for (std::size_t b = 0; b < n_bands; ++b) {
-          T* lags = out + b * K;
-          if (energy) energy[item * n_bands + b] = e[j] == 0.0 ? T(0) : std::max(T(0), lags[0]);
-          if (normalize) normalise_lags(lags, K, e[j] == 0.0);
-        }
-      }
-    }
-  });
+  const std::size_t chunk = std::max<std::size_t>(1, (p.pairs_per_block * p.N) / (p.nq * p.Mi));
+  const T scale = T(1) / static_cast<T>(p.N);
+  for_each_block(p, x, howmany, row_dist, window, hop, n_frames, true, nthreads,
+                 [&](Workspace<T>& ws, std::size_t first, std::size_t np) {
+                   for (std::size_t j = 0; j < np; ++j)
+                     split_power(p, ws.b.data() + j * p.N, ws.pa.data() + j * hb, ws.pb.data() + j * hb);
+                   for (std::size_t j = 0; j < 2 * np && first + j < items; ++j) {
+                     const std::size_t item = first + j;
+                     const T* power = (j % 2 == 0 ? ws.pa.data() : ws.pb.data()) + (j / 2) * hb;
+                     T* out = values + item * n_bands * K;
+                     for (std::size_t c0 = 0; c0 < band_pairs; c0 += chunk) {
+                       const std::size_t nc = std::min(chunk, band_pairs - c0);
+                       for (std::size_t r = 0; r < nc; ++r) {
+                         const std::size_t b = 2 * (c0 + r);
+                         const T* w1 = weights + b * hb;
+                         const T* w2 = b + 1 < n_bands ? weights + (b + 1) * hb : nullptr;
+                         for (std::size_t q = 0; q < p.nq; ++q) {
+                           cplx<T>* row = ws.a.data() + (r * p.nq + q) * p.Mi;
+                           for (std::size_t jj = 0, k = q; jj < p.Mi; ++jj, k += p.D) {
+                             const std::size_t kk = k <= p.N / 2 ? k : p.N - k;
+                             const T w2k = w2 ? w2[kk] : T(0);
+                             row[jj] = cplx<T>(w1[kk] * power[kk], w2k * power[kk]);
+                           }
+                         }
+                       }
+                       inverse_lags(
+                           p, nc, ws.a.data(), ws.b.data(), [&](std::size_t r) { return out + 2 * (c0 + r) * K; },
+                           [&](std::size_t r) {
+                             const std::size_t b = 2 * (c0 + r) + 1;
+                             return b < n_bands ? out + b * K : ws.spare.data();
+                           });
+                     }
+                     for (std::size_t b = 0; b < n_bands; ++b)
+                       finish_lags(out + b * K, K, scale, normalize,
+                                   energy ? energy + item * n_bands + b : nullptr);
+                   }
+                 });
 }
 
 template <typename T>
@@ -384,16 +389,7 @@ void power_spectrogram(const T* x, std::size_t n_samples, std::size_t howmany, s
   check_frames(n_samples, frame_length, hop, n_frames, nthreads);
   if (!(power > T(0))) throw std::invalid_argument("power must be positive");
   const Plan<T> p(frame_length, frame_length, 1, false);
-  const std::size_t items = howmany * n_frames;
-  if (items == 0) return;
-  const std::size_t pairs = (items + 1) / 2;
-  const std::size_t per_block = p.pairs_per_block;
-  const std::size_t blocks = (pairs + per_block - 1) / per_block;
-  const std::size_t hb = p.N / 2 + 1;
-  auto frame = [&](std::size_t i) {
-    const std::size_t row = i / n_frames, f = i % n_frames;
-    return x + static_cast<std::ptrdiff_t>(row) * row_dist + static_cast<std::ptrdiff_t>(f * hop);
-  };
+  const std::size_t items = howmany * n_frames, hb = p.N / 2 + 1;
   const T half_power = power / T(2);
   auto finish = [&](T* row) {
     if (power == T(2)) return;
@@ -403,29 +399,24 @@ void power_spectrogram(const T* x, std::size_t n_samples, std::size_t howmany, s
       for (std::size_t k = 0; k < hb; ++k) row[k] = std::pow(row[k], half_power);
     }
   };
-  parallel_for(blocks, nthreads, [&](std::size_t b0, std::size_t b1) {
-    Workspace<T> ws(per_block, p.N);
-    std::vector<T> spare(hb);
-    double ea, eb;
-    for (std::size_t blk = b0; blk < b1; ++blk) {
-      const std::size_t first = 2 * blk * per_block;
-      const std::size_t np = std::min(per_block, pairs - blk * per_block);
-      for (std::size_t j = 0; j < np; ++j) {
-        const std::size_t ia = first + 2 * j;
-        load_pair(p, window, frame(ia), ia + 1 < items ? frame(ia + 1) : nullptr, ws.a.data() + j * p.N, ea, eb);
-      }
-      fft::c2c<T>(ws.a.data(), ws.b.data(), p.N, np, static_cast<std::ptrdiff_t>(p.N),
-                  static_cast<std::ptrdiff_t>(p.N), true, T(1), 1);
-      for (std::size_t j = 0; j < np; ++j) {
-        const std::size_t ia = first + 2 * j;
-        T* oa = out + ia * hb;
-        T* ob = ia + 1 < items ? out + (ia + 1) * hb : spare.data();
-        split_power(p, ws.b.data() + j * p.N, oa, ob);
-        finish(oa);
-        if (ia + 1 < items) finish(ob);
-      }
-    }
-  });
+  for_each_block(p, x, howmany, row_dist, window, hop, n_frames, false, nthreads,
+                 [&](Workspace<T>& ws, std::size_t first, std::size_t np) {
+                   for (std::size_t j = 0; j < np; ++j) {
+                     const std::size_t ia = first + 2 * j;
+                     T* oa = out + ia * hb;
+                     if (ia + 1 < items) {
+                       T* ob = out + (ia + 1) * hb;
+                       split_power(p, ws.b.data() + j * p.N, oa, ob);
+                       finish(oa);
+                       finish(ob);
+                     } else {
+                       // The last frame of an odd count; its zero partner's row is dropped.
+                       std::vector<T> drop(hb);
+                       split_power(p, ws.b.data() + j * p.N, oa, drop.data());
+                       finish(oa);
+                     }
+                   }
+                 });
 }
 
 #define AUDIOREP_ACF_INSTANTIATE(T)                                                                            \
