@@ -31,15 +31,24 @@ namespace acf {
 
 namespace {
 
+// The streaming loops below are compiled for AVX-512, AVX2/FMA and the x86-64
+// baseline, and the loader picks one per CPU (GCC function multi-versioning).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define AUDIOREP_ACF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AUDIOREP_ACF_CLONES
+#endif
+
 template <typename T>
 using cplx = std::complex<T>;
 
 // Largest split factor of either side; beyond it the combining sums cost more
 // than the transform stages they save.
 constexpr std::size_t kMaxSplit = 16;
-// Complex elements per block buffer: two such buffers per thread (~0.5 MiB each
-// in single precision) hold a block of frame pairs at every stage.
-constexpr std::size_t kBlockElements = std::size_t{1} << 15;
+// Complex elements per block buffer: two such buffers per thread (128 KiB each
+// in single precision) hold a block of frame pairs at every stage; small blocks
+// keep the working set of the FFT stages in L2.
+constexpr std::size_t kBlockElements = std::size_t{1} << 14;
 
 std::size_t next_pow2(std::size_t n) {
   std::size_t p = 1;
@@ -111,30 +120,36 @@ struct Workspace {
         spare(K) {}
 };
 
+template <typename T>
+AUDIOREP_ACF_CLONES void window_pair(const T* __restrict w, const T* __restrict fa, const T* __restrict fb,
+                                     std::size_t L, std::size_t M, T* __restrict row) {
+  for (std::size_t n = 0; n < L; ++n) {
+    row[2 * n] = w[n] * fa[n];
+    row[2 * n + 1] = w[n] * fb[n];
+  }
+  for (std::size_t n = 2 * L; n < 2 * M; ++n) row[n] = T(0);
+}
+
+template <typename T>
+AUDIOREP_ACF_CLONES void twist(const T* __restrict src, const T* __restrict tw, std::size_t step, std::size_t L,
+                               std::size_t M, T* __restrict row) {
+  for (std::size_t n = 0; n < L; ++n) {
+    const T xr = src[2 * n], xi = src[2 * n + 1];
+    const T cr = tw[2 * n * step], ci = tw[2 * n * step + 1];
+    row[2 * n] = xr * cr - xi * ci;
+    row[2 * n + 1] = xr * ci + xi * cr;
+  }
+  for (std::size_t n = 2 * L; n < 2 * M; ++n) row[n] = T(0);
+}
+
 // Windows frames fa and fb into the forward input of one pair: fa + i fb, zero
 // padded to Mf, and for the split transforms twisted by exp(-2 pi i n q / N).
 template <typename T>
-void load_pair(const Plan<T>& p, const T* __restrict w, const T* __restrict fa, const T* __restrict fb,
-               cplx<T>* dst) {
-  T* __restrict row0 = reinterpret_cast<T*>(dst);
-  const std::size_t L = p.L;
-  for (std::size_t n = 0; n < L; ++n) {
-    row0[2 * n] = w[n] * fa[n];
-    row0[2 * n + 1] = w[n] * fb[n];
-  }
-  std::fill(row0 + 2 * L, row0 + 2 * p.Mf, T(0));
-  const T* __restrict tw = p.tw.data();
-  for (std::size_t q = 1; q < p.E; ++q) {
-    T* __restrict row = reinterpret_cast<T*>(dst + q * p.Mf);
-    // n q < L E <= N: the twiddle index needs no wrap.
-    for (std::size_t n = 0; n < L; ++n) {
-      const T xr = row0[2 * n], xi = row0[2 * n + 1];
-      const T cr = tw[2 * n * q], ci = tw[2 * n * q + 1];
-      row[2 * n] = xr * cr - xi * ci;
-      row[2 * n + 1] = xr * ci + xi * cr;
-    }
-    std::fill(row + 2 * L, row + 2 * p.Mf, T(0));
-  }
+void load_pair(const Plan<T>& p, const T* w, const T* fa, const T* fb, cplx<T>* dst) {
+  T* row0 = reinterpret_cast<T*>(dst);
+  window_pair(w, fa, fb, p.L, p.Mf, row0);
+  // n q < L E <= N: the twiddle index needs no wrap.
+  for (std::size_t q = 1; q < p.E; ++q) twist(row0, p.tw.data(), q, p.L, p.Mf, reinterpret_cast<T*>(dst + q * p.Mf));
 }
 
 // Separates the packed spectrum of one pair into the two power spectra, bins 0..N/2.
@@ -148,6 +163,19 @@ void split_power(const Plan<T>& p, const cplx<T>* z, T* __restrict pa, T* __rest
     const T c = T(2) * (ar * br - ai * bi);
     pa[k] = std::max(T(0), (s + c) * T(0.25));
     pb[k] = std::max(T(0), (s - c) * T(0.25));
+  }
+}
+
+template <typename T>
+AUDIOREP_ACF_CLONES void packed_power_strided(const T* __restrict zk, const T* __restrict zm, std::size_t stride,
+                                              std::size_t j0, std::size_t Mi, T* __restrict out) {
+  for (std::size_t j = j0; j < Mi; ++j) {
+    const T ar = zk[2 * j * stride], ai = zk[2 * j * stride + 1];
+    const T br = zm[-static_cast<std::ptrdiff_t>(2 * j * stride)], bi = zm[1 - static_cast<std::ptrdiff_t>(2 * j * stride)];
+    const T s = ar * ar + ai * ai + br * br + bi * bi;
+    const T c = T(2) * (ar * br - ai * bi);
+    out[2 * j] = s + c;
+    out[2 * j + 1] = s - c;
   }
 }
 
@@ -178,14 +206,40 @@ void packed_power_row(const Plan<T>& p, const cplx<T>* z, std::size_t q, cplx<T>
     j0 = 1;
   }
   const std::size_t back = p.bin(p.N - q - j0 * p.D) + j0 * stride;  // index of the mirror of bin q, unwrapped
-  const std::size_t Mi = p.Mi;
-  for (std::size_t j = j0; j < Mi; ++j) {
-    const std::size_t ik = fwd + j * stride, im = back - j * stride;
-    const T ar = zf[2 * ik], ai = zf[2 * ik + 1], br = zf[2 * im], bi = zf[2 * im + 1];
-    const T s = ar * ar + ai * ai + br * br + bi * bi;
-    const T c = T(2) * (ar * br - ai * bi);
-    out[2 * j] = s + c;
-    out[2 * j + 1] = s - c;
+  packed_power_strided(zf + 2 * fwd, zf + 2 * back, stride, j0, p.Mi, out);
+}
+
+// Lags n < K of the packed inverse from the D/2 + 1 short inverses in f (rows of Mi).
+template <typename T>
+AUDIOREP_ACF_CLONES void combine_lags(const T* __restrict f, const T* __restrict cre, const T* __restrict cim,
+                                      std::size_t K, std::size_t Mi, std::size_t direct, std::size_t mirrored,
+                                      T* __restrict da, T* __restrict db) {
+  for (std::size_t n = 0; n < K; ++n) {
+    da[n] = f[2 * n];
+    db[n] = f[2 * n + 1];
+  }
+  for (std::size_t q = 1; q <= direct; ++q) {
+    const T* g = f + 2 * q * Mi;
+    const T* cr = cre + (q - 1) * K;
+    const T* ci = cim + (q - 1) * K;
+    for (std::size_t n = 0; n < K; ++n) {
+      const T xr = g[2 * n], xi = g[2 * n + 1];
+      da[n] += cr[n] * xr - ci[n] * xi;
+      db[n] += cr[n] * xi + ci[n] * xr;
+    }
+  }
+  for (std::size_t q = 1; q <= mirrored; ++q) {
+    // F_{D-q}[n] = F_q[Mi - n] turned by exp(-2 pi i q n / N); index Mi wraps to 0.
+    const T* g = f + 2 * q * Mi;
+    const T* cr = cre + (q - 1) * K;
+    const T* ci = cim + (q - 1) * K;
+    da[0] += g[0];
+    db[0] += g[1];
+    for (std::size_t n = 1; n < K; ++n) {
+      const T xr = g[2 * (Mi - n)], xi = g[2 * (Mi - n) + 1];
+      da[n] += cr[n] * xr + ci[n] * xi;
+      db[n] += cr[n] * xi - ci[n] * xr;
+    }
   }
 }
 
@@ -199,38 +253,9 @@ void inverse_lags(const Plan<T>& p, std::size_t R, cplx<T>* in, cplx<T>* out, Ds
   const std::size_t K = p.K, Mi = p.Mi;
   const std::size_t direct = p.D / 2;                       // q = 1..D/2 read forwards
   const std::size_t mirrored = p.D >= 4 ? p.D / 2 - 1 : 0;  // q = 1..D/2-1 read backwards
-  for (std::size_t r = 0; r < R; ++r) {
-    const T* __restrict f = reinterpret_cast<const T*>(out + r * p.nq * Mi);
-    T* __restrict da = dst_a(r);
-    T* __restrict db = dst_b(r);
-    for (std::size_t n = 0; n < K; ++n) {
-      da[n] = f[2 * n];
-      db[n] = f[2 * n + 1];
-    }
-    for (std::size_t q = 1; q <= direct; ++q) {
-      const T* __restrict g = f + 2 * q * Mi;
-      const T* __restrict cr = p.cre.data() + (q - 1) * K;
-      const T* __restrict ci = p.cim.data() + (q - 1) * K;
-      for (std::size_t n = 0; n < K; ++n) {
-        const T xr = g[2 * n], xi = g[2 * n + 1];
-        da[n] += cr[n] * xr - ci[n] * xi;
-        db[n] += cr[n] * xi + ci[n] * xr;
-      }
-    }
-    for (std::size_t q = 1; q <= mirrored; ++q) {
-      // F_{D-q}[n] = F_q[Mi - n] turned by exp(-2 pi i q n / N); index Mi wraps to 0.
-      const T* __restrict g = f + 2 * q * Mi;
-      const T* __restrict cr = p.cre.data() + (q - 1) * K;
-      const T* __restrict ci = p.cim.data() + (q - 1) * K;
-      da[0] += g[0];
-      db[0] += g[1];
-      for (std::size_t n = 1; n < K; ++n) {
-        const T xr = g[2 * (Mi - n)], xi = g[2 * (Mi - n) + 1];
-        da[n] += cr[n] * xr + ci[n] * xi;
-        db[n] += cr[n] * xi - ci[n] * xr;
-      }
-    }
-  }
+  for (std::size_t r = 0; r < R; ++r)
+    combine_lags(reinterpret_cast<const T*>(out + r * p.nq * Mi), p.cre.data(), p.cim.data(), K, Mi, direct,
+                 mirrored, dst_a(r), dst_b(r));
 }
 
 // Scales raw lags to the autocorrelation (energy: its lag 0), then normalises.
