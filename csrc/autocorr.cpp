@@ -166,12 +166,15 @@ void split_power(const Plan<T>& p, const cplx<T>* z, T* __restrict pa, T* __rest
   }
 }
 
-template <typename T>
+// stride is a template argument for the common splits so that the loads vectorise.
+template <std::size_t S, typename T>
 AUDIOREP_ACF_CLONES void packed_power_strided(const T* __restrict zk, const T* __restrict zm, std::size_t stride,
                                               std::size_t j0, std::size_t Mi, T* __restrict out) {
+  const std::size_t st = S ? S : stride;
   for (std::size_t j = j0; j < Mi; ++j) {
-    const T ar = zk[2 * j * stride], ai = zk[2 * j * stride + 1];
-    const T br = zm[-static_cast<std::ptrdiff_t>(2 * j * stride)], bi = zm[1 - static_cast<std::ptrdiff_t>(2 * j * stride)];
+    const T ar = zk[2 * j * st], ai = zk[2 * j * st + 1];
+    const std::ptrdiff_t back = -static_cast<std::ptrdiff_t>(2 * j * st);
+    const T br = zm[back], bi = zm[back + 1];
     const T s = ar * ar + ai * ai + br * br + bi * bi;
     const T c = T(2) * (ar * br - ai * bi);
     out[2 * j] = s + c;
@@ -206,7 +209,13 @@ void packed_power_row(const Plan<T>& p, const cplx<T>* z, std::size_t q, cplx<T>
     j0 = 1;
   }
   const std::size_t back = p.bin(p.N - q - j0 * p.D) + j0 * stride;  // index of the mirror of bin q, unwrapped
-  packed_power_strided(zf + 2 * fwd, zf + 2 * back, stride, j0, p.Mi, out);
+  const T* zk = zf + 2 * fwd;
+  const T* zm = zf + 2 * back;
+  switch (stride) {
+    case 1: packed_power_strided<1>(zk, zm, stride, j0, p.Mi, out); break;
+    case 2: packed_power_strided<2>(zk, zm, stride, j0, p.Mi, out); break;
+    default: packed_power_strided<0>(zk, zm, stride, j0, p.Mi, out); break;
+  }
 }
 
 // Lags n < K of the packed inverse from the D/2 + 1 short inverses in f (rows of Mi).
