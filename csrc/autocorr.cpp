@@ -223,6 +223,26 @@ template <typename T>
 AUDIOREP_ACF_CLONES void combine_lags(const T* __restrict f, const T* __restrict cre, const T* __restrict cim,
                                       std::size_t K, std::size_t Mi, std::size_t direct, std::size_t mirrored,
                                       T* __restrict da, T* __restrict db) {
+  if (direct == 2 && mirrored == 1) {
+    // D = 4, the usual split (max_lag <= nfft / 4): one pass. F_3[n] = F_1[Mi - n]
+    // turned by the conjugate of F_1's twiddle, so both share cr1, ci1.
+    const T* f1 = f + 2 * Mi;
+    const T* f2 = f + 4 * Mi;
+    const T* cr1 = cre;
+    const T* ci1 = cim;
+    const T* cr2 = cre + K;
+    const T* ci2 = cim + K;
+    da[0] = f[0] + f1[0] + f2[0] + f1[0];
+    db[0] = f[1] + f1[1] + f2[1] + f1[1];
+    for (std::size_t n = 1; n < K; ++n) {
+      const T xr = f1[2 * n], xi = f1[2 * n + 1];
+      const T mr = f1[2 * (Mi - n)], mi = f1[2 * (Mi - n) + 1];
+      const T yr = f2[2 * n], yi = f2[2 * n + 1];
+      da[n] = f[2 * n] + cr1[n] * (xr + mr) - ci1[n] * (xi - mi) + cr2[n] * yr - ci2[n] * yi;
+      db[n] = f[2 * n + 1] + cr1[n] * (xi + mi) + ci1[n] * (xr - mr) + cr2[n] * yi + ci2[n] * yr;
+    }
+    return;
+  }
   for (std::size_t n = 0; n < K; ++n) {
     da[n] = f[2 * n];
     db[n] = f[2 * n + 1];
