@@ -19,6 +19,10 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -109,6 +113,29 @@ struct Plan {
   // Position of bin k of the packed spectrum in the E forward outputs.
   std::size_t bin(std::size_t k) const { return (k & (E - 1)) * Mf + (k >> e_shift); }
 };
+
+// Plans (twiddle tables) are cached per geometry: a short clip would otherwise
+// spend a noticeable share of its time on sines and cosines.
+template <typename T>
+std::shared_ptr<const Plan<T>> get_plan(std::size_t frame_length, std::size_t nfft, std::size_t max_lag,
+                                        bool need_inverse) {
+  static std::mutex mutex;
+  static std::map<std::tuple<std::size_t, std::size_t, std::size_t, bool>, std::shared_ptr<const Plan<T>>> cache;
+  constexpr std::size_t kMaxPlans = 16;
+  constexpr std::size_t kMaxCachedLength = std::size_t{1} << 16;  // long one-off signals are not kept
+  if (nfft > kMaxCachedLength) return std::make_shared<const Plan<T>>(frame_length, nfft, max_lag, need_inverse);
+  const auto key = std::make_tuple(frame_length, nfft, max_lag, need_inverse);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  auto plan = std::make_shared<const Plan<T>>(frame_length, nfft, max_lag, need_inverse);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cache.size() >= kMaxPlans) cache.clear();  // rare: many geometries in one process
+  cache.emplace(key, plan);
+  return plan;
+}
 
 template <typename T>
 struct Workspace {
@@ -367,7 +394,8 @@ void autocorrelogram(const T* x, std::size_t n_samples, std::size_t howmany, std
                      int nthreads) {
   check_frames(n_samples, frame_length, hop, n_frames, nthreads);
   check_lags(frame_length, max_lag, nfft);
-  const Plan<T> p(frame_length, nfft, max_lag, true);
+  const auto plan = get_plan<T>(frame_length, nfft, max_lag, true);
+  const Plan<T>& p = *plan;
   const std::size_t K = p.K, items = howmany * n_frames;
   // 1 / N for the inverse FFT, 1 / 4 for the packed power spectra.
   const T scale = T(1) / (T(4) * static_cast<T>(p.N));
@@ -393,7 +421,8 @@ void correlogram(const T* x, std::size_t n_samples, std::size_t howmany, std::pt
   check_frames(n_samples, frame_length, hop, n_frames, nthreads);
   check_lags(frame_length, max_lag, nfft);
   if (n_bands < 1) throw std::invalid_argument("n_bands must be at least 1");
-  const Plan<T> p(frame_length, nfft, max_lag, true);
+  const auto plan = get_plan<T>(frame_length, nfft, max_lag, true);
+  const Plan<T>& p = *plan;
   const std::size_t K = p.K, items = howmany * n_frames;
   const std::size_t hb = p.N / 2 + 1, band_pairs = (n_bands + 1) / 2;
   // Band pairs per inverse call: as many as the block buffers hold.
@@ -442,7 +471,8 @@ void power_spectrogram(const T* x, std::size_t n_samples, std::size_t howmany, s
                        T power, T* out, int nthreads) {
   check_frames(n_samples, frame_length, hop, n_frames, nthreads);
   if (!(power > T(0))) throw std::invalid_argument("power must be positive");
-  const Plan<T> p(frame_length, frame_length, 1, false);
+  const auto plan = get_plan<T>(frame_length, frame_length, 1, false);
+  const Plan<T>& p = *plan;
   const std::size_t items = howmany * n_frames, hb = p.N / 2 + 1;
   const T half_power = power / T(2);
   auto finish = [&](T* row) {
