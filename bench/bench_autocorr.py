@@ -162,7 +162,9 @@ def clips():
     return make_clips(BATCH)
 
 
-@pytest.mark.parametrize("name, threads, fn", candidates(), ids=lambda v: str(v) if not callable(v) else "")
+@pytest.mark.parametrize(
+    "name, threads, fn", [pytest.param(*run, id=f"{run[0]}-{run[1]}thread") for run in candidates()]
+)
 def test_autocorrelogram_throughput(benchmark, clips, name, threads, fn):
     benchmark.group = f"autocorrelogram {BATCH} clips"
     benchmark.extra_info["clips"] = BATCH
