@@ -259,14 +259,21 @@ AUDIOREP_ACF_CLONES void combine_lags(const T* __restrict f, const T* __restrict
     const T* ci1 = cim;
     const T* cr2 = cre + K;
     const T* ci2 = cim + K;
-    da[0] = f[0] + f1[0] + f2[0] + f1[0];
-    db[0] = f[1] + f1[1] + f2[1] + f1[1];
-    for (std::size_t n = 1; n < K; ++n) {
+    for (std::size_t n = 0; n < K; ++n) {
       const T xr = f1[2 * n], xi = f1[2 * n + 1];
-      const T mr = f1[2 * (Mi - n)], mi = f1[2 * (Mi - n) + 1];
       const T yr = f2[2 * n], yi = f2[2 * n + 1];
-      da[n] = f[2 * n] + cr1[n] * (xr + mr) - ci1[n] * (xi - mi) + cr2[n] * yr - ci2[n] * yi;
-      db[n] = f[2 * n + 1] + cr1[n] * (xi + mi) + ci1[n] * (xr - mr) + cr2[n] * yi + ci2[n] * yr;
+      da[n] = f[2 * n] + cr1[n] * xr - ci1[n] * xi + cr2[n] * yr - ci2[n] * yi;
+      db[n] = f[2 * n + 1] + cr1[n] * xi + ci1[n] * xr + cr2[n] * yi + ci2[n] * yr;
+    }
+    da[0] += f1[0];
+    db[0] += f1[1];
+    // The mirrored term walks F_1 forwards and the lags backwards, which
+    // vectorises where the reverse walk over interleaved F_1 does not.
+    for (std::size_t m = Mi - K + 1; m < Mi; ++m) {
+      const std::size_t n = Mi - m;
+      const T mr = f1[2 * m], mi = f1[2 * m + 1];
+      da[n] += cr1[n] * mr + ci1[n] * mi;
+      db[n] += cr1[n] * mi - ci1[n] * mr;
     }
     return;
   }
@@ -291,8 +298,9 @@ AUDIOREP_ACF_CLONES void combine_lags(const T* __restrict f, const T* __restrict
     const T* ci = cim + (q - 1) * K;
     da[0] += g[0];
     db[0] += g[1];
-    for (std::size_t n = 1; n < K; ++n) {
-      const T xr = g[2 * (Mi - n)], xi = g[2 * (Mi - n) + 1];
+    for (std::size_t m = Mi - K + 1; m < Mi; ++m) {
+      const std::size_t n = Mi - m;
+      const T xr = g[2 * m], xi = g[2 * m + 1];
       da[n] += cr[n] * xr + ci[n] * xi;
       db[n] += cr[n] * xi - ci[n] * xr;
     }
