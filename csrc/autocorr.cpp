@@ -169,11 +169,30 @@ AUDIOREP_ACF_CLONES void twist(const T* __restrict src, const T* __restrict tw, 
   for (std::size_t n = 2 * L; n < 2 * M; ++n) row[n] = T(0);
 }
 
+template <typename T>
+AUDIOREP_ACF_CLONES void window_pair_split2(const T* __restrict w, const T* __restrict fa, const T* __restrict fb,
+                                            const T* __restrict tw, std::size_t L, std::size_t M,
+                                            T* __restrict row0, T* __restrict row1) {
+  for (std::size_t n = 0; n < L; ++n) {
+    const T xr = w[n] * fa[n], xi = w[n] * fb[n];
+    const T cr = tw[2 * n], ci = tw[2 * n + 1];
+    row0[2 * n] = xr;
+    row0[2 * n + 1] = xi;
+    row1[2 * n] = xr * cr - xi * ci;
+    row1[2 * n + 1] = xr * ci + xi * cr;
+  }
+  for (std::size_t n = 2 * L; n < 2 * M; ++n) row0[n] = row1[n] = T(0);
+}
+
 // Windows frames fa and fb into the forward input of one pair: fa + i fb, zero
 // padded to Mf, and for the split transforms twisted by exp(-2 pi i n q / N).
 template <typename T>
 void load_pair(const Plan<T>& p, const T* w, const T* fa, const T* fb, cplx<T>* dst) {
   T* row0 = reinterpret_cast<T*>(dst);
+  if (p.E == 2) {
+    window_pair_split2(w, fa, fb, p.tw.data(), p.L, p.Mf, row0, reinterpret_cast<T*>(dst + p.Mf));
+    return;
+  }
   window_pair(w, fa, fb, p.L, p.Mf, row0);
   // n q < L E <= N: the twiddle index needs no wrap.
   for (std::size_t q = 1; q < p.E; ++q) twist(row0, p.tw.data(), q, p.L, p.Mf, reinterpret_cast<T*>(dst + q * p.Mf));
