@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core
-from ._util import resolve_workers
+from ._util import positive_int, resolve_workers
 from .errors import ParameterError
 
 __all__ = ["fft", "ifft", "rfft", "irfft"]
@@ -228,3 +229,850 @@ def irfft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
         return _restore(np.zeros((0, length), rtype), lead, ax)
     out = _core.c2r(rows, length, _scale(norm, length, False), threads)
     return _restore(out, lead, ax)
+
+
+# ---------------------------------------------------------------- autocorrelation family
+#
+# Everything below shapes the input into contiguous rows (leading axes are batch
+# axes), pads for centred frames and hands the rows to one fused kernel.
+
+__all__ += [
+    "Autocorrelogram",
+    "Correlogram",
+    "PitchTrack",
+    "autocorrelate",
+    "autocorrelogram",
+    "correlogram",
+    "fundamental_frequency",
+    "get_window",
+    "mel_filterbank",
+    "melspectrogram",
+    "pitch_track",
+]
+
+
+def _signal(y, name: str = "y") -> np.ndarray:
+    """``y`` as a float32 (from float32/float16) or float64 (everything else real) array, finite."""
+    if not (hasattr(y, "__array__") or isinstance(y, (list, tuple, int, float, np.generic))):
+        raise TypeError(f"{name} must be array-like, got {type(y).__name__}")
+    arr = np.asarray(y)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ParameterError(f"{name} is a scalar; expected a signal with at least one axis")
+    dtype = np.float32 if arr.dtype in (np.float32, np.float16) else np.float64
+    arr = arr.astype(dtype, copy=False)
+    if arr.size and not np.isfinite(arr).all():
+        raise ParameterError(f"{name} contains NaN or Inf; audio must be finite everywhere")
+    return arr
+
+
+def _positive_number(value, name: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        result = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}={value!r} must be a positive number") from None
+    if not (math.isfinite(result) and result > 0):
+        raise ParameterError(f"{name}={value!r} must be a positive number")
+    return result
+
+
+def get_window(window, length: int, *, dtype=np.float64) -> np.ndarray | None:
+    """Analysis window of ``length`` samples, by name or as an array.
+
+    Parameters
+    ----------
+    window : str, array_like or None
+        "hann", "hamming", "blackman" (periodic, as :func:`scipy.signal.get_window`
+        makes them for spectral analysis), "rect"/"boxcar"/"ones" or None for a
+        rectangular window, or an array of ``length`` values.
+    length : int
+        Number of samples.
+    dtype : numpy dtype, optional
+        dtype of the result.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The window, or None for a rectangular window given by name or None.
+
+    Examples
+    --------
+    >>> import audiorep.dsp as dsp
+    >>> dsp.get_window("hann", 4)
+    array([0. , 0.5, 1. , 0.5])
+    """
+    length = positive_int(length, "length")
+    if window is None:
+        return None
+    if isinstance(window, str):
+        name = window.lower()
+        phase = 2.0 * np.pi * np.arange(length) / length
+        if name in ("rect", "rectangular", "boxcar", "ones"):
+            return None
+        if name in ("hann", "hanning"):
+            w = 0.5 - 0.5 * np.cos(phase)
+        elif name == "hamming":
+            w = 0.54 - 0.46 * np.cos(phase)
+        elif name == "blackman":
+            w = 0.42 - 0.5 * np.cos(phase) + 0.08 * np.cos(2.0 * phase)
+        else:
+            raise ParameterError(
+                f"window={window!r} is unknown; use 'hann', 'hamming', 'blackman', 'rect' or an array"
+            )
+        return np.ascontiguousarray(w, dtype=dtype)
+    w = np.asarray(window)
+    if w.dtype.kind not in "biuf":
+        raise ParameterError(f"window must be a name or a real array, got dtype {w.dtype}")
+    if w.ndim != 1 or w.shape[0] != length:
+        raise ParameterError(f"window has shape {w.shape}; expected ({length},) to match the frame length")
+    if not np.isfinite(w).all():
+        raise ParameterError("window contains NaN or Inf")
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+def _frame_rows(arr: np.ndarray, frame_length: int, hop_length: int, center: bool) -> tuple[np.ndarray, tuple, int]:
+    """Contiguous rows of the (centre-padded) signal, the batch shape and the frame count."""
+    n = arr.shape[-1]
+    if n == 0:
+        raise ParameterError("y has zero length along its last axis; there is nothing to analyse")
+    lead = arr.shape[:-1]
+    rows = arr.reshape(-1, n)
+    if center:
+        pad = frame_length // 2
+        rows = np.pad(rows, ((0, 0), (pad, pad)), mode="constant")
+    else:
+        rows = np.ascontiguousarray(rows)
+    padded = rows.shape[-1]
+    if padded < frame_length:
+        raise ParameterError(
+            f"y has {n} samples, fewer than frame_length={frame_length}; with center=False "
+            "there is not a single whole frame (use center=True or a shorter frame)"
+        )
+    return rows, lead, 1 + (padded - frame_length) // hop_length
+
+
+def _frame_times(n_frames: int, sr: float, frame_length: int, hop_length: int, center: bool) -> np.ndarray:
+    offset = 0 if center else frame_length // 2
+    return (np.arange(n_frames) * hop_length + offset) / sr
+
+
+def _lag_axes(max_lag: int, sr: float) -> tuple[np.ndarray, np.ndarray]:
+    lags = np.arange(max_lag)
+    frequencies = np.full(max_lag, np.inf)
+    frequencies[1:] = sr / lags[1:]
+    return lags / sr, frequencies
+
+
+def _check_max_lag(max_lag, default: int, limit: int, limit_name: str) -> int:
+    if max_lag is None:
+        return default
+    value = positive_int(max_lag, "max_lag")
+    if value > limit:
+        raise ParameterError(f"max_lag={value} exceeds the {limit_name} ({limit})")
+    return value
+
+
+def autocorrelate(y, *, max_lag=None, axis=-1, normalize=True, workers=None) -> np.ndarray:
+    """Autocorrelation of each 1-D signal along ``axis``, through the FFT.
+
+    Lag ``k`` is ``sum_n y[n] y[n + k]`` for ``k = 0 .. max_lag - 1`` (the
+    non-negative half of ``numpy.correlate(y, y, "full")``). The signal is
+    zero-padded to a power of two ``>= n + max_lag - 1`` so that no lag wraps around.
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal(s); every axis other than ``axis`` is a batch axis.
+    max_lag : int, optional
+        Number of lags to keep, 1 .. signal length (default: the signal length).
+    axis : int, optional
+        Axis along which to correlate (default: last).
+    normalize : bool, optional
+        Divide by the lag-0 value so that lag 0 is 1 (default). All-zero signals give zeros.
+    workers : int, optional
+        Threads, as in :mod:`scipy.fft`: None means 1, -1 all cores.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 for float32 input, otherwise float64; the shape of ``y`` with
+        ``max_lag`` values along ``axis``.
+
+    Raises
+    ------
+    ParameterError
+        For ``max_lag`` outside 1 .. signal length, zero-length or non-finite input,
+        or an axis out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> dsp.autocorrelate(np.array([1.0, 2.0, 3.0]), normalize=False)
+    array([14.,  8.,  3.])
+    """
+    arr = _signal(y)
+    ax = _check_axis(arr, axis)
+    n = arr.shape[ax]
+    if n == 0:
+        raise ParameterError(f"y has zero length along axis {ax}; there is nothing to correlate")
+    k = _check_max_lag(max_lag, n, n, "signal length")
+    threads = resolve_workers(workers)
+    moved = np.moveaxis(arr, ax, -1)
+    lead = moved.shape[:-1]
+    rows = np.ascontiguousarray(moved.reshape(-1, n))
+    if rows.shape[0] == 0:
+        return np.moveaxis(np.zeros(lead + (k,), arr.dtype), -1, ax)
+    nfft = _core.acf_fft_size(n, k)
+    values, _ = _core.autocorrelogram(rows, None, n, 1, 1, k, nfft, bool(normalize), threads)
+    return np.moveaxis(values.reshape(lead + (k,)), -1, ax)
+
+
+@dataclass(frozen=True)
+class Autocorrelogram:
+    """Frame-wise autocorrelation of a signal (see :func:`autocorrelogram`).
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        (..., frames, lags) autocorrelation of each windowed frame.
+    times : numpy.ndarray
+        (frames,) frame centres in seconds.
+    lags : numpy.ndarray
+        (lags,) lag in seconds.
+    frequencies : numpy.ndarray
+        (lags,) frequency of each lag, ``sr / lag`` in Hz (inf at lag 0).
+    sr : float
+        Sample rate in Hz.
+    energy : numpy.ndarray
+        (..., frames) lag-0 value of each frame before normalisation (sum of the
+        squared windowed samples), which normalisation removes from ``values``.
+    frame_length, hop_length : int
+        Framing in samples.
+    """
+
+    values: np.ndarray
+    times: np.ndarray
+    lags: np.ndarray
+    frequencies: np.ndarray
+    sr: float
+    energy: np.ndarray
+    frame_length: int
+    hop_length: int
+
+
+@dataclass(frozen=True)
+class Correlogram:
+    """Frame-wise, per-band autocorrelation of a signal (see :func:`correlogram`).
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        (..., frames, bands, lags) autocorrelation of each band of each frame.
+    times : numpy.ndarray
+        (frames,) frame centres in seconds.
+    lags : numpy.ndarray
+        (lags,) lag in seconds.
+    band_frequencies : numpy.ndarray
+        (bands,) centre frequency of each band in Hz.
+    sr : float
+        Sample rate in Hz.
+    energy : numpy.ndarray
+        (..., frames, bands) lag-0 value of each band before normalisation.
+    frame_length, hop_length : int
+        Framing in samples.
+    """
+
+    values: np.ndarray
+    times: np.ndarray
+    lags: np.ndarray
+    band_frequencies: np.ndarray
+    sr: float
+    energy: np.ndarray
+    frame_length: int
+    hop_length: int
+
+
+def _framing(y, sr, frame_length, hop_length, window, center):
+    arr = _signal(y)
+    sr = _positive_number(sr, "sr")
+    frame_length = positive_int(frame_length, "frame_length")
+    hop_length = positive_int(hop_length, "hop_length")
+    win = get_window(window, frame_length, dtype=arr.dtype)
+    rows, lead, n_frames = _frame_rows(arr, frame_length, hop_length, bool(center))
+    return arr, sr, frame_length, hop_length, win, rows, lead, n_frames
+
+
+def autocorrelogram(
+    y,
+    sr,
+    *,
+    frame_length=2048,
+    hop_length=512,
+    max_lag=None,
+    window="hann",
+    center=True,
+    normalize=True,
+    workers=None,
+) -> Autocorrelogram:
+    """Autocorrelation of each windowed frame of a signal.
+
+    Framing, windowing, the forward FFT, the power spectrum, the inverse FFT,
+    lag selection and normalisation run in one compiled pass over blocks of frames.
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal(s), time on the last axis; leading axes are batch axes.
+    sr : float
+        Sample rate in Hz.
+    frame_length, hop_length : int, optional
+        Frame length and hop in samples (defaults 2048 and 512).
+    max_lag : int, optional
+        Number of lags, 1 .. ``frame_length`` (default ``frame_length // 2``).
+    window : str, array_like or None, optional
+        Analysis window (see :func:`get_window`; default periodic Hann).
+    center : bool, optional
+        Pad ``frame_length // 2`` zeros on each side so that frame ``t`` is
+        centred on sample ``t * hop_length`` (default, as in librosa).
+    normalize : bool, optional
+        Divide each frame by its lag-0 value (silent frames give zeros).
+    workers : int, optional
+        Threads: None means 1, -1 all cores.
+
+    Returns
+    -------
+    Autocorrelogram
+        ``values`` (..., frames, lags) in float32 for float32 input, otherwise float64.
+
+    Raises
+    ------
+    ParameterError
+        For a non-positive ``sr``, ``frame_length`` or ``hop_length``, ``max_lag``
+        outside 1 .. ``frame_length``, a bad window, non-finite or empty input,
+        or a signal shorter than one frame with ``center=False``.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> sr = 8000
+    >>> y = np.sin(2 * np.pi * 200 * np.arange(sr) / sr)
+    >>> ac = dsp.autocorrelogram(y, sr, frame_length=1024, hop_length=256)
+    >>> ac.values.shape
+    (32, 512)
+    >>> int(np.argmax(ac.values[10, 20:])) + 20  # one period of 200 Hz: 40 samples
+    40
+    """
+    arr, sr, frame_length, hop_length, win, rows, lead, n_frames = _framing(
+        y, sr, frame_length, hop_length, window, center
+    )
+    k = _check_max_lag(max_lag, max(1, frame_length // 2), frame_length, "frame_length")
+    threads = resolve_workers(workers)
+    if rows.shape[0] == 0:
+        values = np.zeros((0, n_frames, k), arr.dtype)
+        energy = np.zeros((0, n_frames), arr.dtype)
+    else:
+        nfft = _core.acf_fft_size(frame_length, k)
+        values, energy = _core.autocorrelogram(
+            rows, win, frame_length, hop_length, n_frames, k, nfft, bool(normalize), threads
+        )
+    lags, frequencies = _lag_axes(k, sr)
+    return Autocorrelogram(
+        values=values.reshape(lead + (n_frames, k)),
+        times=_frame_times(n_frames, sr, frame_length, hop_length, bool(center)),
+        lags=lags,
+        frequencies=frequencies,
+        sr=sr,
+        energy=energy.reshape(lead + (n_frames,)),
+        frame_length=frame_length,
+        hop_length=hop_length,
+    )
+
+
+# -------------------------------------------------------------- frequency scales
+
+
+def _hz_to_mel(f, htk: bool):
+    f = np.asarray(f, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    # Slaney's scale: linear below 1 kHz, logarithmic above.
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    mels = f / f_sp
+    above = f >= min_log_hz
+    return np.where(above, min_log_mel + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep, mels)
+
+
+def _mel_to_hz(m, htk: bool):
+    m = np.asarray(m, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def _hz_to_erb(f):
+    return 21.4 * np.log10(1.0 + 0.00437 * np.asarray(f, dtype=np.float64))
+
+
+def _erb_to_hz(e):
+    return (10.0 ** (np.asarray(e, dtype=np.float64) / 21.4) - 1.0) / 0.00437
+
+
+def _triangles(edges: np.ndarray, bin_freqs: np.ndarray) -> np.ndarray:
+    """Triangular weights rising from edges[i] to edges[i+1] and falling to edges[i+2]."""
+    fdiff = np.diff(edges)
+    ramps = edges[:, None] - bin_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    return np.maximum(0.0, np.minimum(lower, upper))
+
+
+def _band_limits(sr: float, fmin, fmax) -> tuple[float, float]:
+    nyquist = sr / 2
+    fmax = nyquist if fmax is None else float(fmax)
+    fmin = float(fmin)
+    if not (math.isfinite(fmin) and fmin >= 0):
+        raise ParameterError(f"fmin={fmin!r} must be a non-negative frequency")
+    if not math.isfinite(fmax) or fmax > nyquist:
+        raise ParameterError(f"fmax={fmax!r} must not exceed the Nyquist frequency sr/2={nyquist}")
+    if fmin >= fmax:
+        raise ParameterError(f"fmin={fmin} must be below fmax={fmax}")
+    return fmin, fmax
+
+
+def mel_filterbank(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney") -> np.ndarray:
+    """Triangular mel filterbank, (n_mels, n_fft // 2 + 1), as :func:`librosa.filters.mel` builds it.
+
+    Parameters
+    ----------
+    sr : float
+        Sample rate in Hz.
+    n_fft : int
+        FFT length.
+    n_mels : int, optional
+        Number of bands.
+    fmin, fmax : float, optional
+        Band edges in Hz (``fmax`` defaults to ``sr / 2``).
+    htk : bool, optional
+        HTK mel formula instead of Slaney's.
+    norm : {"slaney", None}, optional
+        "slaney" divides each triangle by its width in Hz (constant energy per band).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 weights.
+
+    Examples
+    --------
+    >>> import audiorep.dsp as dsp
+    >>> dsp.mel_filterbank(16000, 512, n_mels=40).shape
+    (40, 257)
+    """
+    sr = _positive_number(sr, "sr")
+    n_fft = positive_int(n_fft, "n_fft")
+    n_mels = positive_int(n_mels, "n_mels")
+    fmin, fmax = _band_limits(sr, fmin, fmax)
+    if norm not in ("slaney", None):
+        raise ParameterError(f"norm={norm!r} must be 'slaney' or None")
+    mels = np.linspace(_hz_to_mel(fmin, htk), _hz_to_mel(fmax, htk), n_mels + 2)
+    edges = _mel_to_hz(mels, htk)
+    weights = _triangles(edges, np.fft.rfftfreq(n_fft, 1.0 / sr))
+    if norm == "slaney":
+        weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights
+
+
+def correlogram(
+    y,
+    sr,
+    *,
+    n_bands=64,
+    fmin=50.0,
+    fmax=None,
+    frame_length=2048,
+    hop_length=512,
+    max_lag=None,
+    scale="mel",
+    window="hann",
+    center=True,
+    normalize=True,
+    workers=None,
+) -> Correlogram:
+    """Per-band autocorrelation of each frame: an auditory-style correlogram.
+
+    Each windowed frame is transformed once; each band's power spectrum (the
+    frame's power times a triangular band weight, bands spaced evenly on the mel
+    or ERB scale) is transformed back into that band's autocorrelation. All of it
+    runs in one compiled pass over blocks of frames.
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal(s), time on the last axis; leading axes are batch axes.
+    sr : float
+        Sample rate in Hz.
+    n_bands : int, optional
+        Number of bands (default 64).
+    fmin, fmax : float, optional
+        Lowest and highest band edge in Hz (defaults 50 and ``sr / 2``).
+    frame_length, hop_length, max_lag, window, center, normalize, workers
+        As in :func:`autocorrelogram`.
+    scale : {"mel", "erb"}, optional
+        Spacing of the band centres (Slaney mel, or Glasberg & Moore ERB-rate).
+
+    Returns
+    -------
+    Correlogram
+        ``values`` (..., frames, bands, lags).
+
+    Raises
+    ------
+    ParameterError
+        For the bad values :func:`autocorrelogram` rejects, ``n_bands < 1``,
+        ``fmin >= fmax``, ``fmax > sr / 2`` or an unknown scale.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> sr = 8000
+    >>> y = np.sin(2 * np.pi * 500 * np.arange(sr // 4) / sr)
+    >>> cg = dsp.correlogram(y, sr, n_bands=16, frame_length=512, hop_length=256, fmin=100.0)
+    >>> cg.values.shape
+    (8, 16, 256)
+    """
+    arr, sr, frame_length, hop_length, win, rows, lead, n_frames = _framing(
+        y, sr, frame_length, hop_length, window, center
+    )
+    n_bands = positive_int(n_bands, "n_bands")
+    fmin, fmax = _band_limits(sr, fmin, fmax)
+    k = _check_max_lag(max_lag, max(1, frame_length // 2), frame_length, "frame_length")
+    if scale == "mel":
+        to_scale, from_scale = (lambda f: _hz_to_mel(f, False)), (lambda m: _mel_to_hz(m, False))
+    elif scale == "erb":
+        to_scale, from_scale = _hz_to_erb, _erb_to_hz
+    else:
+        raise ParameterError(f"scale={scale!r} must be 'mel' or 'erb'")
+    threads = resolve_workers(workers)
+    nfft = _core.acf_fft_size(frame_length, k)
+    edges = from_scale(np.linspace(to_scale(fmin), to_scale(fmax), n_bands + 2))
+    weights = np.ascontiguousarray(_triangles(edges, np.arange(nfft // 2 + 1) * (sr / nfft)), dtype=arr.dtype)
+    if rows.shape[0] == 0:
+        values = np.zeros((0, n_frames, n_bands, k), arr.dtype)
+        energy = np.zeros((0, n_frames, n_bands), arr.dtype)
+    else:
+        values, energy = _core.correlogram(
+            rows, win, frame_length, hop_length, n_frames, weights, k, nfft, bool(normalize), threads
+        )
+    lags, _ = _lag_axes(k, sr)
+    return Correlogram(
+        values=values.reshape(lead + (n_frames, n_bands, k)),
+        times=_frame_times(n_frames, sr, frame_length, hop_length, bool(center)),
+        lags=lags,
+        band_frequencies=edges[1:-1],
+        sr=sr,
+        energy=energy.reshape(lead + (n_frames, n_bands)),
+        frame_length=frame_length,
+        hop_length=hop_length,
+    )
+
+
+def melspectrogram(
+    y,
+    sr,
+    *,
+    n_fft=2048,
+    hop_length=512,
+    n_mels=128,
+    fmin=0.0,
+    fmax=None,
+    power=2.0,
+    log=True,
+    htk=False,
+    norm="slaney",
+    top_db=80.0,
+    window="hann",
+    center=True,
+    workers=None,
+) -> np.ndarray:
+    """Mel spectrogram, optionally in decibels, laid out like :func:`librosa.feature.melspectrogram`.
+
+    Framing, windowing, the FFT and ``|X|**power`` run in one compiled pass; the
+    mel filterbank (:func:`mel_filterbank`) is then applied by matrix product.
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal(s), time on the last axis; leading axes are batch axes.
+    sr : float
+        Sample rate in Hz.
+    n_fft, hop_length : int, optional
+        Frame (= FFT) length and hop in samples.
+    n_mels, fmin, fmax, htk, norm
+        Filterbank, as in :func:`mel_filterbank`.
+    power : float, optional
+        Exponent of the magnitude (2: power, 1: magnitude).
+    log : bool, optional
+        Return ``10 * log10(max(S, 1e-10))`` (dB relative to 1), as
+        ``librosa.power_to_db(S, ref=1.0)`` does (default).
+    top_db : float or None, optional
+        With ``log``, clip each signal's spectrogram to ``top_db`` below its maximum.
+        (librosa clips against the maximum of the whole batch; here each signal
+        in a batch is clipped on its own, so batching does not change the result.)
+    window, center
+        As in :func:`autocorrelogram` (centre padding with zeros, like librosa's default).
+    workers : int, optional
+        Threads for the spectrogram kernel.
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., n_mels, frames), float32 for float32 input, otherwise float64.
+
+    Raises
+    ------
+    ParameterError
+        For non-positive sizes or ``power``, bad band limits, an unknown norm or
+        window, negative ``top_db``, non-finite or empty input.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> y = np.random.default_rng(0).standard_normal(22050)
+    >>> dsp.melspectrogram(y, 22050, n_mels=64).shape
+    (64, 44)
+    """
+    arr, sr, n_fft, hop_length, win, rows, lead, n_frames = _framing(y, sr, n_fft, hop_length, window, center)
+    power = _positive_number(power, "power")
+    if top_db is not None:
+        top_db = float(top_db)
+        if not top_db >= 0:
+            raise ParameterError(f"top_db={top_db!r} must be non-negative or None")
+    mel = mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm).astype(arr.dtype)
+    threads = resolve_workers(workers)
+    if rows.shape[0] == 0:
+        spec = np.zeros((0, n_frames, n_fft // 2 + 1), arr.dtype)
+    else:
+        spec = _core.power_spectrogram(rows, win, n_fft, hop_length, n_frames, power, threads)
+    out = np.matmul(mel, spec.transpose(0, 2, 1))
+    if log:
+        out = 10.0 * np.log10(np.maximum(out, out.dtype.type(1e-10)))
+        if top_db is not None and out.size:
+            floor = out.max(axis=(1, 2), keepdims=True) - top_db
+            out = np.maximum(out, floor)
+    return out.reshape(lead + (mel.shape[0], n_frames))
+
+
+# -------------------------------------------------------------- pitch
+
+
+def fundamental_frequency(y, sr, *, detrend=True, axis=-1):
+    """Frequency of the strongest spectral peak of each signal, in Hz.
+
+    The mean is removed first (so the peak is not the 0 Hz bin), and the peak
+    position is refined to a fraction of a bin by fitting a parabola through
+    the log magnitudes of the peak bin and its neighbours.
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal(s); every axis other than ``axis`` is a batch axis.
+    sr : float
+        Sample rate in Hz.
+    detrend : bool, optional
+        Subtract the mean before the FFT (default).
+    axis : int, optional
+        Time axis (default: last).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        One frequency per signal (NaN for a signal without any spectral energy).
+
+    Raises
+    ------
+    ParameterError
+        For a non-positive ``sr``, non-finite or empty input, or a bad axis.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> sr = 8000
+    >>> y = np.sin(2 * np.pi * 440.0 * np.arange(sr) / sr)
+    >>> round(float(dsp.fundamental_frequency(y, sr)), 1)
+    440.0
+    """
+    arr = _signal(y)
+    sr = _positive_number(sr, "sr")
+    ax = _check_axis(arr, axis)
+    n = arr.shape[ax]
+    if n == 0:
+        raise ParameterError(f"y has zero length along axis {ax}; there is nothing to analyse")
+    x = np.moveaxis(arr, ax, -1).astype(np.float64)
+    if detrend:
+        x = x - x.mean(axis=-1, keepdims=True)
+    mag = np.abs(rfft(x, axis=-1))
+    if detrend:
+        mag[..., 0] = 0.0
+    k = np.argmax(mag, axis=-1)
+    peak = np.take_along_axis(mag, k[..., None], -1)[..., 0]
+    m = mag.shape[-1]
+    inner = (k > 0) & (k < m - 1)
+    left = np.take_along_axis(mag, np.clip(k - 1, 0, m - 1)[..., None], -1)[..., 0]
+    right = np.take_along_axis(mag, np.clip(k + 1, 0, m - 1)[..., None], -1)[..., 0]
+    tiny = np.finfo(np.float64).tiny
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a, b, c = np.log(np.maximum(left, tiny)), np.log(np.maximum(peak, tiny)), np.log(np.maximum(right, tiny))
+        denom = a - 2 * b + c
+        delta = np.where(inner & (denom < 0), 0.5 * (a - c) / np.where(denom < 0, denom, -1.0), 0.0)
+    freq = (k + np.clip(delta, -0.5, 0.5)) * sr / n
+    freq = np.where(peak > 0, freq, np.nan)
+    return freq[()] if freq.ndim == 0 else freq
+
+
+@dataclass(frozen=True)
+class PitchTrack:
+    """Frame-wise fundamental frequency (see :func:`pitch_track`).
+
+    Attributes
+    ----------
+    f0 : numpy.ndarray
+        (..., frames) fundamental frequency in Hz, NaN in unvoiced or silent frames.
+    times : numpy.ndarray
+        (frames,) frame centres in seconds.
+    strength : numpy.ndarray
+        (..., frames) height of the chosen autocorrelation peak (about 1 for a
+        perfectly periodic frame, near 0 for noise).
+    """
+
+    f0: np.ndarray
+    times: np.ndarray
+    strength: np.ndarray
+
+
+def pitch_track(
+    y,
+    sr,
+    *,
+    frame_length=2048,
+    hop_length=512,
+    fmin=50.0,
+    fmax=2000.0,
+    threshold=0.3,
+    peak_ratio=0.9,
+    window="hann",
+    center=True,
+    workers=None,
+) -> PitchTrack:
+    """Fundamental frequency of each frame from the autocorrelogram.
+
+    Each frame's normalised autocorrelation is divided by the window's own
+    autocorrelation (which would otherwise pull peaks towards short lags and
+    flatten the distant ones). Among the local maxima with lags in
+    ``[sr / fmax, sr / fmin]``, the first whose height is at least
+    ``peak_ratio`` times the highest is taken, which avoids picking a multiple
+    of the period; a parabola through it refines the lag. Frames whose highest
+    peak is below ``threshold``, and silent frames, are unvoiced (NaN).
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal(s), time on the last axis; leading axes are batch axes.
+    sr : float
+        Sample rate in Hz.
+    frame_length, hop_length, window, center, workers
+        As in :func:`autocorrelogram`. The frame must span more than one
+        period of ``fmin``.
+    fmin, fmax : float, optional
+        Search range in Hz.
+    threshold : float, optional
+        Least peak height for a voiced frame, in (0, 1].
+    peak_ratio : float, optional
+        How close to the highest peak an earlier peak must come to be chosen, in (0, 1].
+
+    Returns
+    -------
+    PitchTrack
+        ``f0`` (..., frames) in Hz, ``times`` and ``strength``.
+
+    Raises
+    ------
+    ParameterError
+        For ``fmin >= fmax``, ``fmax > sr / 2``, ``fmin`` too low for the frame,
+        ``threshold`` or ``peak_ratio`` outside (0, 1], and the bad values
+        :func:`autocorrelogram` rejects.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> sr = 16000
+    >>> t = np.arange(sr) / sr
+    >>> y = sum(np.sin(2 * np.pi * 200 * h * t) for h in range(2, 7))  # no 200 Hz component
+    >>> f0 = dsp.pitch_track(y, sr, frame_length=1024, hop_length=512).f0
+    >>> round(float(np.nanmedian(f0)))
+    200
+    """
+    sr_value = _positive_number(sr, "sr")
+    frame_length = positive_int(frame_length, "frame_length")
+    fmin_value = float(fmin)
+    if not (math.isfinite(fmin_value) and fmin_value > 0):
+        raise ParameterError(f"fmin={fmin!r} must be a positive frequency")
+    fmin_value, fmax_value = _band_limits(sr_value, fmin_value, fmax)
+    for value, name in ((threshold, "threshold"), (peak_ratio, "peak_ratio")):
+        if not (isinstance(value, (int, float, np.floating, np.integer)) and 0 < value <= 1):
+            raise ParameterError(f"{name}={value!r} must be in (0, 1]")
+    lo = max(1, int(math.floor(sr_value / fmax_value)))
+    hi = int(math.ceil(sr_value / fmin_value))
+    if hi + 2 > frame_length:
+        raise ParameterError(
+            f"fmin={fmin_value} Hz has a period of {hi} samples, too long for frame_length={frame_length}; "
+            f"raise fmin or use frame_length >= {2 * hi}"
+        )
+    n_lags = hi + 2
+    ac = autocorrelogram(
+        y,
+        sr_value,
+        frame_length=frame_length,
+        hop_length=hop_length,
+        max_lag=n_lags,
+        window=window,
+        center=center,
+        normalize=True,
+        workers=workers,
+    )
+    win = get_window(window, frame_length)
+    win_ac = autocorrelate(np.ones(frame_length) if win is None else win, max_lag=n_lags)
+    usable = win_ac > 1e-3
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corrected = np.where(usable, ac.values / np.where(usable, win_ac, 1.0), -np.inf)
+    centre = corrected[..., 1:-1]
+    is_peak = (centre > corrected[..., :-2]) & (centre >= corrected[..., 2:])
+    lag_index = np.arange(1, n_lags - 1)
+    is_peak &= (lag_index >= lo) & (lag_index <= hi)
+    heights = np.where(is_peak, centre, -np.inf)
+    strength = heights.max(axis=-1)
+    chosen = is_peak & (centre >= peak_ratio * strength[..., None])
+    first = np.argmax(chosen, axis=-1)
+    k = first + 1
+    take = lambda offset: np.take_along_axis(corrected, (k + offset)[..., None], -1)[..., 0]  # noqa: E731
+    a, b, c = take(-1), take(0), take(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = a - 2 * b + c
+        ok = np.isfinite(denom) & (denom < 0)
+        delta = np.where(ok, 0.5 * (a - c) / np.where(ok, denom, -1.0), 0.0)
+    voiced = np.isfinite(strength) & (strength >= threshold) & (ac.energy > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f0 = np.where(voiced, sr_value / (k + np.clip(delta, -0.5, 0.5)), np.nan)
+    strength = np.where(np.isfinite(strength), strength, 0.0)
+    return PitchTrack(f0=f0, times=ac.times, strength=strength)

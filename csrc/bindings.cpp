@@ -124,7 +124,135 @@ void bind_fft(py::module_& m) {
 
 // ---------------------------------------------------------------- autocorrelation
 
-void bind_autocorr(py::module_& /*m*/) {}
+
+// Optional window: None, or a C-contiguous 1-D array of `length` values of dtype T.
+template <typename T>
+const T* window_ptr(const py::object& window, std::size_t length, py::array& keep) {
+  if (window.is_none()) return nullptr;
+  keep = py::reinterpret_borrow<py::array>(window);
+  if (!py::isinstance<py::array_t<T>>(keep))
+    throw py::type_error("window: dtype " + std::string(py::str(keep.dtype())) + " does not match the signal");
+  if (keep.ndim() != 1 || static_cast<std::size_t>(keep.shape(0)) != length)
+    throw py::value_error("window: expected a 1-D array of frame_length = " + std::to_string(length) + " values");
+  if (!(keep.flags() & py::array::c_style)) throw py::value_error("window: expected a contiguous array");
+  return static_cast<const T*>(keep.data());
+}
+
+template <typename T>
+py::tuple autocorrelogram_impl(const py::array& x, const py::object& window, std::size_t frame_length,
+                               std::size_t hop, std::size_t n_frames, std::size_t max_lag, std::size_t nfft,
+                               bool normalize, int nthreads) {
+  auto in = require_rows<T>(x, "autocorrelogram");
+  py::array keep;
+  const T* w = window_ptr<T>(window, frame_length, keep);
+  const auto rows = in.shape(0);
+  py::array_t<T> values({rows, static_cast<py::ssize_t>(n_frames), static_cast<py::ssize_t>(max_lag)});
+  py::array_t<T> energy({rows, static_cast<py::ssize_t>(n_frames)});
+  const T* src = in.data();
+  T* v = values.mutable_data();
+  T* e = energy.mutable_data();
+  const auto n = static_cast<std::size_t>(in.shape(1));
+  {
+    py::gil_scoped_release release;
+    audiorep::acf::autocorrelogram<T>(src, n, static_cast<std::size_t>(rows), in.shape(1), w, frame_length, hop,
+                                      n_frames, max_lag, nfft, normalize, v, e, nthreads);
+  }
+  return py::make_tuple(values, energy);
+}
+
+template <typename T>
+py::tuple correlogram_impl(const py::array& x, const py::object& window, std::size_t frame_length,
+                           std::size_t hop, std::size_t n_frames, const py::array& weights, std::size_t max_lag,
+                           std::size_t nfft, bool normalize, int nthreads) {
+  auto in = require_rows<T>(x, "correlogram");
+  auto wts = require_rows<T>(weights, "correlogram weights");
+  if (static_cast<std::size_t>(wts.shape(1)) != nfft / 2 + 1)
+    throw py::value_error("correlogram weights: rows must hold nfft/2+1 = " + std::to_string(nfft / 2 + 1) +
+                          " bins");
+  py::array keep;
+  const T* w = window_ptr<T>(window, frame_length, keep);
+  const auto rows = in.shape(0);
+  const auto bands = wts.shape(0);
+  py::array_t<T> values(
+      {rows, static_cast<py::ssize_t>(n_frames), bands, static_cast<py::ssize_t>(max_lag)});
+  py::array_t<T> energy({rows, static_cast<py::ssize_t>(n_frames), bands});
+  const T* src = in.data();
+  const T* wp = wts.data();
+  T* v = values.mutable_data();
+  T* e = energy.mutable_data();
+  const auto n = static_cast<std::size_t>(in.shape(1));
+  {
+    py::gil_scoped_release release;
+    audiorep::acf::correlogram<T>(src, n, static_cast<std::size_t>(rows), in.shape(1), w, frame_length, hop,
+                                  n_frames, wp, static_cast<std::size_t>(bands), max_lag, nfft, normalize, v, e,
+                                  nthreads);
+  }
+  return py::make_tuple(values, energy);
+}
+
+template <typename T>
+py::array power_spectrogram_impl(const py::array& x, const py::object& window, std::size_t frame_length,
+                                 std::size_t hop, std::size_t n_frames, double power, int nthreads) {
+  auto in = require_rows<T>(x, "power_spectrogram");
+  py::array keep;
+  const T* w = window_ptr<T>(window, frame_length, keep);
+  const auto rows = in.shape(0);
+  py::array_t<T> out({rows, static_cast<py::ssize_t>(n_frames), static_cast<py::ssize_t>(frame_length / 2 + 1)});
+  const T* src = in.data();
+  T* o = out.mutable_data();
+  const auto n = static_cast<std::size_t>(in.shape(1));
+  {
+    py::gil_scoped_release release;
+    audiorep::acf::power_spectrogram<T>(src, n, static_cast<std::size_t>(rows), in.shape(1), w, frame_length, hop,
+                                        n_frames, static_cast<T>(power), o, nthreads);
+  }
+  return out;
+}
+
+void bind_autocorr(py::module_& m) {
+  m.def("acf_fft_size", &audiorep::acf::fft_size, py::arg("frame_length"), py::arg("max_lag"),
+        "FFT length used for lags 0..max_lag-1 of frames of frame_length samples.");
+  m.def(
+      "autocorrelogram",
+      [](const py::array& x, const py::object& window, std::size_t frame_length, std::size_t hop,
+         std::size_t n_frames, std::size_t max_lag, std::size_t nfft, bool normalize, int nthreads) -> py::tuple {
+        check_threads(nthreads);
+        if (py::isinstance<py::array_t<float>>(x))
+          return autocorrelogram_impl<float>(x, window, frame_length, hop, n_frames, max_lag, nfft, normalize,
+                                             nthreads);
+        return autocorrelogram_impl<double>(x, window, frame_length, hop, n_frames, max_lag, nfft, normalize,
+                                            nthreads);
+      },
+      py::arg("x"), py::arg("window"), py::arg("frame_length"), py::arg("hop"), py::arg("n_frames"),
+      py::arg("max_lag"), py::arg("nfft"), py::arg("normalize"), py::arg("nthreads"),
+      "Fused windowed autocorrelation of the frames of each row: (values, energy).");
+  m.def(
+      "correlogram",
+      [](const py::array& x, const py::object& window, std::size_t frame_length, std::size_t hop,
+         std::size_t n_frames, const py::array& weights, std::size_t max_lag, std::size_t nfft, bool normalize,
+         int nthreads) -> py::tuple {
+        check_threads(nthreads);
+        if (py::isinstance<py::array_t<float>>(x))
+          return correlogram_impl<float>(x, window, frame_length, hop, n_frames, weights, max_lag, nfft, normalize,
+                                         nthreads);
+        return correlogram_impl<double>(x, window, frame_length, hop, n_frames, weights, max_lag, nfft, normalize,
+                                        nthreads);
+      },
+      py::arg("x"), py::arg("window"), py::arg("frame_length"), py::arg("hop"), py::arg("n_frames"),
+      py::arg("weights"), py::arg("max_lag"), py::arg("nfft"), py::arg("normalize"), py::arg("nthreads"),
+      "Fused per-band autocorrelation of the frames of each row: (values, energy).");
+  m.def(
+      "power_spectrogram",
+      [](const py::array& x, const py::object& window, std::size_t frame_length, std::size_t hop,
+         std::size_t n_frames, double power, int nthreads) -> py::array {
+        check_threads(nthreads);
+        if (py::isinstance<py::array_t<float>>(x))
+          return power_spectrogram_impl<float>(x, window, frame_length, hop, n_frames, power, nthreads);
+        return power_spectrogram_impl<double>(x, window, frame_length, hop, n_frames, power, nthreads);
+      },
+      py::arg("x"), py::arg("window"), py::arg("frame_length"), py::arg("hop"), py::arg("n_frames"),
+      py::arg("power"), py::arg("nthreads"), "Fused |rfft(windowed frame)|^power of the frames of each row.");
+}
 
 // ---------------------------------------------------------------- obj
 
