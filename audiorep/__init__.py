@@ -5,7 +5,35 @@ under a numpy-style API, with PyTorch models on top.
 """
 
 from ._core import build_info as _build_info
-from .dsp import fft, ifft, irfft, rfft
+from .audio import AudioInfo, fix_length, info, load
+from .datasets import Dataset, Instance, chunk, fold_indices, load_dataset, split_chunks
+from .dsp import (
+    Autocorrelogram,
+    Correlogram,
+    PitchTrack,
+    autocorrelate,
+    autocorrelogram,
+    correlogram,
+    fft,
+    fundamental_frequency,
+    get_window,
+    ifft,
+    irfft,
+    mel_filterbank,
+    melspectrogram,
+    pitch_track,
+    rfft,
+)
+from .features import FeatureParams, compute_features
+from .store import (
+    FeatureTable,
+    StoreMetadata,
+    StoreWriter,
+    check_params,
+    read_store,
+    read_store_metadata,
+    write_store,
+)
 from .errors import (
     AudioFormatError,
     AudiorepError,
@@ -31,16 +59,46 @@ def build_info() -> dict:
 
 
 __all__ = [
+    "__version__",
     "AudioFormatError",
+    "AudioInfo",
     "AudiorepError",
+    "autocorrelate",
+    "Autocorrelogram",
+    "autocorrelogram",
+    "build_info",
     "Cancelled",
+    "check_params",
+    "chunk",
+    "compute_features",
+    "correlogram",
+    "Correlogram",
+    "Dataset",
+    "FeatureParams",
+    "FeatureTable",
+    "fft",
+    "fix_length",
+    "fold_indices",
+    "fundamental_frequency",
+    "get_window",
+    "ifft",
+    "info",
+    "Instance",
+    "irfft",
+    "load",
+    "load_dataset",
+    "mel_filterbank",
+    "melspectrogram",
     "ObjFormatError",
     "ParameterError",
-    "StoreError",
-    "__version__",
-    "build_info",
-    "fft",
-    "ifft",
-    "irfft",
+    "pitch_track",
+    "PitchTrack",
+    "read_store",
+    "read_store_metadata",
     "rfft",
+    "split_chunks",
+    "StoreError",
+    "StoreMetadata",
+    "StoreWriter",
+    "write_store",
 ]

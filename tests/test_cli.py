@@ -1,0 +1,158 @@
+"""The command line, run in-process and (for signals) as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiorep.cli import build_parser, main
+from audiorep.examples import write_synthetic_dataset
+from audiorep.store import read_store
+
+COMMANDS = ["demo", "extract", "info", "obj", "plot", "train", "represent", "evaluate", "export", "run"]
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    return write_synthetic_dataset(tmp_path_factory.mktemp("synth"), clips_per_class=5, seconds=0.5, sr=8000)
+
+
+@pytest.fixture
+def tone_wav(tmp_path):
+    sr = 8000
+    y = (0.5 * np.sin(2 * np.pi * 250 * np.arange(sr) / sr)).astype(np.float32)
+    path = tmp_path / "tone.wav"
+    sf.write(path, y, sr)
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "Example" in out and f"audiorep {command}" in out
+
+
+def test_demo_prints_the_tone_peak(capsys):
+    assert main(["demo"]) == 0
+    assert "440.0 Hz" in capsys.readouterr().out
+
+
+def test_info_on_audio_and_store(tone_wav, small_dataset, tmp_path, capsys):
+    assert main(["info", str(tone_wav)]) == 0
+    assert "8000 Hz" in capsys.readouterr().out
+    store = tmp_path / "f.parquet"
+    assert main(["extract", str(small_dataset), "-o", str(store), "--frame-length", "256", "--hop-length", "128",
+                 "--n-mels", "16", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "20 rows" in out and "Harmonic tone" in out
+
+
+def test_bad_audio_gives_one_line_error_naming_the_file(tmp_path, capsys):
+    fake = tmp_path / "notes.wav"
+    fake.write_text("this is not audio\n")
+    assert main(["info", str(fake)]) == 1
+    err = capsys.readouterr().err
+    assert "notes.wav" in err and "Traceback" not in err
+    assert main(["obj", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "m.obj")]) == 1
+    assert "missing.wav" in capsys.readouterr().err
+
+
+def test_extract_mel_and_autocorrelogram(small_dataset, tmp_path):
+    for kind, width in (("mel", 16), ("autocorrelogram", 9), ("correlogram", 4 * 9)):
+        out = tmp_path / f"{kind}.parquet"
+        rc = main(["extract", str(small_dataset), "-o", str(out), "--kind", kind, "--frame-length", "256",
+                   "--hop-length", "128", "--n-mels", "16", "--lag-bins", "8", "--n-bands", "4", "--fmin", "100",
+                   "--no-progress", "--workers", "2"])
+        assert rc == 0
+        table = read_store(out)
+        assert table.n_rows == 20 and table.n_features == width
+        assert table.params["kind"] == kind and "audiorep_version" in table.params
+        assert all(np.isfinite(f).all() for f in table.features)
+        assert sorted(set(table.fold.tolist())) == [1, 2, 3, 4, 5]
+
+
+def test_extract_skips_bad_files_or_stops_with_strict(small_dataset, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(small_dataset, root)
+    (root / "001 - Harmonic tone" / "1-99999-A.wav").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    out = tmp_path / "f.parquet"
+    args = ["extract", str(root), "-o", str(out), "--frame-length", "256", "--hop-length", "128", "--n-mels", "8",
+            "--no-progress"]
+    assert main(args) == 0
+    assert read_store(out).n_rows == 20
+    assert "1-99999-A.wav" in capsys.readouterr().err
+    out.unlink()
+    assert main(args + ["--strict"]) == 1
+    assert "1-99999-A.wav" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_obj_and_plot_write_files(tone_wav, tmp_path):
+    from audiorep.mesh import read_obj
+
+    obj = tmp_path / "tone.obj"
+    assert main(["obj", str(tone_wav), "-o", str(obj), "--frame-length", "256", "--hop-length", "128",
+                 "--max-lag", "64"]) == 0
+    mesh = read_obj(obj)
+    assert mesh.vertices.shape == (63 * 64, 3)
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("plotly")
+    figures = tmp_path / "fig"
+    assert main(["plot", str(tone_wav), "-o", str(figures), "--frame-length", "256", "--hop-length", "128"]) == 0
+    files = sorted(p.name for p in figures.iterdir())
+    assert files == ["tone_autocorrelogram.html", "tone_autocorrelogram.png", "tone_spectrogram.png",
+                     "tone_waveform.png"]
+    for p in figures.iterdir():
+        head = p.read_bytes()[:8]
+        assert p.stat().st_size > 1000
+        assert head.startswith(b"\x89PNG") if p.suffix == ".png" else b"<html" in p.read_bytes()[:200].lower()
+
+
+def _interrupt_extract(tmp_path, sig):
+    root = write_synthetic_dataset(tmp_path / "long", clips_per_class=6, seconds=20.0, sr=44100)
+    out = tmp_path / "f.parquet"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "audiorep", "extract", str(root), "-o", str(out), "--kind",
+                             "correlogram", "--n-bands", "48", "--lag-bins", "0", "--hop-length", "128"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    # Wait until the progress bar shows work has started, then interrupt.
+    deadline = time.monotonic() + 60
+    seen = b""
+    while b"extract" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.read1(256)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, time.monotonic() - t0, seen + err, out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cancelled_extract_leaves_no_output(tmp_path, sig):
+    rc, waited, err, out = _interrupt_extract(tmp_path, sig)
+    assert rc == 130, err.decode(errors="replace")[-2000:]
+    assert waited < 5
+    assert b"cancelled" in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") or "parquet" in p.name]
+
+
+def test_parser_knows_every_command():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert sorted(sub.choices) == sorted(COMMANDS)
