@@ -1,8 +1,66 @@
 // Wavefront OBJ height-field writer and reader.
+//
+// The writer turns a rows x cols grid z(i, j) over the axes x(i) and y(j) into
+// one vertex per grid point (row-major), one texture coordinate per vertex,
+// optional per-vertex normals and one quad per grid cell. The reader parses the
+// usual OBJ subset (v, vt, vn, f, g) into flat arrays.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 namespace audiorep {
-namespace obj {}  // namespace obj
+namespace obj {
+
+struct HeightFieldOptions {
+  int precision = 6;        // digits after the decimal point
+  bool normals = false;     // write vn lines and a/a/a face corners
+  bool flip = false;        // reverse the winding (the axes run in opposite directions)
+  double scale[3] = {1.0, 1.0, 1.0};
+};
+
+// Formats the mesh of the grid z, whose element (i, j) is z[i * row_stride + j * col_stride]
+// (strides in elements), with x of length rows and y of length cols. The text is returned as
+// consecutive pieces (concatenated, they are the file) so that a caller can write it without
+// another copy. Blocks of rows are formatted on up to `nthreads` threads.
+// Throws std::invalid_argument on rows or cols < 1, a precision outside [0, 17] or nthreads < 1.
+template <typename T>
+std::vector<std::string> format_heightfield(const double* x, const double* y, const T* z, std::size_t rows,
+                                            std::size_t cols, std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
+                                            const HeightFieldOptions& options, int nthreads);
+
+// As format_heightfield, then writes the pieces to `path` (created or truncated).
+// Returns 0 on success or the errno value of the failed open/write/close.
+template <typename T>
+int write_heightfield(const char* path, const double* x, const double* y, const T* z, std::size_t rows,
+                      std::size_t cols, std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
+                      const HeightFieldOptions& options, int nthreads);
+
+// A parsed mesh. Index arrays are 0-based; each face has 4 slots with -1 in the
+// fourth for triangles, and -1 wherever a texture coordinate or normal is absent.
+struct Mesh {
+  std::vector<double> vertices;   // 3 per vertex (x y z; w and colours are dropped)
+  std::vector<double> texcoords;  // 2 per texture coordinate (u v; w is dropped)
+  std::vector<double> normals;    // 3 per normal
+  std::vector<std::int64_t> faces;
+  std::vector<std::int64_t> face_texcoords;
+  std::vector<std::int64_t> face_normals;
+  std::vector<std::string> group_names;               // groups that hold at least one face
+  std::vector<std::vector<std::int64_t>> group_faces;  // face indices, one list per name
+};
+
+struct ParseResult {
+  Mesh mesh;
+  bool ok = true;
+  std::size_t error_line = 0;  // 1-based line of the first error
+  std::string error;           // what is wrong on that line
+};
+
+// Parses OBJ text. Never throws on malformed text: the first error is reported in the result.
+// Polygons with more than four corners are split into a fan of triangles.
+ParseResult parse(const char* text, std::size_t size);
+
+}  // namespace obj
 }  // namespace audiorep
