@@ -156,14 +156,15 @@ py::array_t<T> take_rows(std::vector<T>&& values, py::ssize_t width) {
   return py::array_t<T>({rows, width}, heap->data(), owner);
 }
 
-py::dict parse_obj(const py::bytes& data) {
+py::dict parse_obj(const py::bytes& data, int nthreads) {
+  check_threads(nthreads);
   char* buffer = nullptr;
   Py_ssize_t size = 0;
   if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
   audiorep::obj::ParseResult result;
   {
     py::gil_scoped_release release;
-    result = audiorep::obj::parse(buffer, static_cast<std::size_t>(size));
+    result = audiorep::obj::parse(buffer, static_cast<std::size_t>(size), nthreads);
   }
   py::dict out;
   if (!result.ok) {
@@ -214,7 +215,7 @@ void bind_obj(py::module_& m) {
       py::arg("path"), py::arg("x"), py::arg("y"), py::arg("z"), py::arg("precision"), py::arg("normals"),
       py::arg("flip"), py::arg("sx"), py::arg("sy"), py::arg("sz"), py::arg("nthreads"),
       "Write the OBJ height-field mesh of a C-contiguous float32/float64 grid z over the axes x, y to path.");
-  m.def("parse_obj", &parse_obj, py::arg("data"),
+  m.def("parse_obj", &parse_obj, py::arg("data"), py::arg("nthreads"),
         "Parse OBJ text; a dict of arrays, or of error_line and error when the text is malformed.");
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
@@ -231,7 +232,20 @@ struct LineError {
   std::string what;
 };
 
-inline bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+// Byte classes for the scanner: statements end at a newline or a comment.
+enum : unsigned char { kOther = 0, kBlank = 1, kStop = 2 };
+
+struct ByteClasses {
+  unsigned char of[256] = {};
+  ByteClasses() {
+    for (unsigned char c : {' ', '\t', '\r', '\v', '\f'}) of[c] = kBlank;
+    of[static_cast<unsigned char>('\n')] = kStop;
+    of[static_cast<unsigned char>('#')] = kStop;
+  }
+};
+const ByteClasses kClasses;
+
+inline unsigned char byte_class(char c) { return kClasses.of[static_cast<unsigned char>(c)]; }
 
 // A token as it may be shown in a message: printable ASCII kept, other bytes escaped,
 // long tokens cut, so that any input gives a valid (UTF-8) message.
@@ -255,35 +269,42 @@ std::string quote(std::string_view token) {
   return out;
 }
 
-class Line {
+// Reads the text in one pass: tokens of the current statement, then on to the next line.
+class Scanner {
  public:
-  Line(const char* begin, const char* end) : p_(begin), end_(end) {}
+  Scanner(const char* begin, const char* end) : p_(begin), end_(end) {}
 
-  void skip_blanks() {
-    while (p_ < end_ && is_blank(*p_)) ++p_;
-  }
+  bool at_end_of_text() const { return p_ >= end_; }
+
+  // Skips blanks; true when the statement is over (newline, comment or end of text).
   bool done() {
-    skip_blanks();
-    return p_ == end_;
+    while (p_ < end_ && byte_class(*p_) == kBlank) ++p_;
+    return p_ == end_ || byte_class(*p_) == kStop;
   }
+
   std::string_view token() {
-    skip_blanks();
+    done();
     const char* s = p_;
-    while (p_ < end_ && !is_blank(*p_)) ++p_;
+    while (p_ < end_ && byte_class(*p_) == kOther) ++p_;
     return {s, static_cast<std::size_t>(p_ - s)};
   }
-  // Next whitespace-separated token as a finite number.
+
+  // The next token as a finite number; the caller has checked that there is one.
   double number(const char* keyword) {
-    skip_blanks();
     const char* s = p_;
     // from_chars takes no leading '+', which some exporters write.
-    if (s < end_ && *s == '+' && s + 1 < end_ && s[1] != '-' && s[1] != '+') ++s;
+    if (*s == '+' && s + 1 < end_ && s[1] != '-' && s[1] != '+') ++s;
     double value = 0.0;
     const auto r = std::from_chars(s, end_, value);
-    if (r.ec != std::errc() || (r.ptr < end_ && !is_blank(*r.ptr)) || !std::isfinite(value))
+    if (r.ec != std::errc() || (r.ptr < end_ && byte_class(*r.ptr) == kOther) || !std::isfinite(value))
       throw LineError{"bad number " + quote(token()) + " in a '" + keyword + "' statement"};
     p_ = r.ptr;
     return value;
+  }
+
+  void next_line() {
+    const auto* nl = static_cast<const char*>(std::memchr(p_, '\n', static_cast<std::size_t>(end_ - p_)));
+    p_ = nl ? nl + 1 : end_;
   }
 
  private:
@@ -338,105 +359,109 @@ Corner parse_corner(std::string_view t, std::size_t nv, std::size_t nvt, std::si
   return c;
 }
 
-class Parser {
+// Parses one chunk of the text. Indices are resolved against the counts of all earlier
+// chunks (base_*) plus what this chunk has read so far, so they come out global.
+class ChunkParser {
  public:
-  Mesh mesh;
+  // Faces from first_face on (up to the next run) belong to these chunk-local groups; groups
+  // change rarely, so runs cost far less than a group entry per face. A run that inherits
+  // continues the groups in force at the end of the previous chunk.
+  struct Run {
+    std::int64_t first_face;
+    std::vector<std::size_t> groups;
+    bool inherits;
+  };
 
-  void line(const char* begin, const char* end) {
-    Line ln(begin, end);
-    const std::string_view kw = ln.token();
+  Mesh mesh;
+  std::vector<std::string> names;
+  std::vector<Run> runs;
+
+  ChunkParser(std::size_t base_v, std::size_t base_vt, std::size_t base_vn)
+      : base_v_(base_v), base_vt_(base_vt), base_vn_(base_vn) {}
+
+  void statement(Scanner& s) {
+    const std::string_view kw = s.token();
     if (kw.empty()) return;
     if (kw == "v") {
-      vertex(ln);
+      vertex(s);
     } else if (kw == "vt") {
-      texcoord(ln);
+      texcoord(s);
     } else if (kw == "vn") {
-      normal(ln);
+      normal(s);
     } else if (kw == "f") {
-      face(ln);
+      face(s);
     } else if (kw == "g") {
-      group(ln);
+      group(s);
     }
     // Everything else (o, s, usemtl, mtllib, l, p, curves ...) carries nothing we keep.
   }
 
-  void finish() {
-    Mesh& m = mesh;
-    std::vector<std::string> names;
-    std::vector<std::vector<std::int64_t>> faces;
-    for (std::size_t g = 0; g < all_names_.size(); ++g) {
-      if (all_faces_[g].empty()) continue;
-      names.push_back(std::move(all_names_[g]));
-      faces.push_back(std::move(all_faces_[g]));
-    }
-    m.group_names = std::move(names);
-    m.group_faces = std::move(faces);
-  }
-
  private:
+  std::size_t base_v_, base_vt_, base_vn_;
   std::vector<Corner> corners_;
-  std::vector<std::string> all_names_;
-  std::vector<std::vector<std::int64_t>> all_faces_;
-  std::unordered_map<std::string, std::size_t> group_ids_;
-  std::vector<std::size_t> current_;
-  bool grouped_ = false;
+  std::unordered_map<std::string, std::size_t> ids_;
 
-  void vertex(Line& ln) {
+  void vertex(Scanner& s) {
     double xyz[3];
     for (int k = 0; k < 3; ++k) {
-      if (ln.done()) throw LineError{"'v' needs 3 coordinates, found " + std::to_string(k)};
-      xyz[k] = ln.number("v");
+      if (s.done()) throw LineError{"'v' needs 3 coordinates, found " + std::to_string(k)};
+      xyz[k] = s.number("v");
     }
     // An optional w or an r g b colour follows; it must still be numbers.
-    while (!ln.done()) ln.number("v");
+    while (!s.done()) s.number("v");
     mesh.vertices.insert(mesh.vertices.end(), xyz, xyz + 3);
   }
 
-  void texcoord(Line& ln) {
-    if (ln.done()) throw LineError{"'vt' needs at least 1 coordinate, found 0"};
-    double uv[2] = {ln.number("vt"), 0.0};
-    if (!ln.done()) uv[1] = ln.number("vt");
-    while (!ln.done()) ln.number("vt");
+  void texcoord(Scanner& s) {
+    if (s.done()) throw LineError{"'vt' needs at least 1 coordinate, found 0"};
+    double uv[2] = {s.number("vt"), 0.0};
+    if (!s.done()) uv[1] = s.number("vt");
+    while (!s.done()) s.number("vt");
     mesh.texcoords.insert(mesh.texcoords.end(), uv, uv + 2);
   }
 
-  void normal(Line& ln) {
+  void normal(Scanner& s) {
     double n[3];
     for (int k = 0; k < 3; ++k) {
-      if (ln.done()) throw LineError{"'vn' needs 3 components, found " + std::to_string(k)};
-      n[k] = ln.number("vn");
+      if (s.done()) throw LineError{"'vn' needs 3 components, found " + std::to_string(k)};
+      n[k] = s.number("vn");
     }
-    if (!ln.done()) throw LineError{"'vn' has more than 3 components"};
+    if (!s.done()) throw LineError{"'vn' has more than 3 components"};
     mesh.normals.insert(mesh.normals.end(), n, n + 3);
   }
 
-  void group(Line& ln) {
-    current_.clear();
-    grouped_ = true;
-    while (!ln.done()) current_.push_back(group_id(std::string(ln.token())));
-    if (current_.empty()) current_.push_back(group_id("default"));
+  void group(Scanner& s) {
+    std::vector<std::size_t> groups;
+    while (!s.done()) {
+      const std::size_t g = group_id(std::string(s.token()));
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+    }
+    if (groups.empty()) groups.push_back(group_id("default"));
+    start_run(std::move(groups), false);
   }
 
   std::size_t group_id(const std::string& name) {
-    auto it = group_ids_.find(name);
-    if (it != group_ids_.end()) return it->second;
-    group_ids_.emplace(name, all_names_.size());
-    all_names_.push_back(name);
-    all_faces_.emplace_back();
-    return all_names_.size() - 1;
+    auto it = ids_.find(name);
+    if (it != ids_.end()) return it->second;
+    ids_.emplace(name, names.size());
+    names.push_back(name);
+    return names.size() - 1;
   }
 
-  void face(Line& ln) {
-    const std::size_t nv = mesh.vertices.size() / 3, nvt = mesh.texcoords.size() / 2, nvn = mesh.normals.size() / 3;
+  void start_run(std::vector<std::size_t> groups, bool inherits) {
+    const auto first = static_cast<std::int64_t>(mesh.faces.size() / 4);
+    if (!runs.empty() && runs.back().first_face == first) runs.pop_back();
+    runs.push_back(Run{first, std::move(groups), inherits});
+  }
+
+  void face(Scanner& s) {
+    const std::size_t nv = base_v_ + mesh.vertices.size() / 3, nvt = base_vt_ + mesh.texcoords.size() / 2,
+                      nvn = base_vn_ + mesh.normals.size() / 3;
     corners_.clear();
-    while (!ln.done()) corners_.push_back(parse_corner(ln.token(), nv, nvt, nvn));
+    while (!s.done()) corners_.push_back(parse_corner(s.token(), nv, nvt, nvn));
     if (corners_.size() < 3)
       throw LineError{"a face needs at least 3 vertices, found " + std::to_string(corners_.size())};
-    if (!grouped_) {
-      // Faces before any 'g' statement are in the group "default" (OBJ specification).
-      current_.push_back(group_id("default"));
-      grouped_ = true;
-    }
+    if (runs.empty()) start_run({}, true);
     if (corners_.size() <= 4) {
       emit(corners_[0], corners_[1], corners_[2], corners_.size() == 4 ? &corners_[3] : nullptr);
     } else {
@@ -445,41 +470,187 @@ class Parser {
   }
 
   void emit(const Corner& a, const Corner& b, const Corner& c, const Corner* d) {
-    const std::int64_t index = static_cast<std::int64_t>(mesh.faces.size() / 4);
     const Corner none{-1, -1, -1};
     const Corner& dd = d ? *d : none;
     mesh.faces.insert(mesh.faces.end(), {a.v, b.v, c.v, dd.v});
     mesh.face_texcoords.insert(mesh.face_texcoords.end(), {a.vt, b.vt, c.vt, dd.vt});
     mesh.face_normals.insert(mesh.face_normals.end(), {a.vn, b.vn, c.vn, dd.vn});
-    for (std::size_t g : current_) all_faces_[g].push_back(index);
   }
 };
 
-}  // namespace
+// Statements that start a line, counted ahead of parsing: they give each chunk the number
+// of elements before it (for index checks) and let the arrays be allocated once, since
+// growing them would copy and fault in far more memory than the mesh needs. For text that
+// parses, these are exactly the statements the parser accepts.
+struct Counts {
+  std::size_t lines = 0, v = 0, vt = 0, vn = 0, f = 0;
+};
 
-ParseResult parse(const char* text, std::size_t size) {
-  ParseResult result;
-  Parser parser;
-  const char* p = text;
-  const char* const end = text + size;
+Counts count_statements(const char* p, const char* end) {
+  Counts c;
+  while (p < end) {
+    ++c.lines;
+    while (p < end && byte_class(*p) == kBlank) ++p;
+    if (end - p >= 2) {
+      if (p[0] == 'v') {
+        if (byte_class(p[1]) == kBlank) {
+          ++c.v;
+        } else if (end - p >= 3 && byte_class(p[2]) == kBlank) {
+          c.vt += p[1] == 't';
+          c.vn += p[1] == 'n';
+        }
+      } else if (p[0] == 'f' && byte_class(p[1]) == kBlank) {
+        ++c.f;
+      }
+    }
+    const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    p = nl ? nl + 1 : end;
+  }
+  return c;
+}
+
+struct Chunk {
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  Counts counts, base;
+  std::unique_ptr<ChunkParser> parser;
+  bool ok = true;
+  std::size_t error_line = 0;  // within the chunk
+  std::string error;
+};
+
+void parse_chunk(Chunk& chunk) {
+  chunk.parser = std::make_unique<ChunkParser>(chunk.base.v, chunk.base.vt, chunk.base.vn);
+  ChunkParser& parser = *chunk.parser;
+  parser.mesh.vertices.reserve(3 * chunk.counts.v);
+  parser.mesh.texcoords.reserve(2 * chunk.counts.vt);
+  parser.mesh.normals.reserve(3 * chunk.counts.vn);
+  parser.mesh.faces.reserve(4 * chunk.counts.f);
+  parser.mesh.face_texcoords.reserve(4 * chunk.counts.f);
+  parser.mesh.face_normals.reserve(4 * chunk.counts.f);
+  Scanner scanner(chunk.begin, chunk.end);
   std::size_t line = 0;
   try {
-    while (p < end) {
+    while (!scanner.at_end_of_text()) {
       ++line;
-      const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-      const char* eol = nl ? nl : end;
-      const auto* hash = static_cast<const char*>(std::memchr(p, '#', static_cast<std::size_t>(eol - p)));
-      parser.line(p, hash ? hash : eol);
-      p = nl ? nl + 1 : end;
+      parser.statement(scanner);
+      scanner.next_line();
     }
   } catch (const LineError& e) {
-    result.ok = false;
-    result.error_line = line;
-    result.error = e.what;
-    return result;
+    chunk.ok = false;
+    chunk.error_line = line;
+    chunk.error = e.what;
   }
-  parser.finish();
-  result.mesh = std::move(parser.mesh);
+}
+
+template <typename T>
+void concatenate(std::vector<T>& out, std::vector<Chunk>& chunks, std::vector<T> Mesh::*member) {
+  if (chunks.size() == 1) {
+    out = std::move((*chunks[0].parser).mesh.*member);
+    return;
+  }
+  std::size_t total = 0;
+  for (auto& c : chunks) total += (c.parser->mesh.*member).size();
+  out.reserve(total);
+  for (auto& c : chunks) {
+    auto& part = c.parser->mesh.*member;
+    out.insert(out.end(), part.begin(), part.end());
+    std::vector<T>().swap(part);
+  }
+}
+
+// Joins the chunks' groups by name, in order of first appearance, as face-index lists.
+void merge_groups(std::vector<Chunk>& chunks, Mesh& mesh) {
+  std::vector<std::string> names;
+  std::unordered_map<std::string, std::size_t> ids;
+  std::vector<std::vector<std::int64_t>> lists;
+  auto id_of = [&](const std::string& name) {
+    auto it = ids.find(name);
+    if (it != ids.end()) return it->second;
+    ids.emplace(name, names.size());
+    names.push_back(name);
+    lists.emplace_back();
+    return names.size() - 1;
+  };
+  std::vector<std::size_t> current;  // groups in force at the end of the previous chunk
+  std::int64_t face_base = 0;
+  for (auto& chunk : chunks) {
+    const ChunkParser& p = *chunk.parser;
+    const auto nfaces = static_cast<std::int64_t>(p.mesh.faces.size() / 4);
+    for (std::size_t r = 0; r < p.runs.size(); ++r) {
+      const auto& run = p.runs[r];
+      if (run.inherits) {
+        // Faces before any 'g' statement are in the group "default" (OBJ specification).
+        if (current.empty()) current.push_back(id_of("default"));
+      } else {
+        current.clear();
+        for (std::size_t g : run.groups) current.push_back(id_of(p.names[g]));
+      }
+      const std::int64_t first = run.first_face;
+      const std::int64_t last = r + 1 < p.runs.size() ? p.runs[r + 1].first_face : nfaces;
+      for (std::size_t g : current)
+        for (std::int64_t f = first; f < last; ++f) lists[g].push_back(face_base + f);
+    }
+    face_base += nfaces;
+  }
+  for (std::size_t g = 0; g < names.size(); ++g) {
+    if (lists[g].empty()) continue;
+    mesh.group_names.push_back(std::move(names[g]));
+    mesh.group_faces.push_back(std::move(lists[g]));
+  }
+}
+
+}  // namespace
+
+ParseResult parse(const char* text, std::size_t size, int nthreads) {
+  if (nthreads < 1) throw std::invalid_argument("parse: nthreads must be at least 1");
+  // Chunks of at least 1 MiB, cut after a newline so that every line lies in one chunk.
+  constexpr std::size_t kMinChunk = std::size_t{1} << 20;
+  const std::size_t nchunks = std::max<std::size_t>(1, std::min<std::size_t>(nthreads, size / kMinChunk));
+  const char* const end = text + size;
+  std::vector<Chunk> chunks(nchunks);
+  const char* begin = text;
+  for (std::size_t k = 0; k < nchunks; ++k) {
+    const char* stop = end;
+    if (k + 1 < nchunks) {
+      stop = std::max(begin, text + size * (k + 1) / nchunks);
+      const auto* nl = static_cast<const char*>(std::memchr(stop, '\n', static_cast<std::size_t>(end - stop)));
+      stop = nl ? nl + 1 : end;
+    }
+    chunks[k].begin = begin;
+    chunks[k].end = stop;
+    begin = stop;
+  }
+  const int workers = static_cast<int>(std::min<std::size_t>(nchunks, static_cast<std::size_t>(nthreads)));
+  parallel_for(nchunks, workers, [&](std::size_t b, std::size_t e) {
+    for (std::size_t k = b; k < e; ++k) chunks[k].counts = count_statements(chunks[k].begin, chunks[k].end);
+  });
+  for (std::size_t k = 1; k < nchunks; ++k) {
+    const Counts &prev = chunks[k - 1].base, &n = chunks[k - 1].counts;
+    chunks[k].base = Counts{prev.lines + n.lines, prev.v + n.v, prev.vt + n.vt, prev.vn + n.vn, prev.f + n.f};
+  }
+  parallel_for(nchunks, workers, [&](std::size_t b, std::size_t e) {
+    for (std::size_t k = b; k < e; ++k) parse_chunk(chunks[k]);
+  });
+
+  ParseResult result;
+  // Chunks before the first failing one parsed completely, so its base line count is exact.
+  for (const auto& chunk : chunks) {
+    if (!chunk.ok) {
+      result.ok = false;
+      result.error_line = chunk.base.lines + chunk.error_line;
+      result.error = chunk.error;
+      return result;
+    }
+  }
+  Mesh& mesh = result.mesh;
+  merge_groups(chunks, mesh);
+  concatenate(mesh.vertices, chunks, &Mesh::vertices);
+  concatenate(mesh.texcoords, chunks, &Mesh::texcoords);
+  concatenate(mesh.normals, chunks, &Mesh::normals);
+  concatenate(mesh.faces, chunks, &Mesh::faces);
+  concatenate(mesh.face_texcoords, chunks, &Mesh::face_texcoords);
+  concatenate(mesh.face_normals, chunks, &Mesh::face_normals);
   return result;
 }
 

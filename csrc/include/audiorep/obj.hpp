@@ -58,9 +58,10 @@ struct ParseResult {
   std::string error;           // what is wrong on that line
 };
 
-// Parses OBJ text. Never throws on malformed text: the first error is reported in the result.
-// Polygons with more than four corners are split into a fan of triangles.
-ParseResult parse(const char* text, std::size_t size);
+// Parses OBJ text, on up to `nthreads` threads for large texts. Never throws on malformed
+// text: the first error is reported in the result. Polygons with more than four corners are
+// split into a fan of triangles. Throws std::invalid_argument on nthreads < 1.
+ParseResult parse(const char* text, std::size_t size, int nthreads);
 
 }  // namespace obj
 }  // namespace audiorep
