@@ -225,7 +225,7 @@ def write_obj(path, acg_or_grid, *, x=None, y=None, normals=False, scale=None, p
     log.debug("wrote %s: %d x %d height field", target, grid.shape[0], grid.shape[1])
 
 
-def read_obj(path) -> ObjMesh:
+def read_obj(path, *, workers=-1) -> ObjMesh:
     """Read a Wavefront OBJ mesh (vertices, texture coordinates, normals, faces, groups).
 
     Understands triangles, quads and larger polygons (split into triangle fans), the
@@ -237,6 +237,8 @@ def read_obj(path) -> ObjMesh:
     ----------
     path : str or os.PathLike
         The file to read.
+    workers : int
+        Threads that parse a large file: a positive count, or -1 for all cores.
 
     Returns
     -------
@@ -259,6 +261,7 @@ def read_obj(path) -> ObjMesh:
     >>> read_obj(path).faces.tolist()
     [[0, 1, 2, -1]]
     """
+    nthreads = resolve_workers(workers)
     target = os.fspath(path)
     with open(target, "rb") as f:
         data = f.read()
