@@ -147,12 +147,13 @@ int write_heightfield_impl(const std::string& path, const py::array& x, const py
 }
 
 // Hands a vector's buffer to numpy without a copy; the capsule frees it with the array.
-template <typename T>
-py::array_t<T> take_rows(std::vector<T>&& values, py::ssize_t width) {
+template <typename T, typename A>
+py::array_t<T> take_rows(std::vector<T, A>&& values, py::ssize_t width) {
+  using Vec = std::vector<T, A>;
   const auto rows = static_cast<py::ssize_t>(values.size()) / width;
   if (values.empty()) return py::array_t<T>(std::vector<py::ssize_t>{0, width});
-  auto* heap = new std::vector<T>(std::move(values));
-  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  auto* heap = new Vec(std::move(values));
+  py::capsule owner(heap, [](void* p) { delete static_cast<Vec*>(p); });
   return py::array_t<T>({rows, width}, heap->data(), owner);
 }
 

@@ -359,129 +359,11 @@ Corner parse_corner(std::string_view t, std::size_t nv, std::size_t nvt, std::si
   return c;
 }
 
-// Parses one chunk of the text. Indices are resolved against the counts of all earlier
-// chunks (base_*) plus what this chunk has read so far, so they come out global.
-class ChunkParser {
- public:
-  // Faces from first_face on (up to the next run) belong to these chunk-local groups; groups
-  // change rarely, so runs cost far less than a group entry per face. A run that inherits
-  // continues the groups in force at the end of the previous chunk.
-  struct Run {
-    std::int64_t first_face;
-    std::vector<std::size_t> groups;
-    bool inherits;
-  };
-
-  Mesh mesh;
-  std::vector<std::string> names;
-  std::vector<Run> runs;
-
-  ChunkParser(std::size_t base_v, std::size_t base_vt, std::size_t base_vn)
-      : base_v_(base_v), base_vt_(base_vt), base_vn_(base_vn) {}
-
-  void statement(Scanner& s) {
-    const std::string_view kw = s.token();
-    if (kw.empty()) return;
-    if (kw == "v") {
-      vertex(s);
-    } else if (kw == "vt") {
-      texcoord(s);
-    } else if (kw == "vn") {
-      normal(s);
-    } else if (kw == "f") {
-      face(s);
-    } else if (kw == "g") {
-      group(s);
-    }
-    // Everything else (o, s, usemtl, mtllib, l, p, curves ...) carries nothing we keep.
-  }
-
- private:
-  std::size_t base_v_, base_vt_, base_vn_;
-  std::vector<Corner> corners_;
-  std::unordered_map<std::string, std::size_t> ids_;
-
-  void vertex(Scanner& s) {
-    double xyz[3];
-    for (int k = 0; k < 3; ++k) {
-      if (s.done()) throw LineError{"'v' needs 3 coordinates, found " + std::to_string(k)};
-      xyz[k] = s.number("v");
-    }
-    // An optional w or an r g b colour follows; it must still be numbers.
-    while (!s.done()) s.number("v");
-    mesh.vertices.insert(mesh.vertices.end(), xyz, xyz + 3);
-  }
-
-  void texcoord(Scanner& s) {
-    if (s.done()) throw LineError{"'vt' needs at least 1 coordinate, found 0"};
-    double uv[2] = {s.number("vt"), 0.0};
-    if (!s.done()) uv[1] = s.number("vt");
-    while (!s.done()) s.number("vt");
-    mesh.texcoords.insert(mesh.texcoords.end(), uv, uv + 2);
-  }
-
-  void normal(Scanner& s) {
-    double n[3];
-    for (int k = 0; k < 3; ++k) {
-      if (s.done()) throw LineError{"'vn' needs 3 components, found " + std::to_string(k)};
-      n[k] = s.number("vn");
-    }
-    if (!s.done()) throw LineError{"'vn' has more than 3 components"};
-    mesh.normals.insert(mesh.normals.end(), n, n + 3);
-  }
-
-  void group(Scanner& s) {
-    std::vector<std::size_t> groups;
-    while (!s.done()) {
-      const std::size_t g = group_id(std::string(s.token()));
-      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
-    }
-    if (groups.empty()) groups.push_back(group_id("default"));
-    start_run(std::move(groups), false);
-  }
-
-  std::size_t group_id(const std::string& name) {
-    auto it = ids_.find(name);
-    if (it != ids_.end()) return it->second;
-    ids_.emplace(name, names.size());
-    names.push_back(name);
-    return names.size() - 1;
-  }
-
-  void start_run(std::vector<std::size_t> groups, bool inherits) {
-    const auto first = static_cast<std::int64_t>(mesh.faces.size() / 4);
-    if (!runs.empty() && runs.back().first_face == first) runs.pop_back();
-    runs.push_back(Run{first, std::move(groups), inherits});
-  }
-
-  void face(Scanner& s) {
-    const std::size_t nv = base_v_ + mesh.vertices.size() / 3, nvt = base_vt_ + mesh.texcoords.size() / 2,
-                      nvn = base_vn_ + mesh.normals.size() / 3;
-    corners_.clear();
-    while (!s.done()) corners_.push_back(parse_corner(s.token(), nv, nvt, nvn));
-    if (corners_.size() < 3)
-      throw LineError{"a face needs at least 3 vertices, found " + std::to_string(corners_.size())};
-    if (runs.empty()) start_run({}, true);
-    if (corners_.size() <= 4) {
-      emit(corners_[0], corners_[1], corners_[2], corners_.size() == 4 ? &corners_[3] : nullptr);
-    } else {
-      for (std::size_t k = 1; k + 1 < corners_.size(); ++k) emit(corners_[0], corners_[k], corners_[k + 1], nullptr);
-    }
-  }
-
-  void emit(const Corner& a, const Corner& b, const Corner& c, const Corner* d) {
-    const Corner none{-1, -1, -1};
-    const Corner& dd = d ? *d : none;
-    mesh.faces.insert(mesh.faces.end(), {a.v, b.v, c.v, dd.v});
-    mesh.face_texcoords.insert(mesh.face_texcoords.end(), {a.vt, b.vt, c.vt, dd.vt});
-    mesh.face_normals.insert(mesh.face_normals.end(), {a.vn, b.vn, c.vn, dd.vn});
-  }
-};
-
 // Statements that start a line, counted ahead of parsing: they give each chunk the number
-// of elements before it (for index checks) and let the arrays be allocated once, since
-// growing them would copy and fault in far more memory than the mesh needs. For text that
-// parses, these are exactly the statements the parser accepts.
+// of elements before it (for index checks) and its slice of the final arrays, so that
+// chunks write their results in place. For text that parses, these are exactly the
+// statements the parser accepts: both split lines alike and both see a statement where the
+// keyword is followed by a blank (a keyword followed by nothing is an error).
 struct Counts {
   std::size_t lines = 0, v = 0, vt = 0, vn = 0, f = 0;
 };
@@ -509,6 +391,153 @@ Counts count_statements(const char* p, const char* end) {
   return c;
 }
 
+// A chunk's slice of the final arrays. Faces get one slot per 'f' line; polygons split
+// into several triangles overflow into the chunk's own arrays.
+struct Slots {
+  double* v = nullptr;
+  double* vt = nullptr;
+  double* vn = nullptr;
+  std::int64_t* f = nullptr;
+  std::int64_t* ft = nullptr;
+  std::int64_t* fn = nullptr;
+};
+
+// Parses one chunk of the text. Indices are resolved against the counts of all earlier
+// chunks plus what this chunk has read so far, so they come out global.
+class ChunkParser {
+ public:
+  // Faces from first_face on (up to the next run) belong to these chunk-local groups; groups
+  // change rarely, so runs cost far less than a group entry per face. A run that inherits
+  // continues the groups in force at the end of the previous chunk.
+  struct Run {
+    std::int64_t first_face;
+    std::vector<std::size_t> groups;
+    bool inherits;
+  };
+
+  std::vector<std::string> names;
+  std::vector<Run> runs;
+  std::size_t nv = 0, nvt = 0, nvn = 0, nf = 0;  // parsed by this chunk
+  Vector<std::int64_t> extra_f, extra_ft, extra_fn;
+
+  ChunkParser(const Counts& base, const Counts& capacity, const Slots& slots)
+      : base_(base), cap_(capacity), slots_(slots) {}
+
+  void statement(Scanner& s) {
+    const std::string_view kw = s.token();
+    if (kw.empty()) return;
+    if (kw == "v") {
+      vertex(s);
+    } else if (kw == "vt") {
+      texcoord(s);
+    } else if (kw == "vn") {
+      normal(s);
+    } else if (kw == "f") {
+      face(s);
+    } else if (kw == "g") {
+      group(s);
+    }
+    // Everything else (o, s, usemtl, mtllib, l, p, curves ...) carries nothing we keep.
+  }
+
+ private:
+  Counts base_, cap_;
+  Slots slots_;
+  std::vector<Corner> corners_;
+  std::unordered_map<std::string, std::size_t> ids_;
+
+  static void check_room(std::size_t used, std::size_t capacity) {
+    if (used >= capacity) throw std::logic_error("OBJ parser: more statements than counted");
+  }
+
+  void vertex(Scanner& s) {
+    double xyz[3];
+    for (int k = 0; k < 3; ++k) {
+      if (s.done()) throw LineError{"'v' needs 3 coordinates, found " + std::to_string(k)};
+      xyz[k] = s.number("v");
+    }
+    // An optional w or an r g b colour follows; it must still be numbers.
+    while (!s.done()) s.number("v");
+    check_room(nv, cap_.v);
+    std::memcpy(slots_.v + 3 * nv++, xyz, sizeof xyz);
+  }
+
+  void texcoord(Scanner& s) {
+    if (s.done()) throw LineError{"'vt' needs at least 1 coordinate, found 0"};
+    double uv[2] = {s.number("vt"), 0.0};
+    if (!s.done()) uv[1] = s.number("vt");
+    while (!s.done()) s.number("vt");
+    check_room(nvt, cap_.vt);
+    std::memcpy(slots_.vt + 2 * nvt++, uv, sizeof uv);
+  }
+
+  void normal(Scanner& s) {
+    double n[3];
+    for (int k = 0; k < 3; ++k) {
+      if (s.done()) throw LineError{"'vn' needs 3 components, found " + std::to_string(k)};
+      n[k] = s.number("vn");
+    }
+    if (!s.done()) throw LineError{"'vn' has more than 3 components"};
+    check_room(nvn, cap_.vn);
+    std::memcpy(slots_.vn + 3 * nvn++, n, sizeof n);
+  }
+
+  void group(Scanner& s) {
+    std::vector<std::size_t> groups;
+    while (!s.done()) {
+      const std::size_t g = group_id(std::string(s.token()));
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+    }
+    if (groups.empty()) groups.push_back(group_id("default"));
+    start_run(std::move(groups), false);
+  }
+
+  std::size_t group_id(const std::string& name) {
+    auto it = ids_.find(name);
+    if (it != ids_.end()) return it->second;
+    ids_.emplace(name, names.size());
+    names.push_back(name);
+    return names.size() - 1;
+  }
+
+  void start_run(std::vector<std::size_t> groups, bool inherits) {
+    const auto first = static_cast<std::int64_t>(nf);
+    if (!runs.empty() && runs.back().first_face == first) runs.pop_back();
+    runs.push_back(Run{first, std::move(groups), inherits});
+  }
+
+  void face(Scanner& s) {
+    corners_.clear();
+    while (!s.done()) corners_.push_back(parse_corner(s.token(), base_.v + nv, base_.vt + nvt, base_.vn + nvn));
+    if (corners_.size() < 3)
+      throw LineError{"a face needs at least 3 vertices, found " + std::to_string(corners_.size())};
+    if (runs.empty()) start_run({}, true);
+    if (corners_.size() <= 4) {
+      emit(corners_[0], corners_[1], corners_[2], corners_.size() == 4 ? &corners_[3] : nullptr);
+    } else {
+      for (std::size_t k = 1; k + 1 < corners_.size(); ++k) emit(corners_[0], corners_[k], corners_[k + 1], nullptr);
+    }
+  }
+
+  void emit(const Corner& a, const Corner& b, const Corner& c, const Corner* d) {
+    const Corner none{-1, -1, -1};
+    const Corner& dd = d ? *d : none;
+    const std::int64_t f[4] = {a.v, b.v, c.v, dd.v};
+    const std::int64_t ft[4] = {a.vt, b.vt, c.vt, dd.vt};
+    const std::int64_t fn[4] = {a.vn, b.vn, c.vn, dd.vn};
+    if (nf < cap_.f) {
+      std::memcpy(slots_.f + 4 * nf, f, sizeof f);
+      std::memcpy(slots_.ft + 4 * nf, ft, sizeof ft);
+      std::memcpy(slots_.fn + 4 * nf, fn, sizeof fn);
+    } else {
+      extra_f.insert(extra_f.end(), f, f + 4);
+      extra_ft.insert(extra_ft.end(), ft, ft + 4);
+      extra_fn.insert(extra_fn.end(), fn, fn + 4);
+    }
+    ++nf;
+  }
+};
+
 struct Chunk {
   const char* begin = nullptr;
   const char* end = nullptr;
@@ -519,21 +548,14 @@ struct Chunk {
   std::string error;
 };
 
-void parse_chunk(Chunk& chunk) {
-  chunk.parser = std::make_unique<ChunkParser>(chunk.base.v, chunk.base.vt, chunk.base.vn);
-  ChunkParser& parser = *chunk.parser;
-  parser.mesh.vertices.reserve(3 * chunk.counts.v);
-  parser.mesh.texcoords.reserve(2 * chunk.counts.vt);
-  parser.mesh.normals.reserve(3 * chunk.counts.vn);
-  parser.mesh.faces.reserve(4 * chunk.counts.f);
-  parser.mesh.face_texcoords.reserve(4 * chunk.counts.f);
-  parser.mesh.face_normals.reserve(4 * chunk.counts.f);
+void parse_chunk(Chunk& chunk, const Slots& slots) {
+  chunk.parser = std::make_unique<ChunkParser>(chunk.base, chunk.counts, slots);
   Scanner scanner(chunk.begin, chunk.end);
   std::size_t line = 0;
   try {
     while (!scanner.at_end_of_text()) {
       ++line;
-      parser.statement(scanner);
+      chunk.parser->statement(scanner);
       scanner.next_line();
     }
   } catch (const LineError& e) {
@@ -543,40 +565,43 @@ void parse_chunk(Chunk& chunk) {
   }
 }
 
-template <typename T>
-void concatenate(std::vector<T>& out, std::vector<Chunk>& chunks, std::vector<T> Mesh::*member) {
-  if (chunks.size() == 1) {
-    out = std::move((*chunks[0].parser).mesh.*member);
-    return;
-  }
+// Polygons split into fans gave some chunks more faces than slots: lay the faces out again.
+void gather_faces(std::vector<Chunk>& chunks, Vector<std::int64_t>& out, Vector<std::int64_t> ChunkParser::*extra) {
   std::size_t total = 0;
-  for (auto& c : chunks) total += (c.parser->mesh.*member).size();
-  out.reserve(total);
-  for (auto& c : chunks) {
-    auto& part = c.parser->mesh.*member;
-    out.insert(out.end(), part.begin(), part.end());
-    std::vector<T>().swap(part);
+  for (const auto& c : chunks) total += c.parser->nf;
+  Vector<std::int64_t> all;
+  all.reserve(4 * total);
+  for (const auto& c : chunks) {
+    const std::size_t in_slots = std::min(c.parser->nf, c.counts.f);
+    const auto* first = out.data() + 4 * c.base.f;
+    all.insert(all.end(), first, first + 4 * in_slots);
+    const auto& more = (*c.parser).*extra;
+    all.insert(all.end(), more.begin(), more.end());
   }
+  out = std::move(all);
 }
 
 // Joins the chunks' groups by name, in order of first appearance, as face-index lists.
-void merge_groups(std::vector<Chunk>& chunks, Mesh& mesh) {
+void merge_groups(const std::vector<Chunk>& chunks, Mesh& mesh) {
+  struct Segment {
+    std::int64_t first, last;
+    std::vector<std::size_t> groups;
+  };
   std::vector<std::string> names;
   std::unordered_map<std::string, std::size_t> ids;
-  std::vector<std::vector<std::int64_t>> lists;
   auto id_of = [&](const std::string& name) {
     auto it = ids.find(name);
     if (it != ids.end()) return it->second;
     ids.emplace(name, names.size());
     names.push_back(name);
-    lists.emplace_back();
     return names.size() - 1;
   };
+  std::vector<Segment> segments;
   std::vector<std::size_t> current;  // groups in force at the end of the previous chunk
   std::int64_t face_base = 0;
-  for (auto& chunk : chunks) {
+  for (const auto& chunk : chunks) {
     const ChunkParser& p = *chunk.parser;
-    const auto nfaces = static_cast<std::int64_t>(p.mesh.faces.size() / 4);
+    const auto nfaces = static_cast<std::int64_t>(p.nf);
     for (std::size_t r = 0; r < p.runs.size(); ++r) {
       const auto& run = p.runs[r];
       if (run.inherits) {
@@ -586,13 +611,19 @@ void merge_groups(std::vector<Chunk>& chunks, Mesh& mesh) {
         current.clear();
         for (std::size_t g : run.groups) current.push_back(id_of(p.names[g]));
       }
-      const std::int64_t first = run.first_face;
       const std::int64_t last = r + 1 < p.runs.size() ? p.runs[r + 1].first_face : nfaces;
-      for (std::size_t g : current)
-        for (std::int64_t f = first; f < last; ++f) lists[g].push_back(face_base + f);
+      segments.push_back(Segment{face_base + run.first_face, face_base + last, current});
     }
     face_base += nfaces;
   }
+  std::vector<std::size_t> sizes(names.size());
+  for (const auto& seg : segments)
+    for (std::size_t g : seg.groups) sizes[g] += static_cast<std::size_t>(seg.last - seg.first);
+  std::vector<std::vector<std::int64_t>> lists(names.size());
+  for (std::size_t g = 0; g < names.size(); ++g) lists[g].reserve(sizes[g]);
+  for (const auto& seg : segments)
+    for (std::size_t g : seg.groups)
+      for (std::int64_t f = seg.first; f < seg.last; ++f) lists[g].push_back(f);
   for (std::size_t g = 0; g < names.size(); ++g) {
     if (lists[g].empty()) continue;
     mesh.group_names.push_back(std::move(names[g]));
@@ -625,32 +656,58 @@ ParseResult parse(const char* text, std::size_t size, int nthreads) {
   parallel_for(nchunks, workers, [&](std::size_t b, std::size_t e) {
     for (std::size_t k = b; k < e; ++k) chunks[k].counts = count_statements(chunks[k].begin, chunks[k].end);
   });
+  Counts total = chunks[0].counts;
   for (std::size_t k = 1; k < nchunks; ++k) {
-    const Counts &prev = chunks[k - 1].base, &n = chunks[k - 1].counts;
-    chunks[k].base = Counts{prev.lines + n.lines, prev.v + n.v, prev.vt + n.vt, prev.vn + n.vn, prev.f + n.f};
+    const Counts& n = chunks[k].counts;
+    chunks[k].base = total;
+    total = Counts{total.lines + n.lines, total.v + n.v, total.vt + n.vt, total.vn + n.vn, total.f + n.f};
   }
-  parallel_for(nchunks, workers, [&](std::size_t b, std::size_t e) {
-    for (std::size_t k = b; k < e; ++k) parse_chunk(chunks[k]);
-  });
 
   ParseResult result;
+  Mesh& mesh = result.mesh;
+  mesh.vertices.resize(3 * total.v);
+  mesh.texcoords.resize(2 * total.vt);
+  mesh.normals.resize(3 * total.vn);
+  mesh.faces.resize(4 * total.f);
+  mesh.face_texcoords.resize(4 * total.f);
+  mesh.face_normals.resize(4 * total.f);
+  parallel_for(nchunks, workers, [&](std::size_t b, std::size_t e) {
+    for (std::size_t k = b; k < e; ++k) {
+      const Counts& at = chunks[k].base;
+      Slots slots;
+      slots.v = mesh.vertices.data() + 3 * at.v;
+      slots.vt = mesh.texcoords.data() + 2 * at.vt;
+      slots.vn = mesh.normals.data() + 3 * at.vn;
+      slots.f = mesh.faces.data() + 4 * at.f;
+      slots.ft = mesh.face_texcoords.data() + 4 * at.f;
+      slots.fn = mesh.face_normals.data() + 4 * at.f;
+      parse_chunk(chunks[k], slots);
+    }
+  });
+
   // Chunks before the first failing one parsed completely, so its base line count is exact.
   for (const auto& chunk : chunks) {
     if (!chunk.ok) {
+      result = ParseResult{};
       result.ok = false;
       result.error_line = chunk.base.lines + chunk.error_line;
       result.error = chunk.error;
       return result;
     }
   }
-  Mesh& mesh = result.mesh;
+  bool regather = false;
+  for (const auto& chunk : chunks) {
+    const ChunkParser& p = *chunk.parser;
+    if (p.nv != chunk.counts.v || p.nvt != chunk.counts.vt || p.nvn != chunk.counts.vn)
+      throw std::logic_error("OBJ parser: fewer statements than counted");
+    regather = regather || p.nf != chunk.counts.f;
+  }
+  if (regather) {
+    gather_faces(chunks, mesh.faces, &ChunkParser::extra_f);
+    gather_faces(chunks, mesh.face_texcoords, &ChunkParser::extra_ft);
+    gather_faces(chunks, mesh.face_normals, &ChunkParser::extra_fn);
+  }
   merge_groups(chunks, mesh);
-  concatenate(mesh.vertices, chunks, &Mesh::vertices);
-  concatenate(mesh.texcoords, chunks, &Mesh::texcoords);
-  concatenate(mesh.normals, chunks, &Mesh::normals);
-  concatenate(mesh.faces, chunks, &Mesh::faces);
-  concatenate(mesh.face_texcoords, chunks, &Mesh::face_texcoords);
-  concatenate(mesh.face_normals, chunks, &Mesh::face_normals);
   return result;
 }
 

@@ -8,7 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace audiorep {
@@ -38,15 +41,39 @@ int write_heightfield(const char* path, const double* x, const double* y, const 
                       std::size_t cols, std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
                       const HeightFieldOptions& options, int nthreads);
 
+// Leaves new elements of arithmetic type uninitialised, so that arrays which the parser
+// fills completely are written once, not zeroed first.
+template <typename T>
+struct NoInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoInitAllocator<U>;
+  };
+  NoInitAllocator() noexcept = default;
+  template <typename U>
+  NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+template <typename T>
+using Vector = std::vector<T, NoInitAllocator<T>>;
+
 // A parsed mesh. Index arrays are 0-based; each face has 4 slots with -1 in the
 // fourth for triangles, and -1 wherever a texture coordinate or normal is absent.
 struct Mesh {
-  std::vector<double> vertices;   // 3 per vertex (x y z; w and colours are dropped)
-  std::vector<double> texcoords;  // 2 per texture coordinate (u v; w is dropped)
-  std::vector<double> normals;    // 3 per normal
-  std::vector<std::int64_t> faces;
-  std::vector<std::int64_t> face_texcoords;
-  std::vector<std::int64_t> face_normals;
+  Vector<double> vertices;   // 3 per vertex (x y z; w and colours are dropped)
+  Vector<double> texcoords;  // 2 per texture coordinate (u v; w is dropped)
+  Vector<double> normals;    // 3 per normal
+  Vector<std::int64_t> faces;
+  Vector<std::int64_t> face_texcoords;
+  Vector<std::int64_t> face_normals;
   std::vector<std::string> group_names;               // groups that hold at least one face
   std::vector<std::vector<std::int64_t>> group_faces;  // face indices, one list per name
 };
