@@ -136,6 +136,17 @@ def test_faces_counter_clockwise_from_above(tmp_path, grid, axes, x_sign, y_sign
     assert (mesh.normals[:, 2] > 0).all()
 
 
+@pytest.mark.parametrize("precision", [0, 17])
+def test_extreme_values(tmp_path, precision):
+    g = np.array([[1e300, -1e300, 0.5], [-0.0, 1e-300, -2.5], [np.finfo(np.float64).max, -1.5, 3.5]])
+    x, y = np.array([-1e200, 0.0, 1e200]), np.array([0.125, 0.25, 0.375])
+    path = tmp_path / "m.obj"
+    write_obj(path, g, x=x, y=y, precision=precision)
+    lines = reference_lines(g, x, y, precision=precision)
+    assert path.read_text().splitlines() == lines
+    np.testing.assert_array_equal(read_obj(path).vertices, as_floats(lines, "v"))
+
+
 def test_threads_give_identical_files(tmp_path, rng):
     g = rng.standard_normal((37, 11))
     for workers in (1, 3, 8):
@@ -502,10 +513,11 @@ def test_binary_bytes_in_a_message_are_escaped(tmp_path):
 def obj_documents(draw):
     """A random valid OBJ text and the mesh it must parse to."""
     lines, v, vt, vn, faces, fvt, fvn = [], [], [], [], [], [], []
+    groups, current = {}, ["default"]
     finite = st.floats(-1e6, 1e6, allow_nan=False, width=64)
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     for _ in range(draw(st.integers(0, 25))):
-        kind = draw(st.sampled_from(["v", "v", "vt", "vn", "f", "f", "noise"]))
+        kind = draw(st.sampled_from(["v", "v", "vt", "vn", "f", "f", "g", "noise"]))
         if kind == "v":
             xyz = draw(st.lists(finite, min_size=3, max_size=3))
             extra = draw(st.sampled_from([[], [1.0], [0.1, 0.2, 0.3]]))
@@ -545,10 +557,16 @@ def obj_documents(draw):
             lines.append("f " + draw(st.sampled_from([" ", "  ", "\t"])).join(texts))
             tris = [corners] if k <= 4 else [[corners[0], corners[m], corners[m + 1]] for m in range(1, k - 1)]
             for tri in tris:
+                for name in current:
+                    groups.setdefault(name, []).append(len(faces))
                 pad = tri + [(-1, -1, -1)] * (4 - len(tri))
                 faces.append([c[0] for c in pad])
                 fvt.append([c[1] for c in pad])
                 fvn.append([c[2] for c in pad])
+        elif kind == "g":
+            names = draw(st.lists(st.sampled_from(["a", "b", "c", "default"]), max_size=3))
+            lines.append(" ".join(["g", *names]))
+            current = list(dict.fromkeys(names)) or ["default"]
         else:
             lines.append(draw(st.sampled_from(["# note", "", "o obj", "s 1", "usemtl m", "mtllib a.mtl", "   "])))
     text = eol.join(lines) + draw(st.sampled_from(["", eol]))
@@ -559,6 +577,7 @@ def obj_documents(draw):
         "faces": np.array(faces, dtype=np.int64).reshape(-1, 4),
         "face_texcoords": np.array(fvt, dtype=np.int64).reshape(-1, 4),
         "face_normals": np.array(fvn, dtype=np.int64).reshape(-1, 4),
+        "groups": groups,
     }
     return text, expected
 
@@ -567,11 +586,33 @@ def obj_documents(draw):
 @given(doc=obj_documents())
 def test_random_documents_parse_to_their_meshes(tmp_path, doc):
     text, expected = doc
-    mesh = parse_text(tmp_path, text)
+    check_parsed(parse_text(tmp_path, text), expected)
+
+
+def check_parsed(mesh, expected):
     for name, value in expected.items():
-        np.testing.assert_array_equal(getattr(mesh, name), value, err_msg=name)
-    if len(expected["faces"]):
-        np.testing.assert_array_equal(mesh.groups["default"], np.arange(len(expected["faces"])))
+        if name != "groups":
+            np.testing.assert_array_equal(getattr(mesh, name), value, err_msg=name)
+    assert {k: v.tolist() for k, v in mesh.groups.items()} == expected["groups"]
+
+
+PAD = "# padding between statements\n" * 40_000  # 1.2 MB: big files are parsed in chunks
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=obj_documents(), cuts=st.lists(st.integers(0, 30), min_size=3, max_size=3))
+def test_random_documents_across_chunks(tmp_path, doc, cuts):
+    # Three pads put chunk boundaries between the statements, so that relative indices,
+    # index checks and groups must carry from one chunk to the next.
+    text, expected = doc
+    eol = "\r\n" if "\r\n" in text else "\n"
+    lines = text.split(eol)
+    for cut in sorted(cuts, reverse=True):
+        at = min(cut, len(lines))
+        lines[at:at] = [PAD.replace("\n", eol).rstrip(eol)]
+    path = tmp_path / "padded.obj"
+    path.write_bytes(eol.join(lines).encode())
+    check_parsed(read_obj(path, workers=3), expected)
 
 
 def check_consistent(mesh: ObjMesh) -> None:
