@@ -2,7 +2,6 @@
 #include "audiorep/obj.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -11,7 +10,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string_view>
-#include <system_error>
 #include <unordered_map>
 
 #include "audiorep/parallel.hpp"
@@ -136,19 +134,20 @@ std::vector<std::string> format_heightfield(const double* x, const double* y, co
               if (j > 0) dy += gy.wm[j] * zat(i, j - 1);
               if (j + 1 < cols) dy += gy.wp[j] * zat(i, j + 1);
             }
-            const double len = std::sqrt(dx * dx + dy * dy + 1.0);
-            double n[3] = {-dx / len, -dy / len, 1.0 / len};
-            if (!(std::isfinite(n[0]) && std::isfinite(n[1]) && std::isfinite(n[2]))) {
-              // Repeated axis values leave the slope undefined; point straight up.
-              n[0] = n[1] = 0.0;
-              n[2] = 1.0;
+            // hypot: slopes of huge grids must not overflow when squared.
+            const double len = std::hypot(dx, dy, 1.0);
+            double normal[3] = {-dx / len, -dy / len, 1.0 / len};
+            if (!(std::isfinite(len) && std::isfinite(normal[0]) && std::isfinite(normal[1]))) {
+              // Repeated axis values or overflowing differences leave the slope undefined.
+              normal[0] = normal[1] = 0.0;
+              normal[2] = 1.0;
             }
             out.vn.append("vn ", 3);
-            append_fixed(out.vn, n[0], prec);
+            append_fixed(out.vn, normal[0], prec);
             out.vn.push_back(' ');
-            append_fixed(out.vn, n[1], prec);
+            append_fixed(out.vn, normal[1], prec);
             out.vn.push_back(' ');
-            append_fixed(out.vn, n[2], prec);
+            append_fixed(out.vn, normal[2], prec);
             out.vn.push_back('\n');
           }
         }

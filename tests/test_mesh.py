@@ -141,10 +141,14 @@ def test_extreme_values(tmp_path, precision):
     g = np.array([[1e300, -1e300, 0.5], [-0.0, 1e-300, -2.5], [np.finfo(np.float64).max, -1.5, 3.5]])
     x, y = np.array([-1e200, 0.0, 1e200]), np.array([0.125, 0.25, 0.375])
     path = tmp_path / "m.obj"
-    write_obj(path, g, x=x, y=y, precision=precision)
-    lines = reference_lines(g, x, y, precision=precision)
-    assert path.read_text().splitlines() == lines
-    np.testing.assert_array_equal(read_obj(path).vertices, as_floats(lines, "v"))
+    write_obj(path, g, x=x, y=y, precision=precision, normals=True)
+    lines = reference_lines(g, x, y, precision=precision, normals=True)
+    assert [ln for ln in path.read_text().splitlines() if not ln.startswith("vn ")] == lines
+    mesh = read_obj(path)
+    np.testing.assert_array_equal(mesh.vertices, as_floats(lines, "v"))
+    # Slopes of 1e300 and more must not overflow into NaN or zero-length normals.
+    assert np.isfinite(mesh.normals).all() and (mesh.normals[:, 2] >= 0).all()
+    assert (np.abs(mesh.normals).max(axis=1) > 0.5).all()
 
 
 def test_threads_give_identical_files(tmp_path, rng):
