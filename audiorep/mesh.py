@@ -36,7 +36,7 @@ def _current_umask() -> int:
 _FILE_MODE = 0o666 & ~_current_umask()
 
 
-@dataclass
+@dataclass(eq=False)
 class ObjMesh:
     """A mesh read from an OBJ file.
 

@@ -60,7 +60,8 @@ def write_savetxt(path, grid, x, y):
     q = quads(rows, cols)
     with open(path, "w") as f:
         f.write(f"# audiorep height-field rows={rows} cols={cols}\n")
-        np.savetxt(f, np.column_stack([xx.ravel(), yy.ravel(), grid.astype(np.float64).ravel()]), fmt="v %.6f %.6f %.6f")
+        xyz = np.column_stack([xx.ravel(), yy.ravel(), grid.astype(np.float64).ravel()])
+        np.savetxt(f, xyz, fmt="v %.6f %.6f %.6f")
         np.savetxt(f, np.column_stack([uu.ravel(), vv.ravel()]), fmt="vt %.6f %.6f")
         f.write("g mesh\n")
         np.savetxt(f, np.repeat(q, 2, axis=1), fmt="f %d/%d %d/%d %d/%d %d/%d")
@@ -136,7 +137,6 @@ def test_read_trimesh(benchmark, mesh_file):
 @pytest.mark.benchmark(group="obj-read 431x1024")
 def test_read_pywavefront(benchmark, mesh_file):
     pywavefront = pytest.importorskip("pywavefront")
-    scene = benchmark.pedantic(
-        pywavefront.Wavefront, args=(str(mesh_file),), kwargs={"collect_faces": True, "create_materials": True}, rounds=1
-    )
+    options = {"collect_faces": True, "create_materials": True}
+    scene = benchmark.pedantic(pywavefront.Wavefront, args=(str(mesh_file),), kwargs=options, rounds=1)
     assert len(scene.vertices) == ROWS * COLS

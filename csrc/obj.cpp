@@ -90,8 +90,8 @@ std::vector<std::string> format_heightfield(const double* x, const double* y, co
   const auto us_text = format_all(us, prec), vs_text = format_all(vs, prec);
   const GradientWeights gx(xs), gy(ys);
   auto zat = [&](std::size_t i, std::size_t j) {
-    return static_cast<double>(z[static_cast<std::ptrdiff_t>(i) * row_stride + static_cast<std::ptrdiff_t>(j) * col_stride]) *
-           sz;
+    const auto at = static_cast<std::ptrdiff_t>(i) * row_stride + static_cast<std::ptrdiff_t>(j) * col_stride;
+    return static_cast<double>(z[at]) * sz;
   };
 
   // Several blocks per thread keep the threads busy when rows format at different speeds.
