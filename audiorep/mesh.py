@@ -101,6 +101,7 @@ def _axis(value, n: int, name: str) -> np.ndarray:
 
 def _grid_and_axes(acg_or_grid, x, y):
     """Split the input into the grid and the default axes (times in s, delays in ms)."""
+    x_name, y_name = "x", "y"
     if not isinstance(acg_or_grid, np.ndarray) and all(
         hasattr(acg_or_grid, a) for a in ("values", "times", "lags")
     ):
@@ -111,9 +112,11 @@ def _grid_and_axes(acg_or_grid, x, y):
                 "autocorrelogram, not a batch: select one first"
             )
         if x is None:
-            x = _real_array(acg_or_grid.times, "the autocorrelogram's times")
+            x_name = "the autocorrelogram's times"
+            x = _real_array(acg_or_grid.times, x_name)
         if y is None:
-            y = _real_array(acg_or_grid.lags, "the autocorrelogram's lags") * 1000.0
+            y_name = "the autocorrelogram's lags"
+            y = _real_array(acg_or_grid.lags, y_name) * 1000.0
     else:
         grid = _real_array(acg_or_grid, "grid")
         if grid.ndim != 2:
@@ -121,8 +124,8 @@ def _grid_and_axes(acg_or_grid, x, y):
     rows, cols = grid.shape
     if rows < 2 or cols < 2:
         raise ParameterError(f"grid of shape {grid.shape} is too small: a mesh needs at least 2 x 2 points")
-    x = np.arange(rows, dtype=np.float64) if x is None else _axis(x, rows, "x")
-    y = np.arange(cols, dtype=np.float64) if y is None else _axis(y, cols, "y")
+    x = np.arange(rows, dtype=np.float64) if x is None else _axis(x, rows, x_name)
+    y = np.arange(cols, dtype=np.float64) if y is None else _axis(y, cols, y_name)
     _check_finite(grid, "grid")
     if grid.dtype not in (np.float32, np.float64):
         grid = grid.astype(np.float64)

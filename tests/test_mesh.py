@@ -192,6 +192,12 @@ def test_autocorrelogram_like_object(tmp_path, grid):
     np.testing.assert_array_equal(y, np.arange(7.0))
 
 
+def test_autocorrelogram_with_mismatched_axes(tmp_path, grid):
+    acg = SimpleNamespace(values=grid, times=np.arange(8.0), lags=np.arange(7.0))
+    with pytest.raises(ParameterError, match="the autocorrelogram's times has 8 values but the grid needs 9"):
+        write_obj(tmp_path / "a.obj", acg)
+
+
 def test_batched_autocorrelogram_is_rejected(tmp_path, rng):
     acg = SimpleNamespace(values=rng.standard_normal((2, 9, 7)), times=np.arange(9.0), lags=np.arange(7.0))
     with pytest.raises(ParameterError, match="batch"):
