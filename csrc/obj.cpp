@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -20,24 +21,120 @@ namespace {
 
 // Big enough for any double in fixed notation (309 integer digits) with 17 decimals.
 constexpr std::size_t kNumberBuffer = 352;
+// Room for the longest line: three numbers, or a face of four corners with three indices.
+constexpr std::size_t kLineBuffer = 3 * kNumberBuffer + 16;
 
-inline void append_fixed(std::string& out, double value, int precision) {
-  char buf[kNumberBuffer];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, precision);
-  out.append(buf, r.ptr);
+constexpr std::uint64_t kPow10[18] = {1ULL,
+                                      10ULL,
+                                      100ULL,
+                                      1000ULL,
+                                      10000ULL,
+                                      100000ULL,
+                                      1000000ULL,
+                                      10000000ULL,
+                                      100000000ULL,
+                                      1000000000ULL,
+                                      10000000000ULL,
+                                      100000000000ULL,
+                                      1000000000000ULL,
+                                      10000000000000ULL,
+                                      100000000000000ULL,
+                                      1000000000000000ULL,
+                                      10000000000000000ULL,
+                                      100000000000000000ULL};
+
+// Writes `value` in fixed notation with `precision` decimals, correctly rounded (as printf
+// and Python do), at p; returns the new end (at most kNumberBuffer characters later).
+// Most values of a mesh are small: scale by 10^precision (exact in double) and round the
+// product. Rounding is monotonic and half-integers below 2^52 are doubles, so the rounded
+// product lies on the same side of every half-integer as the exact one unless it lands on
+// one; those ties, and large values, go to std::to_chars.
+inline char* put_fixed(char* p, double value, int precision) {
+  const double scaled = std::fabs(value) * static_cast<double>(kPow10[precision]);
+  if (scaled < 0x1p52) {
+    const double whole = std::floor(scaled);
+    const double frac = scaled - whole;  // exact
+    if (frac != 0.5) {
+      const auto n = static_cast<std::uint64_t>(frac > 0.5 ? whole + 1.0 : whole);
+      const std::uint64_t unit = kPow10[precision];
+      if (std::signbit(value)) *p++ = '-';
+      p = std::to_chars(p, p + 24, n / unit).ptr;
+      if (precision > 0) {
+        *p++ = '.';
+        std::uint64_t rest = n % unit;
+        for (int k = precision - 1; k >= 0; --k) {
+          p[k] = static_cast<char>('0' + rest % 10);
+          rest /= 10;
+        }
+        p += precision;
+      }
+      return p;
+    }
+  }
+  return std::to_chars(p, p + kNumberBuffer, value, std::chars_format::fixed, precision).ptr;
 }
 
-inline void append_index(std::string& out, std::size_t value) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out.append(buf, r.ptr);
-}
+inline char* put_index(char* p, std::size_t value) { return std::to_chars(p, p + 24, value).ptr; }
 
-std::vector<std::string> format_all(const std::vector<double>& values, int precision) {
-  std::vector<std::string> out(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) append_fixed(out[i], values[i], precision);
-  return out;
-}
+// Growable text written through raw pointers: ask for room, write, commit the new end.
+// Unlike std::string it neither zero-fills nor checks every character.
+class TextBuffer {
+ public:
+  explicit TextBuffer(std::size_t capacity = 0) : data_(new char[capacity]), capacity_(capacity) {}
+
+  char* room(std::size_t n) {
+    if (size_ + n > capacity_) grow(std::max(2 * capacity_, size_ + n));
+    return data_.get() + size_;
+  }
+  void commit(const char* end) { size_ = static_cast<std::size_t>(end - data_.get()); }
+  void clear() { size_ = 0; }
+  const char* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  void grow(std::size_t capacity) {
+    std::unique_ptr<char[]> bigger(new char[capacity]);
+    if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+    data_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0, capacity_ = 0;
+};
+
+// Values formatted once, each in a slot of `width` bytes (a multiple of 8), so that copying
+// one into a line is a few word moves instead of a memcpy call. A copy writes the whole
+// slot; the caller's room must allow for that.
+class NumberTable {
+ public:
+  NumberTable(const std::vector<double>& values, int precision) : lengths_(values.size()) {
+    std::vector<std::string> texts(values.size());
+    char buf[kNumberBuffer];
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      texts[i].assign(buf, put_fixed(buf, values[i], precision));
+      longest_ = std::max(longest_, texts[i].size());
+    }
+    width_ = (longest_ + 7) / 8 * 8;
+    slots_.assign(values.size() * width_, ' ');
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      std::memcpy(&slots_[i * width_], texts[i].data(), texts[i].size());
+      lengths_[i] = texts[i].size();
+    }
+  }
+
+  char* put(char* p, std::size_t i) const {
+    const char* slot = slots_.data() + i * width_;
+    for (std::size_t k = 0; k < width_; k += 8) std::memcpy(p + k, slot + k, 8);
+    return p + lengths_[i];
+  }
+  std::size_t longest() const { return longest_; }
+
+ private:
+  std::vector<char> slots_;
+  std::vector<std::size_t> lengths_;
+  std::size_t width_ = 0, longest_ = 0;
+};
 
 // Weights of numpy.gradient (second order inside, first order at the edges) so that
 // normals agree with a numpy reference: dz/dx(i) = wm*z(i-1) + w0*z(i) + wp*z(i+1).
@@ -59,165 +156,279 @@ struct GradientWeights {
   }
 };
 
-struct Pieces {
-  std::string v, vt, vn, f;
+std::vector<double> scaled(const double* values, std::size_t n, double factor) {
+  std::vector<double> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = values[i] * factor;
+  return out;
+}
+
+std::vector<double> unit_steps(std::size_t n) {
+  std::vector<double> out(n, 0.0);
+  for (std::size_t i = 0; n > 1 && i < n; ++i) out[i] = static_cast<double>(i) / static_cast<double>(n - 1);
+  return out;
+}
+
+// The file in sections (v, vt, vn, f lines), each formatted for any range of grid rows
+// independently of the others, so that threads can share the work.
+template <typename T>
+class HeightFieldText {
+ public:
+  enum Section { kVertices, kTexcoords, kNormals, kFaces };
+
+  HeightFieldText(const double* x, const double* y, const T* z, std::size_t rows, std::size_t cols,
+                  std::ptrdiff_t row_stride, std::ptrdiff_t col_stride, const HeightFieldOptions& options)
+      : z_(z),
+        rows_(rows),
+        cols_(cols),
+        row_stride_(row_stride),
+        col_stride_(col_stride),
+        options_(check(options, rows, cols)),
+        xs_(scaled(x, rows, options.scale[0])),
+        ys_(scaled(y, cols, options.scale[1])),
+        x_text_(xs_, options.precision),
+        y_text_(ys_, options.precision),
+        u_text_(unit_steps(rows), options.precision),
+        v_text_(unit_steps(cols), options.precision),
+        gx_(xs_),
+        gy_(ys_) {
+    for (std::size_t k = rows * cols; k >= 10; k /= 10) ++index_digits_;
+  }
+
+  std::size_t rows() const { return rows_; }
+
+  std::vector<Section> sections() const {
+    if (options_.normals) return {kVertices, kTexcoords, kNormals, kFaces};
+    return {kVertices, kTexcoords, kFaces};
+  }
+
+  std::string header() const {
+    return "# audiorep height-field rows=" + std::to_string(rows_) + " cols=" + std::to_string(cols_) + "\n";
+  }
+
+  // A first guess of the text of one grid row in a section (heights and normals mostly
+  // have one integer digit); buffers grow when it is short.
+  std::size_t row_bytes(Section section) const {
+    const std::size_t number = static_cast<std::size_t>(options_.precision) + 4;
+    switch (section) {
+      case kVertices:
+        return cols_ * (5 + x_text_.longest() + y_text_.longest() + number);
+      case kTexcoords:
+        return cols_ * (5 + u_text_.longest() + v_text_.longest());
+      case kNormals:
+        return cols_ * (6 + 3 * number);
+      case kFaces:
+        return cols_ * (3 + 4 * (2 + (options_.normals ? 3 : 2) * index_digits_));
+    }
+    return 0;
+  }
+
+  // Appends the lines of grid rows [r0, r1) in `section` to out. Faces are those of the
+  // cells whose lower row is in the range.
+  void format(Section section, std::size_t r0, std::size_t r1, TextBuffer& out) const {
+    switch (section) {
+      case kVertices:
+        return vertices(r0, r1, out);
+      case kTexcoords:
+        return texcoords(r0, r1, out);
+      case kNormals:
+        return normals(r0, r1, out);
+      case kFaces:
+        return faces(r0, std::min(r1, rows_ - 1), out);
+    }
+  }
+
+ private:
+  const T* z_;
+  std::size_t rows_, cols_;
+  std::ptrdiff_t row_stride_, col_stride_;
+  HeightFieldOptions options_;
+  std::vector<double> xs_, ys_;
+  NumberTable x_text_, y_text_, u_text_, v_text_;
+  GradientWeights gx_, gy_;
+  std::size_t index_digits_ = 1;
+
+  static const HeightFieldOptions& check(const HeightFieldOptions& options, std::size_t rows, std::size_t cols) {
+    if (rows < 1 || cols < 1) throw std::invalid_argument("format_heightfield: the grid must not be empty");
+    if (options.precision < 0 || options.precision > 17)
+      throw std::invalid_argument("format_heightfield: precision must be in [0, 17]");
+    return options;
+  }
+
+  double zat(std::size_t i, std::size_t j) const {
+    const auto at = static_cast<std::ptrdiff_t>(i) * row_stride_ + static_cast<std::ptrdiff_t>(j) * col_stride_;
+    return static_cast<double>(z_[at]) * options_.scale[2];
+  }
+
+  void vertices(std::size_t r0, std::size_t r1, TextBuffer& out) const {
+    for (std::size_t i = r0; i < r1; ++i) {
+      for (std::size_t j = 0; j < cols_; ++j) {
+        char* p = out.room(kLineBuffer);
+        *p++ = 'v';
+        *p++ = ' ';
+        p = x_text_.put(p, i);
+        *p++ = ' ';
+        p = y_text_.put(p, j);
+        *p++ = ' ';
+        p = put_fixed(p, zat(i, j), options_.precision);
+        *p++ = '\n';
+        out.commit(p);
+      }
+    }
+  }
+
+  void texcoords(std::size_t r0, std::size_t r1, TextBuffer& out) const {
+    for (std::size_t i = r0; i < r1; ++i) {
+      for (std::size_t j = 0; j < cols_; ++j) {
+        char* p = out.room(kLineBuffer);
+        *p++ = 'v';
+        *p++ = 't';
+        *p++ = ' ';
+        p = u_text_.put(p, i);
+        *p++ = ' ';
+        p = v_text_.put(p, j);
+        *p++ = '\n';
+        out.commit(p);
+      }
+    }
+  }
+
+  void normals(std::size_t r0, std::size_t r1, TextBuffer& out) const {
+    for (std::size_t i = r0; i < r1; ++i) {
+      for (std::size_t j = 0; j < cols_; ++j) {
+        double dx = 0.0, dy = 0.0;
+        if (rows_ > 1) {
+          dx = gx_.w0[i] * zat(i, j);
+          if (i > 0) dx += gx_.wm[i] * zat(i - 1, j);
+          if (i + 1 < rows_) dx += gx_.wp[i] * zat(i + 1, j);
+        }
+        if (cols_ > 1) {
+          dy = gy_.w0[j] * zat(i, j);
+          if (j > 0) dy += gy_.wm[j] * zat(i, j - 1);
+          if (j + 1 < cols_) dy += gy_.wp[j] * zat(i, j + 1);
+        }
+        // hypot: slopes of huge grids must not overflow when squared.
+        const double len = std::hypot(dx, dy, 1.0);
+        double normal[3] = {-dx / len, -dy / len, 1.0 / len};
+        if (!(std::isfinite(len) && std::isfinite(normal[0]) && std::isfinite(normal[1]))) {
+          // Repeated axis values or overflowing differences leave the slope undefined.
+          normal[0] = normal[1] = 0.0;
+          normal[2] = 1.0;
+        }
+        char* p = out.room(kLineBuffer);
+        *p++ = 'v';
+        *p++ = 'n';
+        for (double c : normal) {
+          *p++ = ' ';
+          p = put_fixed(p, c, options_.precision);
+        }
+        *p++ = '\n';
+        out.commit(p);
+      }
+    }
+  }
+
+  // Quads counter-clockwise seen from +z when x and y both increase:
+  // (i, j) -> (i+1, j) -> (i+1, j+1) -> (i, j+1).
+  void faces(std::size_t c0, std::size_t c1, TextBuffer& out) const {
+    const int copies = options_.normals ? 2 : 1;
+    for (std::size_t i = c0; i < c1; ++i) {
+      for (std::size_t j = 0; j + 1 < cols_; ++j) {
+        std::size_t corner[4] = {i * cols_ + j + 1, (i + 1) * cols_ + j + 1, (i + 1) * cols_ + j + 2,
+                                 i * cols_ + j + 2};
+        if (options_.flip) std::swap(corner[1], corner[3]);
+        char* p = out.room(kLineBuffer);
+        *p++ = 'f';
+        for (std::size_t c : corner) {
+          *p++ = ' ';
+          char* first = p;
+          p = put_index(p, c);
+          const auto len = static_cast<std::size_t>(p - first);
+          // The texture coordinate (and normal) of a vertex has the vertex's own index.
+          for (int k = 0; k < copies; ++k) {
+            *p++ = '/';
+            std::memcpy(p, first, len);
+            p += len;
+          }
+        }
+        *p++ = '\n';
+        out.commit(p);
+      }
+    }
+  }
 };
 
 }  // namespace
 
 template <typename T>
-std::vector<std::string> format_heightfield(const double* x, const double* y, const T* z, std::size_t rows,
-                                            std::size_t cols, std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
-                                            const HeightFieldOptions& options, int nthreads) {
-  if (rows < 1 || cols < 1) throw std::invalid_argument("format_heightfield: the grid must not be empty");
-  if (options.precision < 0 || options.precision > 17)
-    throw std::invalid_argument("format_heightfield: precision must be in [0, 17]");
+std::string format_heightfield(const double* x, const double* y, const T* z, std::size_t rows, std::size_t cols,
+                               std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
+                               const HeightFieldOptions& options, int nthreads) {
   if (nthreads < 1) throw std::invalid_argument("format_heightfield: nthreads must be at least 1");
-  const int prec = options.precision;
-  const double sx = options.scale[0], sy = options.scale[1], sz = options.scale[2];
-
-  // x, y, u and v repeat along rows and columns: format each value once.
-  std::vector<double> xs(rows), ys(cols), us(rows), vs(cols);
-  for (std::size_t i = 0; i < rows; ++i) {
-    xs[i] = x[i] * sx;
-    us[i] = rows > 1 ? static_cast<double>(i) / static_cast<double>(rows - 1) : 0.0;
-  }
-  for (std::size_t j = 0; j < cols; ++j) {
-    ys[j] = y[j] * sy;
-    vs[j] = cols > 1 ? static_cast<double>(j) / static_cast<double>(cols - 1) : 0.0;
-  }
-  const auto xs_text = format_all(xs, prec), ys_text = format_all(ys, prec);
-  const auto us_text = format_all(us, prec), vs_text = format_all(vs, prec);
-  const GradientWeights gx(xs), gy(ys);
-  auto zat = [&](std::size_t i, std::size_t j) {
-    const auto at = static_cast<std::ptrdiff_t>(i) * row_stride + static_cast<std::ptrdiff_t>(j) * col_stride;
-    return static_cast<double>(z[at]) * sz;
-  };
-
+  const HeightFieldText<T> text(x, y, z, rows, cols, row_stride, col_stride, options);
   // Several blocks per thread keep the threads busy when rows format at different speeds.
   const std::size_t nblocks = std::min(rows, static_cast<std::size_t>(nthreads) * 4);
-  std::vector<Pieces> blocks(nblocks);
-  parallel_for(nblocks, nthreads, [&](std::size_t b_begin, std::size_t b_end) {
-    for (std::size_t b = b_begin; b < b_end; ++b) {
-      const std::size_t r0 = rows * b / nblocks, r1 = rows * (b + 1) / nblocks;
-      Pieces& out = blocks[b];
-      const std::size_t n = (r1 - r0) * cols;
-      out.v.reserve(n * (8 + 3 * static_cast<std::size_t>(prec + 4)));
-      out.vt.reserve(n * (6 + 2 * static_cast<std::size_t>(prec + 2)));
-      for (std::size_t i = r0; i < r1; ++i) {
-        for (std::size_t j = 0; j < cols; ++j) {
-          out.v.append("v ", 2);
-          out.v.append(xs_text[i]);
-          out.v.push_back(' ');
-          out.v.append(ys_text[j]);
-          out.v.push_back(' ');
-          append_fixed(out.v, zat(i, j), prec);
-          out.v.push_back('\n');
-          out.vt.append("vt ", 3);
-          out.vt.append(us_text[i]);
-          out.vt.push_back(' ');
-          out.vt.append(vs_text[j]);
-          out.vt.push_back('\n');
-        }
+  std::string out = text.header();
+  for (auto section : text.sections()) {
+    if (section == HeightFieldText<T>::kFaces) out += "g mesh\n";
+    std::vector<TextBuffer> blocks(nblocks);
+    parallel_for(nblocks, nthreads, [&](std::size_t b0, std::size_t b1) {
+      for (std::size_t b = b0; b < b1; ++b) {
+        const std::size_t r0 = rows * b / nblocks, r1 = rows * (b + 1) / nblocks;
+        blocks[b] = TextBuffer((r1 - r0) * text.row_bytes(section) + kLineBuffer);
+        text.format(section, r0, r1, blocks[b]);
       }
-      if (options.normals) {
-        for (std::size_t i = r0; i < r1; ++i) {
-          for (std::size_t j = 0; j < cols; ++j) {
-            double dx = 0.0, dy = 0.0;
-            if (rows > 1) {
-              dx = gx.w0[i] * zat(i, j);
-              if (i > 0) dx += gx.wm[i] * zat(i - 1, j);
-              if (i + 1 < rows) dx += gx.wp[i] * zat(i + 1, j);
-            }
-            if (cols > 1) {
-              dy = gy.w0[j] * zat(i, j);
-              if (j > 0) dy += gy.wm[j] * zat(i, j - 1);
-              if (j + 1 < cols) dy += gy.wp[j] * zat(i, j + 1);
-            }
-            // hypot: slopes of huge grids must not overflow when squared.
-            const double len = std::hypot(dx, dy, 1.0);
-            double normal[3] = {-dx / len, -dy / len, 1.0 / len};
-            if (!(std::isfinite(len) && std::isfinite(normal[0]) && std::isfinite(normal[1]))) {
-              // Repeated axis values or overflowing differences leave the slope undefined.
-              normal[0] = normal[1] = 0.0;
-              normal[2] = 1.0;
-            }
-            out.vn.append("vn ", 3);
-            append_fixed(out.vn, normal[0], prec);
-            out.vn.push_back(' ');
-            append_fixed(out.vn, normal[1], prec);
-            out.vn.push_back(' ');
-            append_fixed(out.vn, normal[2], prec);
-            out.vn.push_back('\n');
-          }
-        }
-      }
-      // Quads of the cells whose lower row is in this block, counter-clockwise seen from +z
-      // when x and y both increase: (i, j) -> (i+1, j) -> (i+1, j+1) -> (i, j+1).
-      const std::size_t c1 = std::min(r1, rows - 1);
-      for (std::size_t i = r0; i < c1; ++i) {
-        for (std::size_t j = 0; j + 1 < cols; ++j) {
-          std::size_t corner[4] = {i * cols + j + 1, (i + 1) * cols + j + 1, (i + 1) * cols + j + 2, i * cols + j + 2};
-          if (options.flip) std::swap(corner[1], corner[3]);
-          out.f.push_back('f');
-          for (std::size_t c : corner) {
-            out.f.push_back(' ');
-            append_index(out.f, c);
-            out.f.push_back('/');
-            append_index(out.f, c);
-            if (options.normals) {
-              out.f.push_back('/');
-              append_index(out.f, c);
-            }
-          }
-          out.f.push_back('\n');
-        }
-      }
-    }
-  });
-
-  std::vector<std::string> pieces;
-  pieces.reserve(4 * nblocks + 2);
-  std::string header = "# audiorep height-field rows=";
-  append_index(header, rows);
-  header += " cols=";
-  append_index(header, cols);
-  header += '\n';
-  pieces.push_back(std::move(header));
-  for (auto& b : blocks) pieces.push_back(std::move(b.v));
-  for (auto& b : blocks) pieces.push_back(std::move(b.vt));
-  if (options.normals)
-    for (auto& b : blocks) pieces.push_back(std::move(b.vn));
-  pieces.emplace_back("g mesh\n");
-  for (auto& b : blocks) pieces.push_back(std::move(b.f));
-  return pieces;
+    });
+    for (const auto& block : blocks) out.append(block.data(), block.size());
+  }
+  return out;
 }
 
 template <typename T>
 int write_heightfield(const char* path, const double* x, const double* y, const T* z, std::size_t rows,
                       std::size_t cols, std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
                       const HeightFieldOptions& options, int nthreads) {
-  const auto pieces = format_heightfield<T>(x, y, z, rows, cols, row_stride, col_stride, options, nthreads);
+  if (nthreads < 1) throw std::invalid_argument("write_heightfield: nthreads must be at least 1");
+  const HeightFieldText<T> text(x, y, z, rows, cols, row_stride, col_stride, options);
   errno = 0;
   std::FILE* file = std::fopen(path, "wb");
   if (!file) return errno ? errno : EIO;
   int err = 0;
-  for (const auto& piece : pieces) {
-    if (std::fwrite(piece.data(), 1, piece.size(), file) != piece.size()) {
-      err = errno ? errno : EIO;
-      break;
+  auto write = [&](const char* data, std::size_t size) {
+    if (err == 0 && std::fwrite(data, 1, size, file) != size) err = errno ? errno : EIO;
+  };
+  const std::string header = text.header();
+  write(header.data(), header.size());
+  // The text streams out in rounds of one block per thread, about 1 MiB each, through buffers
+  // that are reused: the whole file never sits in memory, and fresh memory is slow to touch.
+  constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
+  const auto workers = static_cast<std::size_t>(nthreads);
+  std::vector<TextBuffer> buffers(workers);
+  for (auto section : text.sections()) {
+    if (section == HeightFieldText<T>::kFaces) write("g mesh\n", 7);
+    const std::size_t row_bytes = std::max<std::size_t>(1, text.row_bytes(section));
+    const std::size_t rows_per_block = std::max<std::size_t>(1, kBlockBytes / row_bytes);
+    for (std::size_t r = 0; r < rows && err == 0; r += rows_per_block * workers) {
+      const std::size_t nb = std::min(workers, (rows - r + rows_per_block - 1) / rows_per_block);
+      parallel_for(nb, nthreads, [&](std::size_t b0, std::size_t b1) {
+        for (std::size_t b = b0; b < b1; ++b) {
+          const std::size_t r0 = r + b * rows_per_block, r1 = std::min(rows, r0 + rows_per_block);
+          buffers[b].clear();
+          text.format(section, r0, r1, buffers[b]);
+        }
+      });
+      for (std::size_t b = 0; b < nb; ++b) write(buffers[b].data(), buffers[b].size());
     }
   }
   if (std::fclose(file) != 0 && err == 0) err = errno ? errno : EIO;
   return err;
 }
 
-template std::vector<std::string> format_heightfield<float>(const double*, const double*, const float*, std::size_t,
-                                                            std::size_t, std::ptrdiff_t, std::ptrdiff_t,
-                                                            const HeightFieldOptions&, int);
-template std::vector<std::string> format_heightfield<double>(const double*, const double*, const double*, std::size_t,
-                                                             std::size_t, std::ptrdiff_t, std::ptrdiff_t,
-                                                             const HeightFieldOptions&, int);
+template std::string format_heightfield<float>(const double*, const double*, const float*, std::size_t,
+                                               std::size_t, std::ptrdiff_t, std::ptrdiff_t,
+                                               const HeightFieldOptions&, int);
+template std::string format_heightfield<double>(const double*, const double*, const double*, std::size_t,
+                                                std::size_t, std::ptrdiff_t, std::ptrdiff_t,
+                                                const HeightFieldOptions&, int);
 template int write_heightfield<float>(const char*, const double*, const double*, const float*, std::size_t,
                                       std::size_t, std::ptrdiff_t, std::ptrdiff_t, const HeightFieldOptions&, int);
 template int write_heightfield<double>(const char*, const double*, const double*, const double*, std::size_t,

@@ -151,6 +151,32 @@ def test_extreme_values(tmp_path, precision):
     assert (np.abs(mesh.normals).max(axis=1) > 0.5).all()
 
 
+@st.composite
+def values_and_precision(draw):
+    precision = draw(st.integers(0, 17))
+    def tie(k, steps, sign):
+        value = (k + 0.5) / 10**precision
+        for _ in range(abs(steps)):
+            value = np.nextafter(value, np.inf if steps > 0 else -np.inf)
+        return sign * float(value)
+
+    near_tie = st.builds(tie, st.integers(0, 10**7), st.integers(-2, 2), st.sampled_from([-1.0, 1.0]))
+    any_float = st.floats(allow_nan=False, allow_infinity=False)
+    values = draw(st.lists(st.one_of(any_float, near_tie), min_size=4, max_size=4))
+    return np.array(values).reshape(2, 2), precision
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=values_and_precision())
+def test_numbers_are_correctly_rounded(tmp_path, case):
+    # Python's format rounds the exact binary value correctly; the writer must agree everywhere,
+    # including next to ties, where a fast scaled rounding would go wrong.
+    g, precision = case
+    path = tmp_path / "r.obj"
+    write_obj(path, g, precision=precision)
+    assert path.read_text().splitlines() == reference_lines(g, [0, 1], [0, 1], precision=precision)
+
+
 def test_threads_give_identical_files(tmp_path, rng):
     g = rng.standard_normal((37, 11))
     for workers in (1, 3, 8):

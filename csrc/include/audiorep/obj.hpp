@@ -25,16 +25,16 @@ struct HeightFieldOptions {
 };
 
 // Formats the mesh of the grid z, whose element (i, j) is z[i * row_stride + j * col_stride]
-// (strides in elements), with x of length rows and y of length cols. The text is returned as
-// consecutive pieces (concatenated, they are the file) so that a caller can write it without
-// another copy. Blocks of rows are formatted on up to `nthreads` threads.
+// (strides in elements), with x of length rows and y of length cols, and returns the text
+// of the file. Blocks of rows are formatted on up to `nthreads` threads.
 // Throws std::invalid_argument on rows or cols < 1, a precision outside [0, 17] or nthreads < 1.
 template <typename T>
-std::vector<std::string> format_heightfield(const double* x, const double* y, const T* z, std::size_t rows,
-                                            std::size_t cols, std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
-                                            const HeightFieldOptions& options, int nthreads);
+std::string format_heightfield(const double* x, const double* y, const T* z, std::size_t rows, std::size_t cols,
+                               std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
+                               const HeightFieldOptions& options, int nthreads);
 
-// As format_heightfield, then writes the pieces to `path` (created or truncated).
+// As format_heightfield, but streams the text to `path` (created or truncated) through a few
+// reusable buffers instead of building it in memory.
 // Returns 0 on success or the errno value of the failed open/write/close.
 template <typename T>
 int write_heightfield(const char* path, const double* x, const double* y, const T* z, std::size_t rows,
