@@ -129,7 +129,10 @@ def _grid_and_axes(acg_or_grid, x, y):
     _check_finite(grid, "grid")
     if grid.dtype not in (np.float32, np.float64):
         grid = grid.astype(np.float64)
-    return np.ascontiguousarray(grid), x, y
+    # The core reads any strides in whole elements: views are written without a copy.
+    if any(s % grid.itemsize for s in grid.strides):
+        grid = np.ascontiguousarray(grid)
+    return grid, x, y
 
 
 def _check_scale(scale) -> tuple[float, float, float]:

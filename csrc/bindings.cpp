@@ -131,19 +131,26 @@ void bind_autocorr(py::module_& /*m*/) {}
 template <typename T>
 int write_heightfield_impl(const std::string& path, const py::array& x, const py::array& y, const py::array& z,
                            const audiorep::obj::HeightFieldOptions& options, int nthreads) {
-  auto grid = require_rows<T>(z, "write_heightfield");
+  // The kernel takes element strides, so views (slices, transposes) need no copy.
+  if (!py::isinstance<py::array_t<T>>(z))
+    throw py::type_error("write_heightfield: unexpected dtype " + std::string(py::str(z.dtype())));
+  if (z.ndim() != 2) throw py::value_error("write_heightfield: expected a 2-D grid");
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  if (z.strides(0) % item != 0 || z.strides(1) % item != 0)
+    throw py::value_error("write_heightfield: grid strides must be whole elements");
   auto xa = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(x);
   auto ya = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
   if (!xa || !ya || xa.ndim() != 1 || ya.ndim() != 1) throw py::value_error("write_heightfield: x and y must be 1-D");
-  const auto rows = static_cast<std::size_t>(grid.shape(0)), cols = static_cast<std::size_t>(grid.shape(1));
+  const auto rows = static_cast<std::size_t>(z.shape(0)), cols = static_cast<std::size_t>(z.shape(1));
   if (static_cast<std::size_t>(xa.shape(0)) != rows || static_cast<std::size_t>(ya.shape(0)) != cols)
     throw py::value_error("write_heightfield: x and y must match the grid's rows and columns");
   const double* px = xa.data();
   const double* py_ = ya.data();
-  const T* pz = grid.data();
+  const auto* pz = static_cast<const T*>(z.data());
+  const std::ptrdiff_t row_stride = z.strides(0) / item, col_stride = z.strides(1) / item;
   py::gil_scoped_release release;
-  return audiorep::obj::write_heightfield<T>(path.c_str(), px, py_, pz, rows, cols, static_cast<std::ptrdiff_t>(cols),
-                                            1, options, nthreads);
+  return audiorep::obj::write_heightfield<T>(path.c_str(), px, py_, pz, rows, cols, row_stride, col_stride, options,
+                                            nthreads);
 }
 
 // Hands a vector's buffer to numpy without a copy; the capsule frees it with the array.
@@ -215,7 +222,7 @@ void bind_obj(py::module_& m) {
       },
       py::arg("path"), py::arg("x"), py::arg("y"), py::arg("z"), py::arg("precision"), py::arg("normals"),
       py::arg("flip"), py::arg("sx"), py::arg("sy"), py::arg("sz"), py::arg("nthreads"),
-      "Write the OBJ height-field mesh of a C-contiguous float32/float64 grid z over the axes x, y to path.");
+      "Write the OBJ height-field mesh of a float32/float64 grid z (any strides) over the axes x, y to path.");
   m.def("parse_obj", &parse_obj, py::arg("data"), py::arg("nthreads"),
         "Parse OBJ text; a dict of arrays, or of error_line and error when the text is malformed.");
 }

@@ -188,10 +188,16 @@ def test_threads_give_identical_files(tmp_path, rng):
 
 def test_non_contiguous_and_integer_grids(tmp_path, rng):
     base = rng.integers(-50, 50, size=(8, 12))
+    # Strides that are not whole elements: numpy allows them, the core does not.
+    unaligned = np.ndarray((8, 12), dtype=np.float64, buffer=np.zeros(8 * 12 * 9 + 1, np.uint8), offset=1,
+                           strides=(12 * 9, 9))
+    unaligned[...] = base
     views = {
-        "strided": base[:, ::2].astype(np.float64),
+        "strided": base.astype(np.float64)[:, ::2],
+        "reversed": base.astype(np.float32)[::-1, ::-3],
         "transposed": base.T.astype(np.float64).copy().T,
-        "fortran": np.asfortranarray(base.astype(np.float64)),
+        "fortran": np.asfortranarray(base.astype(np.float32)),
+        "unaligned": unaligned,
         "int": base,
         "uint8": (base + 50).astype(np.uint8),
     }
