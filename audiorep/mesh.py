@@ -212,7 +212,7 @@ def write_obj(path, acg_or_grid, *, x=None, y=None, normals=False, scale=None, p
     # Quads run counter-clockwise seen from +z; mirrored axes mirror the winding.
     flip = ((xs[-1] - xs[0]) * sx < 0) != ((ys[-1] - ys[0]) * sy < 0)
 
-    target = os.fspath(path)
+    target = os.fsdecode(os.fspath(path))
     directory = os.path.dirname(os.path.abspath(target))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
     try:
@@ -268,7 +268,7 @@ def read_obj(path, *, workers=-1) -> ObjMesh:
     [[0, 1, 2, -1]]
     """
     nthreads = resolve_workers(workers)
-    target = os.fspath(path)
+    target = os.fsdecode(os.fspath(path))
     with open(target, "rb") as f:
         data = f.read()
     parsed = _core.parse_obj(data, nthreads)

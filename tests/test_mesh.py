@@ -280,6 +280,13 @@ def test_failed_write_keeps_the_old_file(tmp_path, grid, monkeypatch):
     assert os.listdir(tmp_path) == ["m.obj"]
 
 
+def test_bytes_paths(tmp_path, grid):
+    path = os.fsencode(tmp_path / "b.obj")
+    write_obj(path, grid)
+    assert read_obj(path).vertices.shape == (grid.size, 3)
+    assert os.listdir(tmp_path) == ["b.obj"]
+
+
 def test_missing_directory(tmp_path, grid):
     with pytest.raises(FileNotFoundError):
         write_obj(tmp_path / "nowhere" / "m.obj", grid)
