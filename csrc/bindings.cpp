@@ -256,7 +256,104 @@ void bind_autocorr(py::module_& m) {
 
 // ---------------------------------------------------------------- obj
 
-void bind_obj(py::module_& /*m*/) {}
+template <typename T>
+int write_heightfield_impl(const std::string& path, const py::array& x, const py::array& y, const py::array& z,
+                           const audiorep::obj::HeightFieldOptions& options, int nthreads) {
+  // The kernel takes element strides, so views (slices, transposes) need no copy.
+  if (!py::isinstance<py::array_t<T>>(z))
+    throw py::type_error("write_heightfield: unexpected dtype " + std::string(py::str(z.dtype())));
+  if (z.ndim() != 2) throw py::value_error("write_heightfield: expected a 2-D grid");
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  if (z.strides(0) % item != 0 || z.strides(1) % item != 0)
+    throw py::value_error("write_heightfield: grid strides must be whole elements");
+  auto xa = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(x);
+  auto ya = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
+  if (!xa || !ya || xa.ndim() != 1 || ya.ndim() != 1) throw py::value_error("write_heightfield: x and y must be 1-D");
+  const auto rows = static_cast<std::size_t>(z.shape(0)), cols = static_cast<std::size_t>(z.shape(1));
+  if (static_cast<std::size_t>(xa.shape(0)) != rows || static_cast<std::size_t>(ya.shape(0)) != cols)
+    throw py::value_error("write_heightfield: x and y must match the grid's rows and columns");
+  const double* px = xa.data();
+  const double* py_ = ya.data();
+  const auto* pz = static_cast<const T*>(z.data());
+  const std::ptrdiff_t row_stride = z.strides(0) / item, col_stride = z.strides(1) / item;
+  py::gil_scoped_release release;
+  return audiorep::obj::write_heightfield<T>(path.c_str(), px, py_, pz, rows, cols, row_stride, col_stride, options,
+                                            nthreads);
+}
+
+// Hands a vector's buffer to numpy without a copy; the capsule frees it with the array.
+template <typename T, typename A>
+py::array_t<T> take_rows(std::vector<T, A>&& values, py::ssize_t width) {
+  using Vec = std::vector<T, A>;
+  const auto rows = static_cast<py::ssize_t>(values.size()) / width;
+  if (values.empty()) return py::array_t<T>(std::vector<py::ssize_t>{0, width});
+  auto* heap = new Vec(std::move(values));
+  py::capsule owner(heap, [](void* p) { delete static_cast<Vec*>(p); });
+  return py::array_t<T>({rows, width}, heap->data(), owner);
+}
+
+py::dict parse_obj(const py::bytes& data, int nthreads) {
+  check_threads(nthreads);
+  char* buffer = nullptr;
+  Py_ssize_t size = 0;
+  if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
+  audiorep::obj::ParseResult result;
+  {
+    py::gil_scoped_release release;
+    result = audiorep::obj::parse(buffer, static_cast<std::size_t>(size), nthreads);
+  }
+  py::dict out;
+  if (!result.ok) {
+    out["error_line"] = result.error_line;
+    out["error"] = result.error;
+    return out;
+  }
+  auto& mesh = result.mesh;
+  out["vertices"] = take_rows(std::move(mesh.vertices), 3);
+  out["texcoords"] = take_rows(std::move(mesh.texcoords), 2);
+  out["normals"] = take_rows(std::move(mesh.normals), 3);
+  out["faces"] = take_rows(std::move(mesh.faces), 4);
+  out["face_texcoords"] = take_rows(std::move(mesh.face_texcoords), 4);
+  out["face_normals"] = take_rows(std::move(mesh.face_normals), 4);
+  py::dict groups;
+  for (std::size_t g = 0; g < mesh.group_names.size(); ++g) {
+    auto faces = take_rows(std::move(mesh.group_faces[g]), 1);
+    groups[py::bytes(mesh.group_names[g])] = faces.attr("reshape")(-1);
+  }
+  out["groups"] = groups;
+  return out;
+}
+
+void bind_obj(py::module_& m) {
+  m.def(
+      "write_heightfield",
+      [](const py::bytes& path, const py::array& x, const py::array& y, const py::array& z, int precision,
+         bool normals, bool flip, double sx, double sy, double sz, int nthreads) {
+        check_threads(nthreads);
+        if (precision < 0 || precision > 17) throw py::value_error("write_heightfield: precision must be in [0, 17]");
+        audiorep::obj::HeightFieldOptions options;
+        options.precision = precision;
+        options.normals = normals;
+        options.flip = flip;
+        options.scale[0] = sx;
+        options.scale[1] = sy;
+        options.scale[2] = sz;
+        const std::string target = path;
+        const int err = py::isinstance<py::array_t<float>>(z)
+                            ? write_heightfield_impl<float>(target, x, y, z, options, nthreads)
+                            : write_heightfield_impl<double>(target, x, y, z, options, nthreads);
+        if (err != 0) {
+          errno = err;
+          PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path.ptr());
+          throw py::error_already_set();
+        }
+      },
+      py::arg("path"), py::arg("x"), py::arg("y"), py::arg("z"), py::arg("precision"), py::arg("normals"),
+      py::arg("flip"), py::arg("sx"), py::arg("sy"), py::arg("sz"), py::arg("nthreads"),
+      "Write the OBJ height-field mesh of a float32/float64 grid z (any strides) over the axes x, y to path.");
+  m.def("parse_obj", &parse_obj, py::arg("data"), py::arg("nthreads"),
+        "Parse OBJ text; a dict of arrays, or of error_line and error when the text is malformed.");
+}
 
 // ---------------------------------------------------------------- build info
 
