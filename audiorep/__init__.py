@@ -24,6 +24,7 @@ from .dsp import (
     pitch_track,
     rfft,
 )
+from .mesh import ObjMesh, heightfield_from_obj, read_obj, write_obj
 from .features import FeatureParams, compute_features
 from .store import (
     FeatureTable,
@@ -71,8 +72,8 @@ __all__ = [
     "check_params",
     "chunk",
     "compute_features",
-    "correlogram",
     "Correlogram",
+    "correlogram",
     "Dataset",
     "FeatureParams",
     "FeatureTable",
@@ -81,6 +82,7 @@ __all__ = [
     "fold_indices",
     "fundamental_frequency",
     "get_window",
+    "heightfield_from_obj",
     "ifft",
     "info",
     "Instance",
@@ -90,9 +92,11 @@ __all__ = [
     "mel_filterbank",
     "melspectrogram",
     "ObjFormatError",
+    "ObjMesh",
     "ParameterError",
     "pitch_track",
     "PitchTrack",
+    "read_obj",
     "read_store",
     "read_store_metadata",
     "rfft",
@@ -100,5 +104,6 @@ __all__ = [
     "StoreError",
     "StoreMetadata",
     "StoreWriter",
+    "write_obj",
     "write_store",
 ]
