@@ -188,16 +188,11 @@ def export(model: Seq2SeqAutoencoder, mlp: Optional[MLPClassifier] = None, *, ou
         raise TypeError(f"model must be a Seq2SeqAutoencoder, got {type(model).__name__}")
     if mlp is not None and not isinstance(mlp, MLPClassifier):
         raise TypeError(f"mlp must be an MLPClassifier or None, got {type(mlp).__name__}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     ae = copy.deepcopy(model).cpu().eval()
-    paths: Dict[str, Path] = {}
-    _save_script(EncoderExport(ae), out / "encoder.pt")
-    paths["encoder"] = out / "encoder.pt"
-    _save_script(ae, out / "autoencoder.pt")
-    paths["autoencoder"] = out / "autoencoder.pt"
     manifest = {"n_features": ae.n_features, "representation_size": ae.representation_size,
                 "autoencoder_config": ae.config, "torch": torch.__version__}
+    # Everything is checked before the first file is written.
+    classifier = None
     if mlp is not None:
         n_inputs, n_classes = mlp.config["n_inputs"], mlp.config["n_classes"]
         if n_inputs != ae.representation_size:
@@ -209,13 +204,20 @@ def export(model: Seq2SeqAutoencoder, mlp: Optional[MLPClassifier] = None, *, ou
         if len(label_names) != n_classes:
             raise ParameterError(f"got {len(label_names)} label_names for a {n_classes}-class classifier")
         classifier = ClassifierExport(copy.deepcopy(mlp).cpu().eval(), _as_scaler(scaler, n_inputs))
-        _save_script(classifier, out / "mlp.pt")
-        paths["mlp"] = out / "mlp.pt"
-        _save_script(PipelineExport(ae, classifier, label_names), out / "pipeline.pt")
-        paths["pipeline"] = out / "pipeline.pt"
         manifest.update(n_classes=n_classes, label_names=label_names, classifier_config=mlp.config)
     elif scaler is not None or label_names is not None:
         raise ParameterError("scaler and label_names belong to the classifier; pass mlp as well")
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: Dict[str, Path] = {"encoder": out / "encoder.pt", "autoencoder": out / "autoencoder.pt"}
+    _save_script(EncoderExport(ae), paths["encoder"])
+    _save_script(ae, paths["autoencoder"])
+    if classifier is not None:
+        paths["mlp"] = out / "mlp.pt"
+        paths["pipeline"] = out / "pipeline.pt"
+        _save_script(classifier, paths["mlp"])
+        _save_script(PipelineExport(ae, classifier, list(label_names)), paths["pipeline"])
     with atomic_path(out / "export.json") as tmp:
         tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     paths["manifest"] = out / "export.json"
