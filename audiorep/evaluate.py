@@ -161,7 +161,7 @@ def train_classifier(reps, labels, *, n_classes: int | None = None, hidden: Sequ
     >>> import numpy as np
     >>> x = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(int)
-    >>> mlp, scaler = train_classifier(x, y, hidden=(8,), epochs=50)
+    >>> mlp, scaler = train_classifier(x, y, hidden=(8,), epochs=100, lr=1e-2)
     >>> float((predict_proba(mlp, scaler, x).argmax(1) == y).mean()) > 0.8
     True
     """
@@ -305,7 +305,7 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> y = np.repeat([0, 1], 20); x = rng.standard_normal((40, 3)).astype(np.float32) + y[:, None] * 3
-    >>> res = cross_validate(x, y, k=4, repeats=1, hidden=(8,), epochs=60)
+    >>> res = cross_validate(x, y, k=4, repeats=1, hidden=(8,), epochs=100, lr=1e-2)
     >>> res.mean > 0.9, int(res.confusion.sum())
     (True, 40)
     """
@@ -394,9 +394,9 @@ def format_confusion(matrix, *, label_names: Sequence[str] | None = None) -> str
     Examples
     --------
     >>> print(format_confusion([[3, 1], [0, 4]], label_names=["dog", "rain"]))
-    predicted \\ true          dog         rain
-    dog                3 ( 75.0%)   0 (  0.0%)
-    rain               1 ( 25.0%)   4 (100.0%)
+    predicted \\ true         dog        rain
+    dog               3 ( 75.0%)  0 (  0.0%)
+    rain              1 ( 25.0%)  4 (100.0%)
     """
     matrix, names, percent = _check_confusion(matrix, label_names)
     count_width = len(str(int(matrix.max())))
@@ -418,7 +418,8 @@ def write_confusion_text(matrix, path, *, label_names: Sequence[str] | None = No
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "confusion.txt")
     >>> write_confusion_text([[1, 0], [0, 1]], path)
-    >>> open(path).read().startswith("predicted")
+    >>> from pathlib import Path
+    >>> Path(path).read_text().startswith("predicted")
     True
     """
     text = format_confusion(matrix, label_names=label_names) + "\n"
@@ -438,7 +439,8 @@ def write_confusion_png(matrix, path, *, label_names: Sequence[str] | None = Non
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "confusion.png")
     >>> write_confusion_png([[3, 1], [0, 4]], path, label_names=["dog", "rain"])
-    >>> open(path, "rb").read(4) == b"\\x89PNG"
+    >>> from pathlib import Path
+    >>> Path(path).read_bytes()[:4] == b"\\x89PNG"
     True
     """
     matrix, names, percent = _check_confusion(matrix, label_names)
