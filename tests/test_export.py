@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,17 @@ from audiorep import ParameterError
 from audiorep.evaluate import predict_proba
 from audiorep.export import export, load_torchscript, script
 from audiorep.models import MLPClassifier, Seq2SeqAutoencoder, Standardizer
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # These models are tiny: extra intra-op threads only add synchronisation, and on a loaded
+    # CI machine they make the tests several times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 LABELS = ["dog", "rain", "sea waves"]
 
@@ -68,8 +80,9 @@ def test_exported_files_run_without_audiorep_and_match_eager(trained, tmp_path, 
     inputs = {"short": rng.standard_normal((2, 5, 6)), "long": rng.standard_normal((3, 37, 6)) * 4 + 2}
     for name, x in inputs.items():
         np.save(tmp_path / f"{name}.npy", x.astype(np.float32))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-I", "-c", ISOLATED, str(tmp_path), *inputs], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert f"labels {LABELS}" in proc.stdout
 
