@@ -6,7 +6,6 @@ import dataclasses
 import json
 import logging
 import math
-import operator
 from typing import Sequence
 
 import numpy as np
@@ -94,7 +93,8 @@ def fuse(*reps) -> np.ndarray:
     arrays = [_check_reps(r, f"reps[{i}]") for i, r in enumerate(reps)]
     sizes = {a.shape[0] for a in arrays}
     if len(sizes) != 1:
-        raise ParameterError(f"fused representations must have the same number of rows, got {[a.shape[0] for a in arrays]}")
+        rows = [a.shape[0] for a in arrays]
+        raise ParameterError(f"fused representations must have the same number of rows, got {rows}")
     return np.concatenate(arrays, axis=1)
 
 

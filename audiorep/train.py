@@ -237,8 +237,9 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     model.scaler.fit(train_data.numpy())
     model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr), "validation_share": float(validation_share),
-                "clip_norm": float(clip_norm), "data": _fingerprint(features)}
+    settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
+                "validation_share": float(validation_share), "clip_norm": float(clip_norm),
+                "data": _fingerprint(features)}
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
     bad_epochs = 0
