@@ -105,6 +105,28 @@ def test_keyboard_interrupt_leaves_resumable_checkpoint(features, tmp_path):
     assert history == full_history
 
 
+def test_interrupt_while_writing_never_corrupts_the_checkpoint(features, tmp_path, monkeypatch):
+    path = tmp_path / "run.ckpt"
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def save_interrupted_midway(obj, f):
+        calls["n"] += 1
+        if calls["n"] >= 2:  # epoch 2's write and the rescue write both stop halfway, as Ctrl-C would
+            with open(f, "wb") as handle:
+                handle.write(b"PK\x03\x04 truncated")
+            raise KeyboardInterrupt
+        return real_save(obj, f)
+
+    monkeypatch.setattr(torch, "save", save_interrupted_midway)
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder(features, seed=0, epochs=4, checkpoint_path=path, **FAST)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]
+    assert calls["n"] == 3
+    assert torch.load(path, weights_only=True)["epoch"] == 1
+    load_model(path)
+
+
 def test_cancel_before_first_epoch_raises_cancelled_and_saves(features, tmp_path):
     path = tmp_path / "run.ckpt"
     with pytest.raises(Cancelled):
