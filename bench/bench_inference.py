@@ -98,42 +98,56 @@ def test_inference(benchmark, target, path, batch):
     benchmark.extra_info["clips_per_s"] = batch / benchmark.stats.stats.median
 
 
-def _throughput(run, x, seconds: float) -> float:
-    """Clips per second from the median call time (robust to other load on a shared machine)."""
-    for _ in range(2):  # TorchScript's profiling executor optimises on the first calls per shape
-        run(x)
-    times, start = [], time.perf_counter()
-    while len(times) < 3 or time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        run(x)
-        times.append(time.perf_counter() - t)
-    return len(x) / statistics.median(times)
+def _interleaved_clips_per_s(runs: dict, x: torch.Tensor, seconds: float) -> dict:
+    """Clips/s per path from median call times, calling the paths in turn.
+
+    Round-robin calls spread any outside load over all paths alike, so their ratios hold on a
+    shared machine even when the absolute figures wobble.
+    """
+    for run in runs.values():
+        for _ in range(2):  # TorchScript's profiling executor optimises on the first calls per shape
+            run(x)
+    times = {path: [] for path in runs}
+    start = time.perf_counter()
+    while min(len(t) for t in times.values()) < 3 or time.perf_counter() - start < seconds * len(runs):
+        for path, run in runs.items():
+            t = time.perf_counter()
+            run(x)
+            times[path].append(time.perf_counter() - t)
+    return {path: len(x) / statistics.median(t) for path, t in times.items()}
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per path and measurement")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--targets", default="encode,reconstruct")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    config = _model().config
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input {FRAMES} x {FEATURES}, "
-          f"model {_model().config['layers']} x {_model().config['units']} {_model().config['cell']}")
-    print(f"{'target':<12}{'path':<13}" + "".join(f"{f'batch {b} clips/s':>20}" for b in BATCHES))
+          f"model {config['layers']} x {config['units']} {config['cell']}")
+    print(f"{'target':<12}{'path':<13}" + "".join(f"{f'batch {b} clips/s':>20}" for b in BATCHES) + "   setup")
     for target in args.targets.split(","):
+        runs, setup = {}, {}
         for path in ("eager", "torchscript", "compile"):
             start = time.perf_counter()
             run = _runner(target, path)
-            setup = time.perf_counter() - start
-            if run is None:
+            setup[path] = time.perf_counter() - start
+            if run is not None:
+                runs[path] = run
+        table = {}
+        for batch in BATCHES:
+            for path in runs:
+                _check_same(target, path, batch)
+            table[batch] = _interleaved_clips_per_s(runs, _input(batch), args.seconds)
+        for path in ("eager", "torchscript", "compile"):
+            if path not in runs:
                 print(f"{target:<12}{path:<13}{'skipped':>20}")
                 continue
-            cells = []
-            for batch in BATCHES:
-                _check_same(target, path, batch)
-                cells.append(f"{_throughput(run, _input(batch), args.seconds):>20.1f}")
-            print(f"{target:<12}{path:<13}" + "".join(cells) + f"   (setup {setup:.1f} s)")
+            cells = "".join(f"{table[b][path]:>20.1f}" for b in BATCHES)
+            print(f"{target:<12}{path:<13}{cells}   {setup[path]:.1f} s")
 
 
 if __name__ == "__main__":
