@@ -15,7 +15,7 @@ from torch import nn
 from ._util import positive_int
 from .errors import ParameterError
 from .models import MLPClassifier, Standardizer
-from .train import _device, atomic_path, seed_everything
+from .train import atomic_path, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def train_classifier(reps, labels, *, n_classes: int | None = None, hidden: Sequ
     reps = _check_reps(reps)
     labels, n_classes = _check_labels(labels, len(reps), n_classes)
     epochs, batch_size = _check_hyper(epochs, lr, dropout, batch_size)
-    dev = _device(device)
+    dev = resolve_device(device)
     generator = seed_everything(seed)
     scaler = Standardizer(reps.shape[1]).fit(reps)
     mlp = MLPClassifier(reps.shape[1], n_classes, hidden=hidden, dropout=dropout).to(dev)

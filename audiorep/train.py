@@ -83,7 +83,8 @@ def check_features(features, name: str = "features") -> np.ndarray:
     return features
 
 
-def _device(device) -> torch.device:
+def resolve_device(device) -> torch.device:
+    """``torch.device(device)``, with a clear error for nonsense and for CUDA on a machine without it."""
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -222,7 +223,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         raise ParameterError(f"config n_features={config['n_features']!r} does not match the features' "
                              f"last axis ({features.shape[2]})")
     config["n_features"] = features.shape[2]
-    dev = _device(device)
+    dev = resolve_device(device)
 
     generator = seed_everything(seed)
     n = len(features)
@@ -425,4 +426,4 @@ def load_model(path, *, device="cpu", expected_feature_params: Mapping | None = 
         if differ:
             detail = ", ".join(f"{k}: model {params.get(k)!r}, given {expected.get(k)!r}" for k in differ)
             raise ParameterError(f"{path} was trained on different features ({detail})")
-    return model.to(_device(device)).eval(), params
+    return model.to(resolve_device(device)).eval(), params
