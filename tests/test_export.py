@@ -30,17 +30,31 @@ def _one_torch_thread():
 
 LABELS = ["dog", "rain", "sea waves"]
 
-# Runs in `python -I` (no cwd, no PYTHON* variables on sys.path): only torch and numpy are there.
+# Runs in `python -I` (neither cwd nor PYTHON* variables on sys.path). audiorep may still be
+# installed in site-packages, so an import hook refuses it and records any attempt to import it.
 ISOLATED = textwrap.dedent("""
     import sys, warnings
-    import numpy as np, torch
+
+    class RefuseAudiorep:
+        attempts = []
+
+        def find_spec(self, name, path=None, target=None):
+            if name == "audiorep" or name.startswith("audiorep."):
+                self.attempts.append(name)
+                raise ImportError("audiorep is not available here")
+            return None
+
+    refuse = RefuseAudiorep()
+    sys.meta_path.insert(0, refuse)
     try:
         import audiorep
     except ImportError:
         pass
     else:
         sys.exit("audiorep is importable: " + audiorep.__file__)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    refuse.attempts.clear()
+    import numpy as np, torch
+    warnings.filterwarnings("ignore", message="`torch.jit.load` is deprecated", category=DeprecationWarning)
     out, inputs = sys.argv[1], sys.argv[2:]
     enc = torch.jit.load(out + "/encoder.pt")
     ae = torch.jit.load(out + "/autoencoder.pt")
@@ -56,6 +70,8 @@ ISOLATED = textwrap.dedent("""
             np.save(out + "/" + name + ".pipeline.npy", pipe(x).numpy())
         print(name, pipe.predict(x))
     print("labels", pipe.labels())
+    if refuse.attempts:
+        sys.exit("loading the exported files tried to import " + ", ".join(refuse.attempts))
 """)
 
 
