@@ -33,6 +33,8 @@ def _one_torch_thread():
 
 
 QUICK = dict(hidden=(16,), dropout=0.1, epochs=60, lr=1e-2)
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device")])]
 
 
 def _blobs(rng, n_per_class=24, n_classes=3, dim=6, sep=4.0):
@@ -44,15 +46,16 @@ def _blobs(rng, n_per_class=24, n_classes=3, dim=6, sep=4.0):
     return reps, labels
 
 
-def test_easy_problem_is_learned_and_random_labels_are_not(rng):
+@pytest.mark.parametrize("device", DEVICES)
+def test_easy_problem_is_learned_and_random_labels_are_not(rng, device):
     reps, labels = _blobs(rng)
     folds = np.tile(np.arange(4), len(labels) // 4)
-    res = cross_validate(reps, labels, folds, repeats=2, seed=0, **QUICK)
+    res = cross_validate(reps, labels, folds, repeats=2, seed=0, device=device, **QUICK)
     assert res.mean > 0.95
     assert res.fold_ids == [0, 1, 2, 3]
     assert res.fold_accuracies.shape == (2, 4)
     shuffled = np.random.default_rng(1).permutation(labels)
-    chance = cross_validate(reps, shuffled, folds, repeats=2, seed=0, **QUICK)
+    chance = cross_validate(reps, shuffled, folds, repeats=2, seed=0, device=device, **QUICK)
     assert abs(chance.mean - 1 / 3) < 0.2
 
 
