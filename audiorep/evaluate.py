@@ -1,0 +1,473 @@
+"""Cross-validated classification of representations with an MLP, and confusion matrices."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._util import positive_int
+from .errors import ParameterError
+from .models import MLPClassifier, Standardizer
+from .train import atomic_path, resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CVResult",
+    "cross_validate",
+    "format_confusion",
+    "fuse",
+    "predict_proba",
+    "stratified_folds",
+    "train_classifier",
+    "write_confusion_png",
+    "write_confusion_text",
+]
+
+
+def _check_reps(reps, name: str = "reps") -> np.ndarray:
+    if isinstance(reps, torch.Tensor):
+        reps = reps.detach().cpu().numpy()
+    if not isinstance(reps, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of shape (N, D), got {type(reps).__name__}")
+    if reps.ndim != 2 or min(reps.shape) < 1:
+        raise ParameterError(f"{name} must have shape (N, D) with N, D >= 1, got shape {reps.shape}")
+    if not (np.issubdtype(reps.dtype, np.floating) or np.issubdtype(reps.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {reps.dtype}")
+    reps = np.ascontiguousarray(reps, dtype=np.float32)
+    if not np.isfinite(reps).all():
+        raise ParameterError(f"{name} contains NaN or infinite values")
+    return reps
+
+
+def _check_int_vector(values, n: int, name: str) -> np.ndarray:
+    values = np.asarray(values)
+    if values.shape != (n,):
+        raise ParameterError(f"{name} must have shape ({n},), got shape {values.shape}")
+    if not np.issubdtype(values.dtype, np.integer):
+        raise TypeError(f"{name} must hold integers, got dtype {values.dtype}")
+    return values.astype(np.int64)
+
+
+def _check_labels(labels, n: int, n_classes):
+    labels = _check_int_vector(labels, n, "labels")
+    if labels.min() < 0:
+        raise ParameterError(f"labels must be non-negative, found {labels.min()}")
+    if n_classes is None:
+        n_classes = int(labels.max()) + 1
+    n_classes = positive_int(n_classes, "n_classes")
+    if labels.max() >= n_classes:
+        raise ParameterError(f"label {labels.max()} is out of range for n_classes={n_classes}")
+    return labels, n_classes
+
+
+def _check_hyper(epochs, lr, dropout, batch_size):
+    epochs = positive_int(epochs, "epochs")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ParameterError(f"lr={lr!r} must be a positive number")
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ParameterError(f"dropout={dropout!r} must be in [0, 1)")
+    if batch_size is not None:
+        batch_size = positive_int(batch_size, "batch_size")
+    return epochs, batch_size
+
+
+def fuse(*reps) -> np.ndarray:
+    """Concatenate representations of the same clips along the feature axis (early fusion).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fuse(np.zeros((4, 3)), np.ones((4, 2))).shape
+    (4, 5)
+    """
+    if not reps:
+        raise ParameterError("fuse needs at least one representation array")
+    arrays = [_check_reps(r, f"reps[{i}]") for i, r in enumerate(reps)]
+    sizes = {a.shape[0] for a in arrays}
+    if len(sizes) != 1:
+        rows = [a.shape[0] for a in arrays]
+        raise ParameterError(f"fused representations must have the same number of rows, got {rows}")
+    return np.concatenate(arrays, axis=1)
+
+
+def stratified_folds(labels, k: int, *, seed: int = 0) -> np.ndarray:
+    """Assign each clip one of ``k`` folds so that every class spreads evenly over the folds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> folds = stratified_folds(np.repeat([0, 1], 6), 3, seed=0)
+    >>> np.bincount(folds[:6]).tolist(), np.bincount(folds[6:]).tolist()
+    ([2, 2, 2], [2, 2, 2])
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ParameterError(f"labels must be one-dimensional, got shape {labels.shape}")
+    k = positive_int(k, "k")
+    if k < 2:
+        raise ParameterError(f"k={k} must be at least 2 folds")
+    if k > len(labels):
+        raise ParameterError(f"k={k} folds need at least {k} clips, got {len(labels)}")
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), dtype=np.int64)
+    offset = 0
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        # Continuing the round-robin across classes keeps the fold sizes within one of each other.
+        folds[idx] = (np.arange(len(idx)) + offset) % k
+        offset = (offset + len(idx)) % k
+    return folds
+
+
+def train_classifier(reps, labels, *, n_classes: int | None = None, hidden: Sequence[int] = (150, 150),
+                     dropout: float = 0.4, epochs: int = 400, lr: float = 1e-3, batch_size: int | None = None,
+                     weight_decay: float = 0.0, seed: int = 0, device="cpu"):
+    """Standardise ``reps`` and train an :class:`MLPClassifier` on them with Adam and cross-entropy.
+
+    Parameters
+    ----------
+    reps : ndarray, shape (N, D)
+        Training representations.
+    labels : ndarray of int, shape (N,)
+        Class of each row.
+    n_classes : int, optional
+        Number of classes; defaults to ``labels.max() + 1``.
+    hidden, dropout : sequence of int, float
+        MLP shape (see :class:`MLPClassifier`).
+    epochs, lr, batch_size, weight_decay : int, float, int or None, float
+        A fixed number of passes; ``batch_size=None`` means full-batch steps.
+    seed : int
+        Seeds initialisation, shuffling and dropout.
+    device : str or torch.device
+        Where to train.
+
+    Returns
+    -------
+    mlp : MLPClassifier
+        In eval mode.
+    scaler : Standardizer
+        Fitted on ``reps``; feed ``scaler(x)`` to ``mlp``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(int)
+    >>> mlp, scaler = train_classifier(x, y, hidden=(8,), epochs=100, lr=1e-2)
+    >>> float((predict_proba(mlp, scaler, x).argmax(1) == y).mean()) > 0.8
+    True
+    """
+    reps = _check_reps(reps)
+    labels, n_classes = _check_labels(labels, len(reps), n_classes)
+    epochs, batch_size = _check_hyper(epochs, lr, dropout, batch_size)
+    dev = resolve_device(device)
+    generator = seed_everything(seed)
+    scaler = Standardizer(reps.shape[1]).fit(reps)
+    mlp = MLPClassifier(reps.shape[1], n_classes, hidden=hidden, dropout=dropout).to(dev)
+    x = scaler(torch.from_numpy(reps)).to(dev)
+    y = torch.from_numpy(labels).to(dev)
+    optimizer = torch.optim.Adam(mlp.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(x)
+    full = batch_size is None or batch_size >= n
+    mlp.train()
+    for _ in range(epochs):
+        batches = [None] if full else torch.randperm(n, generator=generator).to(dev).split(batch_size)
+        for idx in batches:
+            xb, yb = (x, y) if idx is None else (x[idx], y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(mlp(xb), yb).backward()
+            optimizer.step()
+    return mlp.eval(), scaler.to(dev)
+
+
+def predict_proba(mlp: MLPClassifier, scaler: Standardizer, reps) -> np.ndarray:
+    """Class probabilities (N, n_classes) for raw representations.
+
+    Examples
+    --------
+    See :func:`train_classifier`.
+    """
+    reps = _check_reps(reps)
+    dev = next(mlp.parameters()).device
+    was_training = mlp.training
+    mlp.eval()
+    with torch.no_grad():
+        probs = torch.softmax(mlp(scaler(torch.from_numpy(reps).to(dev))), dim=1).cpu().numpy()
+    mlp.train(was_training)
+    return probs
+
+
+@dataclasses.dataclass
+class CVResult:
+    """Outcome of :func:`cross_validate`.
+
+    Attributes
+    ----------
+    fold_ids : list of int
+        The folds, in the order of the columns of ``fold_accuracies``.
+    fold_accuracies : ndarray, shape (repeats, folds)
+        Accuracy on each held-out fold.
+    repeat_accuracies : ndarray, shape (repeats,)
+        Accuracy over all clips of each repeat.
+    mean, std : float
+        Mean and (population) standard deviation of ``fold_accuracies``.
+    confusions : ndarray, shape (repeats, n_classes, n_classes)
+        ``confusions[r, i, j]``: clips of true class i predicted as j in repeat r.
+    confusion : ndarray, shape (n_classes, n_classes)
+        ``confusions`` summed over repeats.
+    precision, recall : ndarray, shape (n_classes,)
+        Per class, from ``confusion`` (0 where undefined).
+    predictions : ndarray, shape (repeats, N)
+        Predicted class of every clip when it was held out.
+    label_names : list of str
+    """
+
+    fold_ids: list
+    fold_accuracies: np.ndarray
+    repeat_accuracies: np.ndarray
+    mean: float
+    std: float
+    confusions: np.ndarray
+    confusion: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    predictions: np.ndarray
+    label_names: list
+
+    def to_dict(self) -> dict:
+        """Plain Python types, ready for JSON."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = value.tolist() if isinstance(value, np.ndarray) else value
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        """The result as a JSON document (``kwargs`` go to ``json.dumps``)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def __str__(self) -> str:
+        return (f"accuracy {100 * self.mean:.1f}% +- {100 * self.std:.1f}% over {self.fold_accuracies.size} "
+                f"fold runs ({len(self.fold_ids)} folds x {len(self.fold_accuracies)} repeats)")
+
+
+def _fold_seed(seed: int, repeat: int, fold: int) -> int:
+    return int(np.random.SeedSequence([seed, repeat, fold + 1]).generate_state(1)[0])
+
+
+def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | None = None,
+                   label_names: Sequence[str] | None = None, repeats: int = 5, seed: int = 0,
+                   hidden: Sequence[int] = (150, 150), dropout: float = 0.4, epochs: int = 400, lr: float = 1e-3,
+                   batch_size: int | None = None, weight_decay: float = 0.0, device="cpu",
+                   progress: bool = False) -> CVResult:
+    """Cross-validate an MLP on representations: train on all folds but one, score that one.
+
+    Standardisation statistics come from the training folds only. Each repeat retrains every
+    fold with different seeds; with ``folds=None`` each repeat also draws fresh stratified folds.
+
+    Parameters
+    ----------
+    reps : ndarray, shape (N, D)
+        Representations (see :func:`fuse` to combine several).
+    labels : ndarray of int, shape (N,)
+    folds : ndarray of int, shape (N,), optional
+        Predefined fold of each clip (e.g. ESC-50's 1..5). None means ``k`` random stratified folds.
+    k : int
+        Number of folds when ``folds`` is None.
+    n_classes : int, optional
+        Defaults to ``labels.max() + 1``.
+    label_names : sequence of str, optional
+        Names of the classes, in label order.
+    repeats : int
+        Independent repetitions.
+    seed : int
+        Seeds everything; the same seed gives the same result.
+    hidden, dropout, epochs, lr, batch_size, weight_decay, device
+        See :func:`train_classifier`.
+    progress : bool
+        Show a tqdm bar over the fold runs on stderr.
+
+    Returns
+    -------
+    CVResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 20); x = rng.standard_normal((40, 3)).astype(np.float32) + y[:, None] * 3
+    >>> res = cross_validate(x, y, k=4, repeats=1, hidden=(8,), epochs=100, lr=1e-2)
+    >>> res.mean > 0.9, int(res.confusion.sum())
+    (True, 40)
+    """
+    reps = _check_reps(reps)
+    n = len(reps)
+    labels, n_classes = _check_labels(labels, n, n_classes)
+    repeats = positive_int(repeats, "repeats")
+    _check_hyper(epochs, lr, dropout, batch_size)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"seed={seed!r} must be a non-negative integer")
+    if label_names is None:
+        label_names = [str(c) for c in range(n_classes)]
+    label_names = [str(name) for name in label_names]
+    if len(label_names) != n_classes:
+        raise ParameterError(f"got {len(label_names)} label_names for {n_classes} classes")
+    if folds is not None:
+        folds = _check_int_vector(folds, n, "folds")
+        if len(np.unique(folds)) < 2:
+            raise ParameterError(f"cross-validation needs at least 2 distinct folds, got {np.unique(folds).tolist()}")
+    else:
+        k = positive_int(k, "k")
+
+    fold_ids = np.unique(folds).tolist() if folds is not None else list(range(k))
+    fold_acc = np.zeros((repeats, len(fold_ids)))
+    confusions = np.zeros((repeats, n_classes, n_classes), dtype=np.int64)
+    predictions = np.full((repeats, n), -1, dtype=np.int64)
+
+    from tqdm.auto import tqdm
+
+    with tqdm(total=repeats * len(fold_ids), desc="cross-validation", unit="fold", disable=not progress) as bar:
+        for r in range(repeats):
+            assignment = folds if folds is not None else stratified_folds(labels, k, seed=_fold_seed(seed, r, -1))
+            for j, fold in enumerate(fold_ids):
+                test = assignment == fold
+                train = ~test
+                if not test.any():
+                    raise ParameterError(f"fold {fold} has no clips")
+                mlp, scaler = train_classifier(reps[train], labels[train], n_classes=n_classes, hidden=hidden,
+                                               dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size,
+                                               weight_decay=weight_decay, seed=_fold_seed(seed, r, j), device=device)
+                pred = predict_proba(mlp, scaler, reps[test]).argmax(1)
+                predictions[r, test] = pred
+                fold_acc[r, j] = float((pred == labels[test]).mean())
+                np.add.at(confusions[r], (labels[test], pred), 1)
+                bar.update(1)
+            log.info("repeat %d: accuracy %.4f", r + 1, float(np.trace(confusions[r]) / n))
+
+    confusion = confusions.sum(0)
+    diag = np.diag(confusion).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.nan_to_num(diag / confusion.sum(0), nan=0.0)
+        recall = np.nan_to_num(diag / confusion.sum(1), nan=0.0)
+    return CVResult(fold_ids=[int(f) for f in fold_ids], fold_accuracies=fold_acc,
+                    repeat_accuracies=np.trace(confusions, axis1=1, axis2=2) / n, mean=float(fold_acc.mean()),
+                    std=float(fold_acc.std()), confusions=confusions, confusion=confusion, precision=precision,
+                    recall=recall, predictions=predictions, label_names=label_names)
+
+
+def _check_confusion(matrix, label_names):
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 1:
+        raise ParameterError(f"a confusion matrix must be square, got shape {matrix.shape}")
+    if not np.issubdtype(matrix.dtype, np.integer):
+        if not np.all(matrix == np.round(matrix)):
+            raise ParameterError("a confusion matrix holds counts; got non-integer values")
+    if (matrix < 0).any():
+        raise ParameterError("a confusion matrix holds counts; got negative values")
+    matrix = matrix.astype(np.int64)
+    if label_names is None:
+        label_names = [str(i) for i in range(len(matrix))]
+    label_names = [str(x) for x in label_names]
+    if len(label_names) != len(matrix):
+        raise ParameterError(f"got {len(label_names)} label names for a {len(matrix)}-class confusion matrix")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Laid out with true classes as columns: each column's percentages sum to 100.
+        percent = np.nan_to_num(100.0 * matrix.T / matrix.sum(1)[None, :], nan=0.0)
+    return matrix, label_names, percent
+
+
+def format_confusion(matrix, *, label_names: Sequence[str] | None = None) -> str:
+    """Text table of a confusion matrix: columns are true classes, rows predicted classes.
+
+    ``matrix[i, j]`` counts clips of true class i predicted as j (as in :class:`CVResult`).
+    Each cell shows the count and its percentage of the true class.
+
+    Examples
+    --------
+    >>> print(format_confusion([[3, 1], [0, 4]], label_names=["dog", "rain"]))
+    predicted \\ true         dog        rain
+    dog               3 ( 75.0%)  0 (  0.0%)
+    rain              1 ( 25.0%)  4 (100.0%)
+    """
+    matrix, names, percent = _check_confusion(matrix, label_names)
+    count_width = len(str(int(matrix.max())))
+    cell_width = max(count_width + 10, max(len(n) for n in names))
+    head_width = max(len("predicted \\ true"), max(len(n) for n in names))
+    lines = ["predicted \\ true".ljust(head_width) + "".join(" " + n.rjust(cell_width) for n in names)]
+    for p, name in enumerate(names):
+        cells = "".join(" " + f"{matrix[t, p]:>{count_width}d} ({percent[p, t]:5.1f}%)".rjust(cell_width)
+                        for t in range(len(names)))
+        lines.append(name.ljust(head_width) + cells)
+    return "\n".join(lines)
+
+
+def write_confusion_text(matrix, path, *, label_names: Sequence[str] | None = None) -> None:
+    """Write :func:`format_confusion` to ``path`` atomically.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "confusion.txt")
+    >>> write_confusion_text([[1, 0], [0, 1]], path)
+    >>> from pathlib import Path
+    >>> Path(path).read_text().startswith("predicted")
+    True
+    """
+    text = format_confusion(matrix, label_names=label_names) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_confusion_png(matrix, path, *, label_names: Sequence[str] | None = None, title: str | None = None,
+                        dpi: int = 150) -> None:
+    """Draw a confusion matrix as a PNG: columns true class, rows predicted class.
+
+    Each cell shows its count and the percentage of its column (the true class), shaded by that
+    percentage. Needs matplotlib (the ``plot`` extra).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "confusion.png")
+    >>> write_confusion_png([[3, 1], [0, 4]], path, label_names=["dog", "rain"])
+    >>> from pathlib import Path
+    >>> Path(path).read_bytes()[:4] == b"\\x89PNG"
+    True
+    """
+    matrix, names, percent = _check_confusion(matrix, label_names)
+    dpi = positive_int(dpi, "dpi")
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("write_confusion_png needs matplotlib: pip install 'audiorep[plot]'") from exc
+
+    n = len(names)
+    size = max(4.0, 0.9 * n + 2.0)
+    fig = Figure(figsize=(size, size))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(percent, cmap="Greys", vmin=0, vmax=100)
+    for p in range(n):
+        for t in range(n):
+            dark = percent[p, t] > 50
+            ax.text(t, p, f"{matrix[t, p]}\n{percent[p, t]:.1f}%", ha="center", va="center",
+                    fontsize=8 if n <= 10 else 6, color="white" if dark else "black")
+    ax.set_xticks(range(n), labels=names, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=names)
+    ax.set_xlabel("true class")
+    ax.set_ylabel("predicted class")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)

@@ -1,0 +1,429 @@
+"""Training the recurrent autoencoder: seeded, checkpointed, resumable, interruptible."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._util import positive_int
+from .errors import Cancelled, ParameterError
+from .models import Seq2SeqAutoencoder
+
+log = logging.getLogger(__name__)
+
+__all__ = ["load_model", "represent", "save_model", "seed_everything", "train_autoencoder"]
+
+_TRAINING_FORMAT = "audiorep-autoencoder-training/1"
+_MODEL_FORMAT = "audiorep-autoencoder/1"
+
+
+@contextlib.contextmanager
+def atomic_path(path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it onto ``path``, else delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python's, numpy's and torch's global generators; return a torch generator for shuffling.
+
+    Examples
+    --------
+    >>> g = seed_everything(0)
+    >>> a = torch.randperm(5, generator=g); b = torch.randperm(5, generator=seed_everything(0))
+    >>> bool((a == b).all())
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"seed={seed!r} must be a non-negative integer")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def check_features(features, name: str = "features") -> np.ndarray:
+    """Return ``features`` as a C-contiguous float32 (N, T, F) array, or raise a clear error."""
+    if isinstance(features, torch.Tensor):
+        features = features.detach().cpu().numpy()
+    if not isinstance(features, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of shape (N, T, F), got {type(features).__name__}")
+    if features.ndim != 3:
+        raise ParameterError(f"{name} must have shape (N, T, F), got shape {features.shape}")
+    if min(features.shape) < 1:
+        raise ParameterError(f"{name} must not be empty, got shape {features.shape}")
+    if not (np.issubdtype(features.dtype, np.floating) or np.issubdtype(features.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {features.dtype}")
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    if not np.isfinite(features).all():
+        raise ParameterError(f"{name} contains NaN or infinite values")
+    return features
+
+
+def resolve_device(device) -> torch.device:
+    """``torch.device(device)``, with a clear error for nonsense and for CUDA on a machine without it."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(f"device={device!r} is not a valid torch device") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device={device!r} asked for, but CUDA is not available")
+    return dev
+
+
+def _fingerprint(features: np.ndarray) -> str:
+    return hashlib.blake2b(features.tobytes(), digest_size=16).hexdigest() + f":{features.shape}"
+
+
+def _rng_state(device: torch.device, generator: torch.Generator) -> dict:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "loader": generator.get_state(),
+        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(state: dict, device: torch.device, generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["loader"])
+    if device.type == "cuda" and state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    random.setstate(state["python"])
+
+
+def _cpu_copy(obj):
+    """Deep copy with every tensor on the CPU: an in-memory snapshot that training cannot mutate."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, Mapping):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
+def _save(obj, path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    return list(torch.randperm(n, generator=generator).split(batch_size))
+
+
+def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, device: torch.device) -> float:
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            x = data[start:start + batch_size].to(device)
+            recon = model.reconstruct_standardized(x)
+            total += float(nn.functional.mse_loss(recon, model.scaler(x), reduction="sum"))
+    model.train(was_training)
+    return total / data.numel()
+
+
+def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
+                      batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
+                      clip_norm: float = 1.0, checkpoint_path=None, resume: bool = False, progress: bool = True,
+                      cancel: Callable[[], bool] | None = None):
+    """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
+
+    The loss is the mean squared error in the standardised feature space; the per-dimension
+    standardisation is fitted on the training share and kept in the model's ``scaler`` buffers.
+    Optimisation is Adam with gradient-norm clipping. A seeded share of the clips is held out;
+    training stops after ``patience`` epochs without a better held-out loss and the best weights
+    are restored.
+
+    Parameters
+    ----------
+    features : ndarray, shape (N, T, F)
+        Training sequences.
+    config : mapping, optional
+        Keyword arguments for :class:`Seq2SeqAutoencoder` (``n_features`` comes from the data).
+    seed : int
+        Seeds model initialisation, the held-out split, shuffling, dropout and teacher forcing.
+    device : str or torch.device
+        Where to train.
+    epochs, batch_size, lr, patience : int, int, float, int
+        Usual meanings; ``epochs`` is the total including epochs already in a resumed checkpoint.
+    validation_share : float
+        Share of clips held out for early stopping, in [0, 1). 0 stops on the training loss.
+    clip_norm : float
+        Maximum gradient norm.
+    checkpoint_path : path, optional
+        Written atomically after every epoch, and on interruption, with model, optimiser, epoch,
+        history, config and RNG states.
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists; the result equals an uninterrupted run.
+    progress : bool
+        Show a tqdm bar on stderr.
+    cancel : callable, optional
+        Polled before every batch; when it returns True, training saves the checkpoint and raises
+        :class:`audiorep.Cancelled`.
+
+    Returns
+    -------
+    model : Seq2SeqAutoencoder
+        The trained model (best held-out weights) in eval mode.
+    history : dict
+        ``train_loss`` and ``val_loss`` per epoch, ``best_epoch``, ``best_loss``, ``stopped_early``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((8, 5, 3)).astype(np.float32)
+    >>> model, history = train_autoencoder(x, config={"units": 8, "layers": 1}, epochs=2, progress=False)
+    >>> len(history["train_loss"])
+    2
+    """
+    features = check_features(features)
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
+    patience = positive_int(patience, "patience")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ParameterError(f"lr={lr!r} must be a positive number")
+    if not (isinstance(clip_norm, (int, float)) and clip_norm > 0):
+        raise ParameterError(f"clip_norm={clip_norm!r} must be a positive number")
+    if not (isinstance(validation_share, (int, float)) and 0.0 <= validation_share < 1.0):
+        raise ParameterError(f"validation_share={validation_share!r} must be in [0, 1)")
+    if resume and checkpoint_path is None:
+        raise ParameterError("resume=True needs a checkpoint_path")
+    config = dict(config or {})
+    if "n_features" in config and config["n_features"] != features.shape[2]:
+        raise ParameterError(f"config n_features={config['n_features']!r} does not match the features' "
+                             f"last axis ({features.shape[2]})")
+    config["n_features"] = features.shape[2]
+    dev = resolve_device(device)
+
+    generator = seed_everything(seed)
+    n = len(features)
+    n_val = 0
+    if validation_share > 0 and n >= 2:
+        n_val = min(n - 1, max(1, round(validation_share * n)))
+    order = np.random.default_rng(seed).permutation(n)
+    train_data = torch.from_numpy(features[np.sort(order[n_val:])])
+    val_data = torch.from_numpy(features[np.sort(order[:n_val])])
+
+    model = Seq2SeqAutoencoder(**config)
+    model.scaler.fit(train_data.numpy())
+    model.to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
+                "validation_share": float(validation_share), "clip_norm": float(clip_norm),
+                "data": _fingerprint(features)}
+    history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
+    best_state = _cpu_copy(model.state_dict())
+    bad_epochs = 0
+    epoch = 0
+
+    if resume and Path(checkpoint_path).exists():
+        ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        if ckpt.get("format") != _TRAINING_FORMAT:
+            raise ParameterError(f"{checkpoint_path} is not an autoencoder training checkpoint")
+        if ckpt["config"] != model.config:
+            raise ParameterError(f"cannot resume {checkpoint_path}: it was trained with config {ckpt['config']}, "
+                                 f"not {model.config}")
+        for key, value in settings.items():
+            if ckpt["settings"].get(key) != value:
+                raise ParameterError(f"cannot resume {checkpoint_path}: {key}={ckpt['settings'].get(key)!r} there, "
+                                     f"{value!r} now")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        history, best_state, bad_epochs, epoch = ckpt["history"], ckpt["best_state"], ckpt["bad_epochs"], ckpt["epoch"]
+        _set_rng_state(ckpt["rng"], dev, generator)
+        log.info("resuming %s at epoch %d", checkpoint_path, epoch)
+
+    def snapshot() -> dict:
+        return _cpu_copy({"format": _TRAINING_FORMAT, "config": model.config, "settings": settings, "epoch": epoch,
+                          "history": history, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "best_state": best_state, "bad_epochs": bad_epochs, "rng": _rng_state(dev, generator)})
+
+    from tqdm.auto import tqdm
+
+    last_good = snapshot()
+    bar = tqdm(total=epochs, initial=min(epoch, epochs), desc="autoencoder", unit="epoch", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+    try:
+        while epoch < epochs and not history["stopped_early"]:
+            model.train()
+            total, count = 0.0, 0
+            for idx in _batches(len(train_data), batch_size, generator):
+                if cancel is not None and cancel():
+                    raise Cancelled(f"training cancelled in epoch {epoch + 1}")
+                x = train_data[idx].to(dev, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                loss = nn.functional.mse_loss(model.reconstruct_standardized(x), model.scaler(x))
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                optimizer.step()
+                batch_loss = loss.item()
+                total += batch_loss * len(idx)
+                count += len(idx)
+                bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)
+            if not math.isfinite(total):
+                raise FloatingPointError(f"training loss became {total} in epoch {epoch + 1}; try a lower lr")
+            train_loss = total / count
+            val_loss = _epoch_loss(model, val_data, batch_size, dev) if n_val else train_loss
+            epoch += 1
+            history["train_loss"].append(train_loss)
+            history["val_loss"].append(val_loss)
+            if val_loss < history["best_loss"]:
+                history["best_loss"], history["best_epoch"], bad_epochs = val_loss, epoch, 0
+                best_state = _cpu_copy(model.state_dict())
+            else:
+                bad_epochs += 1
+                if bad_epochs >= patience:
+                    history["stopped_early"] = True
+                    log.info("stopping early after epoch %d: no better held-out loss for %d epochs", epoch, patience)
+            log.debug("epoch %d: train %.5f, held out %.5f", epoch, train_loss, val_loss)
+            bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+            bar.update(1)
+            last_good = snapshot()
+            if checkpoint_path is not None:
+                _save(last_good, checkpoint_path)
+    except (KeyboardInterrupt, Cancelled):
+        # The state at the last epoch boundary resumes exactly; a mid-epoch state would not.
+        if checkpoint_path is not None:
+            _save(last_good, checkpoint_path)
+            log.warning("interrupted; checkpoint at epoch %d saved to %s", last_good["epoch"], checkpoint_path)
+        raise
+    finally:
+        bar.close()
+
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+def represent(model: Seq2SeqAutoencoder, features, *, batch_size: int = 256) -> np.ndarray:
+    """Encode raw features (N, T, F) into representations (N, representation_size), float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = Seq2SeqAutoencoder(3, units=4, layers=1)
+    >>> represent(model, np.zeros((5, 7, 3), dtype=np.float32)).shape
+    (5, 8)
+    """
+    features = check_features(features)
+    batch_size = positive_int(batch_size, "batch_size")
+    if features.shape[2] != model.n_features:
+        raise ParameterError(f"features have {features.shape[2]} dimensions, the model expects {model.n_features}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(features), batch_size):
+            x = torch.from_numpy(features[start:start + batch_size]).to(device)
+            out.append(model.encode(x).cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def _normalise_params(params) -> dict:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise TypeError(f"feature_params must be a mapping, got {type(params).__name__}")
+    try:
+        return json.loads(json.dumps(dict(params), sort_keys=True))
+    except TypeError as exc:
+        raise ParameterError(f"feature_params must be JSON-serialisable: {exc}") from None
+
+
+def save_model(path, model: Seq2SeqAutoencoder, *, feature_params: Mapping | None = None) -> None:
+    """Write config, weights (including the input standardisation) and feature parameters, atomically.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> model = Seq2SeqAutoencoder(3, units=4, layers=1)
+    >>> path = os.path.join(tempfile.mkdtemp(), "ae.pt")
+    >>> save_model(path, model, feature_params={"n_mels": 3})
+    >>> load_model(path, expected_feature_params={"n_mels": 3})[1]
+    {'n_mels': 3}
+    """
+    if not isinstance(model, Seq2SeqAutoencoder):
+        raise TypeError(f"model must be a Seq2SeqAutoencoder, got {type(model).__name__}")
+    _save({"format": _MODEL_FORMAT, "config": dict(model.config), "state_dict": _cpu_copy(model.state_dict()),
+           "feature_params": json.dumps(_normalise_params(feature_params), sort_keys=True)}, path)
+
+
+def load_model(path, *, device="cpu", expected_feature_params: Mapping | None = None):
+    """Load a model written by :func:`save_model` (or the weights of a training checkpoint).
+
+    Parameters
+    ----------
+    path : path
+        The model file.
+    device : str or torch.device
+        Where to put the model.
+    expected_feature_params : mapping, optional
+        When given, the stored feature parameters must equal these; a mismatch raises
+        ParameterError naming the keys that differ.
+
+    Returns
+    -------
+    model : Seq2SeqAutoencoder
+        In eval mode.
+    feature_params : dict
+        What the features were made with (empty for training checkpoints).
+
+    Examples
+    --------
+    See :func:`save_model`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ParameterError(f"{path} is not a readable model file: {exc}") from exc
+    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if fmt == _MODEL_FORMAT:
+        state, params = ckpt["state_dict"], json.loads(ckpt["feature_params"])
+    elif fmt == _TRAINING_FORMAT:
+        state, params = ckpt["best_state"], {}
+    else:
+        raise ParameterError(f"{path} is not an audiorep autoencoder file (format {fmt!r})")
+    model = Seq2SeqAutoencoder(**ckpt["config"])
+    model.load_state_dict(state)
+    if expected_feature_params is not None:
+        expected = _normalise_params(expected_feature_params)
+        differ = sorted(k for k in set(expected) | set(params) if expected.get(k) != params.get(k))
+        if differ:
+            detail = ", ".join(f"{k}: model {params.get(k)!r}, given {expected.get(k)!r}" for k in differ)
+            raise ParameterError(f"{path} was trained on different features ({detail})")
+    return model.to(resolve_device(device)).eval(), params

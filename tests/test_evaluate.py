@@ -1,0 +1,200 @@
+"""Cross-validation, folds, fusion and confusion matrices."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from audiorep import ParameterError
+from audiorep import evaluate
+from audiorep.evaluate import (
+    cross_validate,
+    format_confusion,
+    fuse,
+    stratified_folds,
+    train_classifier,
+    write_confusion_png,
+    write_confusion_text,
+)
+from audiorep.models import Standardizer
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # These models are tiny: extra intra-op threads only add synchronisation, and on a loaded
+    # CI machine they make the tests several times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+QUICK = dict(hidden=(16,), dropout=0.1, epochs=60, lr=1e-2)
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device")])]
+
+
+def _blobs(rng, n_per_class=24, n_classes=3, dim=6, sep=4.0):
+    labels = np.repeat(np.arange(n_classes), n_per_class)
+    centres = rng.standard_normal((n_classes, dim)) * sep
+    reps = (centres[labels] + rng.standard_normal((len(labels), dim))).astype(np.float32)
+    # a large, shifted scale on one axis makes standardisation matter
+    reps[:, 0] = reps[:, 0] * 100 + 1000
+    return reps, labels
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_easy_problem_is_learned_and_random_labels_are_not(rng, device):
+    reps, labels = _blobs(rng)
+    folds = np.tile(np.arange(4), len(labels) // 4)
+    res = cross_validate(reps, labels, folds, repeats=2, seed=0, device=device, **QUICK)
+    assert res.mean > 0.95
+    assert res.fold_ids == [0, 1, 2, 3]
+    assert res.fold_accuracies.shape == (2, 4)
+    shuffled = np.random.default_rng(1).permutation(labels)
+    chance = cross_validate(reps, shuffled, folds, repeats=2, seed=0, device=device, **QUICK)
+    assert abs(chance.mean - 1 / 3) < 0.2
+
+
+def test_cross_validation_never_leaks(rng, monkeypatch):
+    reps, labels = _blobs(rng, n_per_class=10)
+    folds = rng.integers(1, 4, len(labels))
+    fitted = []
+    original = Standardizer.fit
+
+    def recording_fit(self, x, **kwargs):
+        fitted.append(np.array(x, copy=True))
+        return original(self, x, **kwargs)
+
+    monkeypatch.setattr(Standardizer, "fit", recording_fit)
+    res = cross_validate(reps, labels, folds, repeats=2, seed=0, **QUICK)
+    assert len(fitted) == 2 * 3
+    for i, fold in enumerate([1, 2, 3, 1, 2, 3]):
+        np.testing.assert_array_equal(fitted[i], reps[folds != fold])
+    # each clip is predicted exactly once per repeat, by the model that did not see its fold
+    assert (res.predictions >= 0).all()
+    for r in range(2):
+        assert res.confusions[r].sum() == len(labels)
+        np.testing.assert_array_equal(res.confusions[r].sum(1), np.bincount(labels, minlength=3))
+        for j, fold in enumerate(res.fold_ids):
+            test = folds == fold
+            assert res.fold_accuracies[r, j] == pytest.approx(np.mean(res.predictions[r, test] == labels[test]))
+
+
+def test_random_folds_are_stratified_and_redrawn_per_repeat(rng):
+    labels = np.repeat([0, 1, 2], [10, 7, 13])
+    folds = stratified_folds(labels, 5, seed=1)
+    for c in range(3):
+        counts = np.bincount(folds[labels == c], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    sizes = np.bincount(folds, minlength=5)
+    assert sizes.max() - sizes.min() <= 1
+    assert not np.array_equal(folds, stratified_folds(labels, 5, seed=2))
+    np.testing.assert_array_equal(folds, stratified_folds(labels, 5, seed=1))
+    reps, y = _blobs(rng, n_per_class=8)
+    res = cross_validate(reps, y, k=4, repeats=2, seed=0, **QUICK)
+    assert res.fold_ids == [0, 1, 2, 3]
+    assert [c.sum() for c in res.confusions] == [24, 24]
+
+
+def test_result_statistics_and_json(rng):
+    reps, labels = _blobs(rng, sep=0.7)
+    res = cross_validate(reps, labels, k=3, repeats=2, seed=5, label_names=["a", "b", "c"], **QUICK)
+    np.testing.assert_array_equal(res.confusion, res.confusions.sum(0))
+    assert res.mean == pytest.approx(res.fold_accuracies.mean())
+    assert res.std == pytest.approx(res.fold_accuracies.std())
+    pred = res.predictions.ravel()
+    true = np.tile(labels, 2)
+    for c in range(3):
+        assert res.recall[c] == pytest.approx(np.mean(pred[true == c] == c))
+        assert res.precision[c] == pytest.approx(np.mean(true[pred == c] == c))
+    np.testing.assert_allclose(res.repeat_accuracies, (res.predictions == labels).mean(1))
+    doc = json.loads(res.to_json())
+    assert doc["label_names"] == ["a", "b", "c"]
+    assert np.array_equal(doc["confusion"], res.confusion)
+    assert doc["mean"] == res.mean
+    again = cross_validate(reps, labels, k=3, repeats=2, seed=5, label_names=["a", "b", "c"], **QUICK)
+    np.testing.assert_array_equal(again.predictions, res.predictions)
+    assert "accuracy" in str(res)
+
+
+def test_train_classifier_minibatches(rng):
+    reps, labels = _blobs(rng)
+    mlp, scaler = train_classifier(reps, labels, batch_size=16, seed=0, **QUICK)
+    np.testing.assert_allclose(scaler.mean.numpy(), reps.mean(0, dtype=np.float64), rtol=1e-5)
+    probs = evaluate.predict_proba(mlp, scaler, reps)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    assert (probs.argmax(1) == labels).mean() > 0.95
+
+
+def test_fuse_concatenates(rng):
+    a, b = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    fused = fuse(a, b)
+    assert fused.dtype == np.float32
+    np.testing.assert_allclose(fused, np.hstack([a, b]).astype(np.float32))
+    with pytest.raises(ParameterError, match="same number of rows"):
+        fuse(a, b[:4])
+    with pytest.raises(ParameterError, match="at least one"):
+        fuse()
+
+
+def test_confusion_text_layout(tmp_path):
+    # 3 true dogs (2 right, 1 called rain); 4 true rain, all right
+    matrix = np.array([[2, 1], [0, 4]])
+    text = format_confusion(matrix, label_names=["dog", "rain"])
+    lines = text.splitlines()
+    assert lines[0].split()[-2:] == ["dog", "rain"]
+    assert lines[1].split() == ["dog", "2", "(", "66.7%)", "0", "(", "0.0%)"]
+    assert lines[2].split() == ["rain", "1", "(", "33.3%)", "4", "(100.0%)"]
+    write_confusion_text(matrix, tmp_path / "c.txt", label_names=["dog", "rain"])
+    assert (tmp_path / "c.txt").read_text() == text + "\n"
+
+
+def test_confusion_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    matrix = np.array([[5, 1, 0], [2, 3, 1], [0, 0, 6]])
+    write_confusion_png(matrix, tmp_path / "c.png", label_names=["dog", "rain", "sea waves"], title="ESC-10")
+    data = (tmp_path / "c.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from matplotlib.image import imread
+
+    image = imread(tmp_path / "c.png")
+    assert image.ndim == 3 and min(image.shape[:2]) > 200
+    assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
+
+
+@pytest.mark.parametrize("matrix,match", [
+    (np.zeros((2, 3)), "square"),
+    (np.array([[1, -1], [0, 1]]), "negative"),
+    (np.array([[0.5, 0], [0, 1]]), "non-integer"),
+])
+def test_confusion_writers_reject_bad_matrices(matrix, match):
+    with pytest.raises(ParameterError, match=match):
+        format_confusion(matrix)
+    with pytest.raises(ParameterError, match="label names"):
+        format_confusion(np.eye(2, dtype=int), label_names=["a"])
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(labels=np.zeros(5, dtype=int)), ParameterError, r"shape \(6,\)"),
+    (dict(labels=np.zeros(6)), TypeError, "integers"),
+    (dict(labels=np.array([0, 1, 2, 0, 1, -1])), ParameterError, "non-negative"),
+    (dict(n_classes=2), ParameterError, "out of range"),
+    (dict(folds=np.zeros(6, dtype=int)), ParameterError, "at least 2 distinct folds"),
+    (dict(label_names=["a"]), ParameterError, "label_names"),
+    (dict(k=1), ParameterError, "k=1"),
+    (dict(k=7), ParameterError, "k=7"),
+    (dict(repeats=0), ParameterError, "repeats=0"),
+    (dict(epochs=0), ParameterError, "epochs=0"),
+    (dict(dropout=1.0), ParameterError, "dropout=1.0"),
+    (dict(reps=np.zeros((6,))), ParameterError, "shape"),
+    (dict(reps=np.full((6, 2), np.inf)), ParameterError, "infinite"),
+])
+def test_cross_validate_rejects_bad_arguments(kwargs, error, match):
+    args = dict(reps=np.zeros((6, 2), dtype=np.float32), labels=np.array([0, 1, 2, 0, 1, 2]), epochs=1)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        cross_validate(args.pop("reps"), args.pop("labels"), args.pop("folds", None), **args)

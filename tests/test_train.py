@@ -1,0 +1,217 @@
+"""Autoencoder training: repeatability, checkpoints, resume, interruption, model files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from audiorep import Cancelled, ParameterError
+from audiorep.models import Seq2SeqAutoencoder
+from audiorep.train import load_model, represent, save_model, train_autoencoder
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # These models are tiny: extra intra-op threads only add synchronisation, and on a loaded
+    # CI machine they make the tests several times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+CONFIG = {"units": 8, "layers": 1, "teacher_forcing": 0.5, "dropout": 0.1}
+FAST = dict(config=CONFIG, batch_size=8, lr=3e-3, patience=50, progress=False)
+
+
+@pytest.fixture
+def features(rng):
+    t = np.linspace(0, 1, 12, dtype=np.float32)
+    freq = rng.uniform(1, 3, (40, 1, 1)).astype(np.float32)
+    x = np.sin(2 * np.pi * freq * t[None, :, None] * np.arange(1, 4, dtype=np.float32))
+    return (3 * x + 5 + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
+
+
+def _same_state(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0, msg=key)
+
+
+def test_training_reduces_loss_and_is_repeatable(features):
+    model, history = train_autoencoder(features, seed=3, epochs=6, **FAST)
+    assert not model.training
+    assert len(history["train_loss"]) == len(history["val_loss"]) == 6
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["best_loss"] == min(history["val_loss"])
+    again, history2 = train_autoencoder(features, seed=3, epochs=6, **FAST)
+    _same_state(model, again)
+    assert history == history2
+    other, _ = train_autoencoder(features, seed=4, epochs=1, **FAST)
+    assert not torch.equal(other.to_representation.weight, model.to_representation.weight)
+
+
+def test_standardisation_uses_training_statistics(features):
+    model, _ = train_autoencoder(features, seed=0, epochs=1, validation_share=0.0, **FAST)
+    flat = features.reshape(-1, features.shape[2])
+    np.testing.assert_allclose(model.scaler.mean.numpy(), flat.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(model.scaler.std.numpy(), flat.std(0), rtol=1e-5)
+    held_out, _ = train_autoencoder(features, seed=0, epochs=1, validation_share=0.25, **FAST)
+    # 10 of 40 clips are held out, so the statistics differ from the full-data ones.
+    assert not np.allclose(held_out.scaler.mean.numpy(), flat.mean(0), rtol=1e-4)
+
+
+def test_early_stopping_restores_best_weights(features):
+    model, history = train_autoencoder(features, seed=1, epochs=40, config=CONFIG, batch_size=8, lr=0.5,
+                                       patience=2, progress=False)
+    assert history["stopped_early"]
+    assert len(history["val_loss"]) - history["best_epoch"] == 2
+    assert history["best_loss"] == history["val_loss"][history["best_epoch"] - 1]
+
+
+def test_resume_equals_uninterrupted(features, tmp_path):
+    full, full_history = train_autoencoder(features, seed=5, epochs=4, checkpoint_path=tmp_path / "a.ckpt", **FAST)
+    train_autoencoder(features, seed=5, epochs=2, checkpoint_path=tmp_path / "b.ckpt", **FAST)
+    resumed, history = train_autoencoder(features, seed=5, epochs=4, checkpoint_path=tmp_path / "b.ckpt",
+                                         resume=True, **FAST)
+    _same_state(full, resumed)
+    assert history == full_history
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt", "b.ckpt"]
+
+
+def test_keyboard_interrupt_leaves_resumable_checkpoint(features, tmp_path):
+    path = tmp_path / "run.ckpt"
+    calls = {"n": 0}
+
+    def interrupt_in_third_epoch():
+        calls["n"] += 1
+        if calls["n"] == 12:  # 36 training clips in batches of 8: 5 batches per epoch
+            raise KeyboardInterrupt
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder(features, seed=6, epochs=4, checkpoint_path=path, cancel=interrupt_in_third_epoch, **FAST)
+    saved = torch.load(path, weights_only=True)
+    assert saved["epoch"] == 2
+    model, params = load_model(path)
+    assert isinstance(model, Seq2SeqAutoencoder) and params == {}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]
+
+    resumed, history = train_autoencoder(features, seed=6, epochs=4, checkpoint_path=path, resume=True, **FAST)
+    full, full_history = train_autoencoder(features, seed=6, epochs=4, **FAST)
+    _same_state(full, resumed)
+    assert history == full_history
+
+
+def test_interrupt_while_writing_never_corrupts_the_checkpoint(features, tmp_path, monkeypatch):
+    path = tmp_path / "run.ckpt"
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def save_interrupted_midway(obj, f):
+        calls["n"] += 1
+        if calls["n"] >= 2:  # epoch 2's write and the rescue write both stop halfway, as Ctrl-C would
+            with open(f, "wb") as handle:
+                handle.write(b"PK\x03\x04 truncated")
+            raise KeyboardInterrupt
+        return real_save(obj, f)
+
+    monkeypatch.setattr(torch, "save", save_interrupted_midway)
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder(features, seed=0, epochs=4, checkpoint_path=path, **FAST)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]
+    assert calls["n"] == 3
+    assert torch.load(path, weights_only=True)["epoch"] == 1
+    load_model(path)
+
+
+def test_cancel_before_first_epoch_raises_cancelled_and_saves(features, tmp_path):
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(Cancelled):
+        train_autoencoder(features, seed=0, epochs=3, checkpoint_path=path, cancel=lambda: True, **FAST)
+    assert torch.load(path, weights_only=True)["epoch"] == 0
+
+
+def test_resume_refuses_a_different_run(features, tmp_path):
+    path = tmp_path / "run.ckpt"
+    train_autoencoder(features, seed=0, epochs=1, checkpoint_path=path, **FAST)
+    with pytest.raises(ParameterError, match="seed=0 there, 1 now"):
+        train_autoencoder(features, seed=1, epochs=2, checkpoint_path=path, resume=True, **FAST)
+    with pytest.raises(ParameterError, match="config"):
+        train_autoencoder(features, seed=0, epochs=2, checkpoint_path=path, resume=True,
+                          **{**FAST, "config": {**CONFIG, "units": 9}})
+    with pytest.raises(ParameterError, match="data="):
+        train_autoencoder(features + 1, seed=0, epochs=2, checkpoint_path=path, resume=True, **FAST)
+
+
+def test_progress_bar_goes_to_stderr(features, capsys):
+    train_autoencoder(features, seed=0, epochs=1, **{**FAST, "progress": True})
+    captured = capsys.readouterr()
+    assert "autoencoder" in captured.err and "loss=" in captured.err
+    assert captured.out == ""
+    train_autoencoder(features, seed=0, epochs=1, **FAST)
+    assert capsys.readouterr().err == ""
+
+
+def test_represent_and_model_file_round_trip(features, tmp_path):
+    model, _ = train_autoencoder(features, seed=0, epochs=1, **FAST)
+    reps = represent(model, features, batch_size=7)
+    assert reps.shape == (40, model.representation_size) and reps.dtype == np.float32
+    with torch.no_grad():
+        np.testing.assert_allclose(reps, model.encode(torch.from_numpy(features)).numpy(), rtol=1e-5, atol=1e-6)
+    params = {"kind": "melspectrogram", "n_mels": 3, "sr": 16000, "fmax": None}
+    save_model(tmp_path / "ae.pt", model, feature_params=params)
+    loaded, stored = load_model(tmp_path / "ae.pt", expected_feature_params=params)
+    assert stored == params
+    np.testing.assert_array_equal(represent(loaded, features), reps)
+    with pytest.raises(ParameterError, match="n_mels: model 3, given 4"):
+        load_model(tmp_path / "ae.pt", expected_feature_params={**params, "n_mels": 4})
+    with pytest.raises(ParameterError, match="features have 2 dimensions"):
+        represent(model, features[:, :, :2])
+
+
+def test_load_model_rejects_other_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ParameterError, match="not a readable model file"):
+        load_model(tmp_path / "junk.pt")
+    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    with pytest.raises(ParameterError, match="not an audiorep autoencoder file"):
+        load_model(tmp_path / "other.pt")
+    with pytest.raises(TypeError, match="Seq2SeqAutoencoder"):
+        save_model(tmp_path / "x.pt", torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(features=np.zeros((4, 5))), ParameterError, "shape"),
+    (dict(features=[[[1.0]]]), TypeError, "numpy array"),
+    (dict(features=np.full((4, 5, 2), np.nan, dtype=np.float32)), ParameterError, "NaN"),
+    (dict(epochs=0), ParameterError, "epochs=0"),
+    (dict(batch_size=-1), ParameterError, "batch_size=-1"),
+    (dict(lr=0.0), ParameterError, "lr=0.0"),
+    (dict(validation_share=1.0), ParameterError, "validation_share=1.0"),
+    (dict(resume=True), ParameterError, "checkpoint_path"),
+    (dict(config={"n_features": 3}), ParameterError, "n_features=3"),
+    (dict(config={"cell": "rnn"}), ParameterError, "cell='rnn'"),
+    (dict(seed=-1), ParameterError, "seed=-1"),
+    (dict(device="tpu:0"), ParameterError, "device='tpu:0'"),
+])
+def test_train_rejects_bad_arguments(kwargs, error, match):
+    args = dict(features=np.zeros((4, 5, 2), dtype=np.float32), epochs=1, progress=False)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        train_autoencoder(args.pop("features"), **args)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_cuda_matches_cpu_representation(features):
+    model, history = train_autoencoder(features, seed=0, epochs=2, device="cuda", **FAST)
+    assert next(model.parameters()).device.type == "cuda"
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    reps = represent(model, features)
+    on_cpu = represent(model.cpu(), features)
+    np.testing.assert_allclose(reps, on_cpu, rtol=1e-4, atol=1e-5)
