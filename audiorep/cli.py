@@ -199,6 +199,10 @@ def _evaluate(args) -> int:
                             repeats=args.repeats, seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout,
                             epochs=args.epochs, lr=args.lr, device=args.device, progress=not args.no_progress)
     print(result)
+    width = max(len(n) for n in names)
+    print(f"  {'class':<{width}}  precision  recall")
+    for name, p, r in zip(names, result.precision, result.recall):
+        print(f"  {name:<{width}}  {100 * p:8.1f}%  {100 * r:5.1f}%")
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_confusion_text(result.confusion, out / "confusion.txt", label_names=names)

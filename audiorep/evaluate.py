@@ -24,7 +24,9 @@ __all__ = [
     "cross_validate",
     "format_confusion",
     "fuse",
+    "load_classifier",
     "predict_proba",
+    "save_classifier",
     "stratified_folds",
     "train_classifier",
     "write_confusion_png",
@@ -471,3 +473,53 @@ def write_confusion_png(matrix, path, *, label_names: Sequence[str] | None = Non
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
+
+
+_CLASSIFIER_FORMAT = "audiorep-classifier-1"
+
+
+def save_classifier(path, mlp: MLPClassifier, scaler: Standardizer, *, label_names: Sequence[str] | None = None) -> None:
+    """Write a trained classifier, its input standardisation and the class names, atomically.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> x = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(int)
+    >>> mlp, scaler = train_classifier(x, y, hidden=(8,), epochs=20)
+    >>> path = os.path.join(tempfile.mkdtemp(), "mlp.pt")
+    >>> save_classifier(path, mlp, scaler, label_names=["neg", "pos"])
+    >>> load_classifier(path)[2]
+    ['neg', 'pos']
+    """
+    if not isinstance(mlp, MLPClassifier):
+        raise TypeError(f"mlp must be an MLPClassifier, got {type(mlp).__name__}")
+    names = list(label_names) if label_names is not None else None
+    if names is not None and len(names) != mlp.config["n_classes"]:
+        raise ParameterError(f"{len(names)} label names for {mlp.config['n_classes']} classes")
+    state = {"format": _CLASSIFIER_FORMAT, "config": dict(mlp.config),
+             "mlp": {k: v.detach().cpu() for k, v in mlp.state_dict().items()},
+             "scaler": {k: v.detach().cpu() for k, v in scaler.state_dict().items()},
+             "n_inputs": int(mlp.config["n_inputs"]), "label_names": names}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_classifier(path, *, device="cpu"):
+    """Load what :func:`save_classifier` wrote: ``(mlp, scaler, label_names)``, the model in eval mode."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ParameterError(f"{path}: not a classifier file written by audiorep ({exc})") from None
+    if not isinstance(state, dict) or state.get("format") != _CLASSIFIER_FORMAT:
+        raise ParameterError(f"{path}: not a classifier file written by audiorep")
+    config = dict(state["config"])
+    mlp = MLPClassifier(config["n_inputs"], config["n_classes"], hidden=tuple(config["hidden"]),
+                        dropout=config["dropout"])
+    mlp.load_state_dict(state["mlp"])
+    scaler = Standardizer(state["n_inputs"])
+    scaler.load_state_dict(state["scaler"])
+    dev = resolve_device(device)
+    return mlp.to(dev).eval(), scaler.to(dev), state["label_names"]

@@ -167,3 +167,15 @@ def test_parser_knows_every_command():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert sorted(sub.choices) == sorted(COMMANDS)
+
+
+def test_run_on_the_embedded_default_completes(tmp_path, capsys):
+    pytest.importorskip("torch")
+    work = tmp_path / "run"
+    assert main(["run", "-o", str(work), "--epochs", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out
+    for name in ("features.parquet", "ae.pt", "reps.parquet", "mlp.pt", "evaluation/confusion.png",
+                 "deploy/pipeline.pt", "deploy/encoder.pt"):
+        assert (work / name).stat().st_size > 0, name
+    assert read_store(work / "reps.parquet").n_rows == 40
