@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
 
 from .errors import ParameterError
 
@@ -42,3 +46,33 @@ def resolve_workers(workers) -> int:
     if cores + 1 + w < 1:
         raise ParameterError(f"workers={w} asks for fewer than one thread on a machine with {cores} cores")
     return cores + 1 + w
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; do it once, at import, before any threads write files.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_current_umask()
+
+
+@contextlib.contextmanager
+def atomic_path(path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it onto ``path``, else delete it.
+
+    The temporary file already exists (empty) with the permissions a new file would get, so an
+    interrupted write never leaves a half-written ``path`` behind.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, FILE_MODE)
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

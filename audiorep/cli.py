@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._util import atomic_path
+
 log = logging.getLogger("audiorep")
 
 EXIT_ERROR = 1
@@ -208,10 +210,9 @@ def _evaluate(args) -> int:
     write_confusion_text(result.confusion, out / "confusion.txt", label_names=names)
     write_confusion_png(result.confusion, out / "confusion.png", label_names=names,
                         title=f"accuracy {100 * result.mean:.1f}% +- {100 * result.std:.1f}")
-    with open(out / "cv.json.tmp", "w") as f:
-        json.dump({**result.to_dict(), "inputs": [str(p) for p in args.reps], "seed": args.seed,
-                   "seconds": time.perf_counter() - start}, f, indent=1)
-    os.replace(out / "cv.json.tmp", out / "cv.json")
+    with atomic_path(out / "cv.json") as tmp:
+        tmp.write_text(json.dumps({**result.to_dict(), "inputs": [str(p) for p in args.reps], "seed": args.seed,
+                                   "seconds": time.perf_counter() - start}, indent=1))
     if args.save_mlp:
         mlp, scaler = train_classifier(reps, table.label_numeric, hidden=tuple(args.hidden), dropout=args.dropout,
                                        epochs=args.epochs, lr=args.lr, seed=args.seed, device=args.device)

@@ -12,28 +12,17 @@ from __future__ import annotations
 import logging
 import operator
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _core
-from ._util import resolve_workers
+from ._util import atomic_path, resolve_workers
 from .errors import ObjFormatError, ParameterError
 
 __all__ = ["ObjMesh", "write_obj", "read_obj", "heightfield_from_obj"]
 
 log = logging.getLogger(__name__)
-
-
-def _current_umask() -> int:
-    # os.umask can only be read by setting it; do it once, before any threads write files.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_current_umask()
 
 
 @dataclass(eq=False)
@@ -212,23 +201,11 @@ def write_obj(path, acg_or_grid, *, x=None, y=None, normals=False, scale=None, p
     # Quads run counter-clockwise seen from +z; mirrored axes mirror the winding.
     flip = ((xs[-1] - xs[0]) * sx < 0) != ((ys[-1] - ys[0]) * sy < 0)
 
-    target = os.fsdecode(os.fspath(path))
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
-    try:
-        os.close(fd)
-        os.chmod(tmp, _FILE_MODE)
+    with atomic_path(os.fsdecode(os.fspath(path))) as tmp:
         _core.write_heightfield(
             os.fsencode(tmp), xs, ys, grid, digits, bool(normals), bool(flip), sx, sy, sz, nthreads
         )
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    log.debug("wrote %s: %d x %d height field", target, grid.shape[0], grid.shape[1])
+    log.debug("wrote %s: %d x %d height field", path, grid.shape[0], grid.shape[1])
 
 
 def read_obj(path, *, workers=-1) -> ObjMesh:

@@ -8,12 +8,11 @@ backend is touched, and every file is written atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._util import atomic_path
 from .errors import ParameterError
 
 __all__ = ["plot_waveform", "plot_spectrogram", "plot_autocorrelogram", "autocorrelogram_html", "plot_clip"]
@@ -32,14 +31,8 @@ def _figure(figsize):
 
 def _save(fig, path) -> Path:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -124,8 +117,9 @@ def plot_autocorrelogram(acg, path, *, title="Autocorrelogram") -> Path:
     T, D = np.meshgrid(times, delays, indexing="ij")
     surf = ax.plot_surface(T, D, z, cmap="viridis", linewidth=0, antialiased=False, rcount=z.shape[0],
                            ccount=z.shape[1])
-    fig.colorbar(surf, ax=ax, shrink=0.6, label="Correlation")
-    ax.set(xlabel="Time (s)", ylabel="Delay (ms)", zlabel="Correlation", title=title)
+    fig.colorbar(surf, ax=ax, shrink=0.6, pad=0.12)
+    ax.set(xlabel="Time (s)", ylabel="Delay (ms)", title=title)
+    ax.set_zlabel("Correlation", labelpad=8)
     ax.view_init(elev=35, azim=-60)
     return _save(fig, path)
 
@@ -152,13 +146,8 @@ def autocorrelogram_html(acg, path, *, title="Autocorrelogram") -> Path:
                                           "zaxis_title": "Correlation"})
     html = fig.to_html(include_plotlyjs=True, full_html=True)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

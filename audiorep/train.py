@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._util import positive_int
+from ._util import atomic_path, positive_int
 from .errors import Cancelled, ParameterError
 from .models import Seq2SeqAutoencoder
 
@@ -28,20 +28,6 @@ __all__ = ["load_model", "represent", "save_model", "seed_everything", "train_au
 
 _TRAINING_FORMAT = "audiorep-autoencoder-training/1"
 _MODEL_FORMAT = "audiorep-autoencoder/1"
-
-
-@contextlib.contextmanager
-def atomic_path(path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it onto ``path``, else delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -131,6 +117,7 @@ def _cpu_copy(obj):
 
 
 def _save(obj, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
