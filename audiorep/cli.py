@@ -160,18 +160,32 @@ def _train(args) -> int:
 
 
 def _represent(args) -> int:
-    from .store import write_store
     from .train import load_model, represent
 
     table, x = _load_features(args.features)
     model, params = load_model(args.model, device=args.device, expected_feature_params=table.params)
     reps = represent(model, x)
+    _write_reps(args.output, table, reps, {"kind": "representation", "model": str(Path(args.model).name)})
+    print(f"wrote {reps.shape[0]} representations of size {reps.shape[1]} to {args.output}")
+    return 0
+
+
+def _write_reps(path, table, reps, meta) -> None:
+    from .store import write_store
+
     columns = {name: getattr(table, name) for name in ("filename", "chunk_nr", "label_nominal", "label_numeric",
                                                        "cv_folds", "partition", "fold")}
-    meta = {"kind": "representation", "size": int(reps.shape[1]), "model": str(Path(args.model).name),
-            "features": table.params}
-    write_store(args.output, columns, features=[r[None, :] for r in reps], label_map=table.label_map, params=meta)
-    print(f"wrote {reps.shape[0]} representations of size {reps.shape[1]} to {args.output}")
+    write_store(path, columns, features=[r[None, :] for r in reps], label_map=table.label_map,
+                params={**meta, "size": int(reps.shape[1]), "features": table.params})
+
+
+def _pool(args) -> int:
+    from .store import read_store
+
+    table = read_store(args.features)
+    reps = np.stack([np.concatenate([f.mean(axis=0), f.std(axis=0)]) for f in table.features]).astype(np.float32)
+    _write_reps(args.output, table, reps, {"kind": "mean+std"})
+    print(f"wrote {reps.shape[0]} mean+std summaries of size {reps.shape[1]} to {args.output}")
     return 0
 
 
@@ -360,6 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("features")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--device", default="cpu")
+
+    p = command("pool", _pool, "summarise each row of a feature store by its mean and std over time "
+                "(the no-autoencoder baseline)", "audiorep pool features.parquet -o stats.parquet")
+    p.add_argument("features")
+    p.add_argument("-o", "--output", required=True)
 
     p = command("evaluate", _evaluate, "cross-validate an MLP on representations (several files are fused)",
                 "audiorep evaluate reps.parquet --repeats 5 --output-dir results/")

@@ -17,7 +17,7 @@ from audiorep.cli import build_parser, main
 from audiorep.examples import write_synthetic_dataset
 from audiorep.store import read_store
 
-COMMANDS = ["demo", "extract", "info", "obj", "plot", "train", "represent", "evaluate", "export", "run"]
+COMMANDS = ["demo", "extract", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "export", "run"]
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +179,26 @@ def test_run_on_the_embedded_default_completes(tmp_path, capsys):
                  "deploy/pipeline.pt", "deploy/encoder.pt"):
         assert (work / name).stat().st_size > 0, name
     assert read_store(work / "reps.parquet").n_rows == 40
+
+
+def test_pool_and_fused_evaluation(small_dataset, tmp_path, capsys):
+    feats = tmp_path / "f.parquet"
+    assert main(["extract", str(small_dataset), "-o", str(feats), "--frame-length", "256", "--hop-length", "128",
+                 "--n-mels", "16", "--no-progress"]) == 0
+    stats = tmp_path / "stats.parquet"
+    assert main(["pool", str(feats), "-o", str(stats)]) == 0
+    table = read_store(stats)
+    src = read_store(feats)
+    np.testing.assert_allclose(table.features[3][0, :16], src.features[3].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(table.features[3][0, 16:], src.features[3].std(axis=0), rtol=1e-5)
+    pytest.importorskip("torch")
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(stats), str(stats), "--repeats", "1", "--epochs", "50", "--output-dir", str(out),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "accuracy" in text and "precision" in text
+    import json
+
+    result = json.loads((out / "cv.json").read_text())
+    assert len(result["inputs"]) == 2
+    assert (out / "confusion.txt").read_text().count("\n") >= 4
