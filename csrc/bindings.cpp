@@ -4,6 +4,7 @@
 // User-facing validation with named messages lives in the Python package.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <complex>
 #include <cstdint>
@@ -119,6 +120,9 @@ void bind_fft(py::module_& m) {
       py::arg("x"), py::arg("n"), py::arg("scale"), py::arg("nthreads"),
       "Batched complex-to-real inverse FFT: rows of n/2+1 bins to rows of n samples.");
   m.def("simd_path", &audiorep::fft::simd_path, "SIMD code path chosen at run time.");
+  m.def("available_simd_paths", &audiorep::fft::available_simd_paths, "SIMD code paths this CPU can run.");
+  m.def("set_simd_path", &audiorep::fft::set_simd_path, py::arg("path"),
+        "Switch the FFT to another SIMD code path; returns the previous one.");
   m.def("cached_plans", &audiorep::fft::cached_plans, "Number of FFT plans in the cache.");
 }
 

@@ -1,5 +1,8 @@
-// audiorep FFT: iterative radix-2 decimation-in-time transforms with a
-// bit-reversal permutation; Bluestein's chirp-z for other lengths.
+// audiorep FFT: iterative decimation-in-time transforms of power-of-two length
+// (bit-reversal permutation, then radix-4 passes that keep that order, with a
+// radix-2 pass for odd powers); Bluestein's chirp-z for other lengths. Rows of
+// a batch go through SIMD lanes together (AVX-512, AVX2/FMA or the x86-64
+// baseline, chosen at run time).
 //
 // All entry points are batched: `howmany` rows, row r of the input starting at
 // in + r * in_dist and of the output at out + r * out_dist (in elements of the
@@ -12,6 +15,7 @@
 #include <complex>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace audiorep {
 namespace fft {
@@ -36,7 +40,15 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
 // Name of the SIMD code path chosen at run time ("avx512", "avx2" or "generic").
 std::string simd_path();
 
-// Number of plans currently cached (for tests and diagnostics).
+// The SIMD code paths this CPU can run, narrowest first.
+std::vector<std::string> available_simd_paths();
+
+// Switches to another code path (one of available_simd_paths()) for every later
+// call and returns the previous one; std::invalid_argument for any other name.
+std::string set_simd_path(const std::string& path);
+
+// Number of plans currently cached (for tests and diagnostics). The cache keeps
+// the most recently used plans of each kind and precision.
 std::size_t cached_plans();
 
 }  // namespace fft

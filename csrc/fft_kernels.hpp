@@ -1,0 +1,468 @@
+// The FFT kernels, written once and compiled once per instruction set (see
+// fft_generic.cpp, fft_avx2.cpp, fft_avx512.cpp). Define AUDIOREP_FFT_ISA (the
+// namespace) and AUDIOREP_FFT_VEC_BYTES (native vector width) before including.
+//
+// Rows of a batch are transformed W at a time, one row per SIMD lane: the rows
+// are transposed into split re/im vectors, so every butterfly is plain vector
+// arithmetic with broadcast twiddles and no shuffles. The transpose into the
+// work buffer also applies the bit-reversal permutation, and the transpose out
+// applies the scale (and, for real transforms, the split step). Leftover rows
+// use narrower vectors, down to plain scalars for a single row.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "fft_internal.hpp"
+
+#if !defined(AUDIOREP_FFT_ISA) || !defined(AUDIOREP_FFT_VEC_BYTES)
+#error "define AUDIOREP_FFT_ISA and AUDIOREP_FFT_VEC_BYTES before including fft_kernels.hpp"
+#endif
+
+namespace audiorep {
+namespace fft {
+namespace detail {
+namespace AUDIOREP_FFT_ISA {
+namespace {
+
+constexpr std::size_t kVecBytes = AUDIOREP_FFT_VEC_BYTES;
+// The passes whose butterflies stay inside a block of this many bytes run block
+// by block, so that the early passes of a long transform work in L2.
+constexpr std::size_t kBlockBytes = std::size_t{256} << 10;
+// Upper bound on one row group's work buffer; long transforms use fewer lanes.
+constexpr std::size_t kWorkBytes = std::size_t{4} << 20;
+
+template <typename T, int W>
+struct VecOf {
+  typedef T type __attribute__((vector_size(sizeof(T) * W)));
+};
+template <typename T>
+struct VecOf<T, 1> {
+  typedef T type;
+};
+
+template <typename V>
+struct CV {
+  V r, i;
+};
+
+template <typename V, typename T>
+inline V splat(T s) {
+  V v{};
+  return v + s;
+}
+
+inline std::size_t min_size(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+// ------------------------------------------------------------ scratch memory
+
+// One growing, 64-byte aligned buffer per thread, reused between calls.
+struct Scratch {
+  void* data = nullptr;
+  std::size_t bytes = 0;
+  ~Scratch() { std::free(data); }
+  void* get(std::size_t want) {
+    if (want > bytes) {
+      std::free(data);
+      data = nullptr;
+      bytes = 0;
+      const std::size_t rounded = (want + 63) / 64 * 64;
+      data = std::aligned_alloc(64, rounded);
+      if (data == nullptr) throw std::bad_alloc();
+      bytes = rounded;
+    }
+    return data;
+  }
+  // Very large buffers are not kept after a call.
+  void trim() {
+    if (bytes > (std::size_t{32} << 20)) {
+      std::free(data);
+      data = nullptr;
+      bytes = 0;
+    }
+  }
+};
+
+Scratch& thread_scratch() {
+  static thread_local Scratch scratch;
+  return scratch;
+}
+
+// ------------------------------------------------------------ power-of-two passes
+
+template <typename T, int W>
+struct Engine {
+  using V = typename VecOf<T, W>::type;
+  using C = CV<V>;
+
+  static inline void cmul(V& r, V& i, T wr, T wi) {
+    const V t = r * wr - i * wi;
+    i = r * wi + i * wr;
+    r = t;
+  }
+
+  static void pass2(C* x, std::size_t len) {
+    for (std::size_t g = 0; g < len; g += 2) {
+      const V ar = x[g].r, ai = x[g].i, br = x[g + 1].r, bi = x[g + 1].i;
+      x[g].r = ar + br;
+      x[g].i = ai + bi;
+      x[g + 1].r = ar - br;
+      x[g + 1].i = ai - bi;
+    }
+  }
+
+  static inline void bfly4(C* a, C* b, C* c, C* d, V br, V bi, V cr, V ci, V dr, V di) {
+    // a: F0; b, c, d: the blocks at +q, +2q, +3q after twiddling (F2 w^2j, F1 w^j, F3 w^3j).
+    const V ar = a->r, ai = a->i;
+    const V s0r = ar + br, s0i = ai + bi, s1r = ar - br, s1i = ai - bi;
+    const V s2r = cr + dr, s2i = ci + di, s3r = cr - dr, s3i = ci - di;
+    a->r = s0r + s2r;
+    a->i = s0i + s2i;
+    c->r = s0r - s2r;
+    c->i = s0i - s2i;
+    b->r = s1r + s3i;
+    b->i = s1i - s3r;
+    d->r = s1r - s3i;
+    d->i = s1i + s3r;
+  }
+
+  static void pass4_first(C* x, std::size_t len) {
+    for (std::size_t g = 0; g < len; g += 4)
+      bfly4(x + g, x + g + 1, x + g + 2, x + g + 3, x[g + 1].r, x[g + 1].i, x[g + 2].r, x[g + 2].i, x[g + 3].r,
+            x[g + 3].i);
+  }
+
+  static void pass4(C* x, std::size_t len, std::size_t q, const T* tw) {
+    for (std::size_t g = 0; g < len; g += 4 * q) {
+      C* a = x + g;
+      for (std::size_t j = 0; j < q; ++j) {
+        const T* w = tw + 6 * j;
+        V br = a[j + q].r, bi = a[j + q].i;
+        V cr = a[j + 2 * q].r, ci = a[j + 2 * q].i;
+        V dr = a[j + 3 * q].r, di = a[j + 3 * q].i;
+        cmul(br, bi, w[2], w[3]);
+        cmul(cr, ci, w[0], w[1]);
+        cmul(dr, di, w[4], w[5]);
+        bfly4(a + j, a + j + q, a + j + 2 * q, a + j + 3 * q, br, bi, cr, ci, dr, di);
+      }
+    }
+  }
+
+  // Runs the passes whose group size g satisfies lo < g <= hi on x[0, len).
+  static void passes(const Pow2View<T>& p, C* x, std::size_t len, std::size_t lo, std::size_t hi) {
+    std::size_t q = 1;
+    if (p.log2n & 1u) {
+      if (lo < 2 && 2 <= hi) pass2(x, len);
+      q = 2;
+    }
+    const T* tw = p.twiddle;
+    for (; 4 * q <= p.n; q *= 4) {
+      const std::size_t group = 4 * q;
+      if (lo < group && group <= hi) {
+        if (q == 1)
+          pass4_first(x, len);
+        else
+          pass4(x, len, q, tw);
+      }
+      tw += 6 * q;
+    }
+  }
+
+  // In-place transform of bit-reversed input to natural-order output.
+  static void pow2(const Pow2View<T>& p, C* x) {
+    const std::size_t n = p.n;
+    if (n == 1) return;
+    std::size_t block = kBlockBytes / sizeof(C);
+    if (block < 4) block = 4;
+    if (n <= block) {
+      passes(p, x, n, 0, n);
+      return;
+    }
+    for (std::size_t s = 0; s < n; s += block) passes(p, x + s, block, 0, block);
+    passes(p, x, n, block, n);
+  }
+
+  // x: input k < n at bitrev position (zeros elsewhere for Bluestein); out: x[k], k < n, natural order.
+  static void run(const ComplexView<T>& p, C* x, C* tmp) {
+    if (p.m == p.n) {
+      pow2(p.pow2, x);
+      return;
+    }
+    const std::uint32_t* perm = p.pow2.bitrev;
+    for (std::size_t k = 0; k < p.n; ++k) {
+      C& v = x[perm[k]];
+      cmul(v.r, v.i, p.chirp[2 * k], p.chirp[2 * k + 1]);
+    }
+    pow2(p.pow2, x);
+    // The inverse transform of y is conj(FFT(conj(y))): one forward kernel serves both.
+    for (std::size_t k = 0; k < p.m; ++k) {
+      V r = x[k].r, i = x[k].i;
+      cmul(r, i, p.kernel[2 * k], p.kernel[2 * k + 1]);
+      C& t = tmp[perm[k]];
+      t.r = r;
+      t.i = -i;
+    }
+    pow2(p.pow2, tmp);
+    for (std::size_t k = 0; k < p.n; ++k) {
+      V r = tmp[k].r, i = -tmp[k].i;
+      cmul(r, i, p.chirp[2 * k], p.chirp[2 * k + 1]);
+      x[k].r = r;
+      x[k].i = i;
+    }
+  }
+
+  static std::size_t work_len(const ComplexView<T>& p) { return p.m; }
+  static std::size_t tmp_len(const ComplexView<T>& p) { return p.m == p.n ? 0 : p.m; }
+
+  static inline T* lanes(C* c) { return reinterpret_cast<T*>(c); }
+
+  // ---------------------------------------------------------- row groups
+
+  static void c2c(const ComplexView<T>& p, const T* const* src, T* const* dst, bool forward, T scale, C* work,
+                  C* tmp) {
+    const std::size_t n = p.n;
+    const std::uint32_t* perm = p.pow2.bitrev;
+    if (p.m != n) std::memset(static_cast<void*>(work), 0, sizeof(C) * p.m);
+    const T sign = forward ? T(1) : T(-1);
+    for (std::size_t k = 0; k < n; ++k) {
+      T* d = lanes(work + perm[k]);
+      for (int l = 0; l < W; ++l) {
+        d[l] = src[l][2 * k];
+        d[W + l] = sign * src[l][2 * k + 1];
+      }
+    }
+    run(p, work, tmp);
+    const T iscale = sign * scale;
+    for (std::size_t k = 0; k < n; ++k) {
+      const T* s = lanes(work + k);
+      for (int l = 0; l < W; ++l) {
+        dst[l][2 * k] = scale * s[l];
+        dst[l][2 * k + 1] = iscale * s[W + l];
+      }
+    }
+  }
+
+  static void r2c(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp) {
+    const ComplexView<T>& h = p.half;
+    const std::uint32_t* perm = h.pow2.bitrev;
+    if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
+    if (p.n % 2 == 1) {
+      for (std::size_t k = 0; k < p.n; ++k) {
+        T* d = lanes(work + perm[k]);
+        for (int l = 0; l < W; ++l) {
+          d[l] = src[l][k];
+          d[W + l] = T(0);
+        }
+      }
+      run(h, work, tmp);
+      for (std::size_t k = 0; k <= p.n / 2; ++k) {
+        const T* s = lanes(work + k);
+        for (int l = 0; l < W; ++l) {
+          dst[l][2 * k] = scale * s[l];
+          dst[l][2 * k + 1] = scale * s[W + l];
+        }
+      }
+      return;
+    }
+    const std::size_t hn = h.n;
+    for (std::size_t j = 0; j < hn; ++j) {
+      T* d = lanes(work + perm[j]);
+      for (int l = 0; l < W; ++l) {
+        d[l] = src[l][2 * j];
+        d[W + l] = src[l][2 * j + 1];
+      }
+    }
+    run(h, work, tmp);
+    // Split step: X[k] = E[k] + w^k O[k] with E, O the transforms of the even and
+    // odd samples, recovered from Z[k] and conj(Z[h-k]).
+    const T half = T(0.5) * scale;
+    alignas(64) C out;
+    for (std::size_t k = 0; k <= hn; ++k) {
+      const C& a = work[k == hn ? 0 : k];
+      const C& b = work[k == 0 ? 0 : hn - k];
+      const V er = (a.r + b.r) * half, ei = (a.i - b.i) * half;
+      V odr = (a.i + b.i) * half, odi = (b.r - a.r) * half;
+      cmul(odr, odi, p.twiddle[2 * k], p.twiddle[2 * k + 1]);
+      out.r = er + odr;
+      out.i = ei + odi;
+      const T* s = lanes(&out);
+      for (int l = 0; l < W; ++l) {
+        dst[l][2 * k] = s[l];
+        dst[l][2 * k + 1] = s[W + l];
+      }
+    }
+  }
+
+  static void c2r(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp, C* bins) {
+    const ComplexView<T>& h = p.half;
+    const std::uint32_t* perm = h.pow2.bitrev;
+    const std::size_t nb = p.n / 2 + 1;
+    for (std::size_t k = 0; k < nb; ++k) {
+      T* d = lanes(bins + k);
+      for (int l = 0; l < W; ++l) {
+        d[l] = src[l][2 * k];
+        d[W + l] = src[l][2 * k + 1];
+      }
+    }
+    if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
+    const V zero{};
+    // The inverse is computed as conj(FFT(conj(z))), so conj(z) goes into the work buffer.
+    if (p.n % 2 == 1) {
+      const std::size_t n = p.n;
+      work[perm[0]].r = bins[0].r;
+      work[perm[0]].i = zero;
+      for (std::size_t k = 1; k < nb; ++k) {
+        C& lo = work[perm[k]];
+        lo.r = bins[k].r;
+        lo.i = -bins[k].i;
+        C& hi = work[perm[n - k]];
+        hi.r = bins[k].r;
+        hi.i = bins[k].i;
+      }
+      run(h, work, tmp);
+      for (std::size_t k = 0; k < n; ++k) {
+        const T* s = lanes(work + k);
+        for (int l = 0; l < W; ++l) dst[l][k] = scale * s[l];
+      }
+      return;
+    }
+    const std::size_t hn = h.n;
+    for (std::size_t k = 0; k < hn; ++k) {
+      V ar = bins[k].r, ai = bins[k].i, br = bins[hn - k].r, bi = -bins[hn - k].i;
+      if (k == 0) {
+        ai = zero;
+        bi = zero;
+      }
+      const V er = ar + br, ei = ai + bi;
+      V odr = ar - br, odi = ai - bi;
+      cmul(odr, odi, p.twiddle[2 * k], -p.twiddle[2 * k + 1]);
+      C& z = work[perm[k]];
+      z.r = er - odi;
+      z.i = -(ei + odr);
+    }
+    run(h, work, tmp);
+    for (std::size_t j = 0; j < hn; ++j) {
+      const T* s = lanes(work + j);
+      for (int l = 0; l < W; ++l) {
+        dst[l][2 * j] = scale * s[l];
+        dst[l][2 * j + 1] = -scale * s[W + l];
+      }
+    }
+  }
+};
+
+// ------------------------------------------------------------ row drivers
+
+template <typename T>
+constexpr int native_lanes() {
+  return static_cast<int>(kVecBytes / sizeof(T));
+}
+
+// Widest lane count for transforms whose buffers hold `elems` complex elements per lane.
+template <typename T>
+int max_lanes(std::size_t elems) {
+  int w = native_lanes<T>();
+  while (w > 1 && elems * 2 * sizeof(T) * static_cast<std::size_t>(w) > kWorkBytes) w /= 2;
+  return w;
+}
+
+enum class Kind { c2c, r2c, c2r };
+
+template <typename T, int W>
+void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
+           bool forward, T scale) {
+  using E = Engine<T, W>;
+  using C = typename E::C;
+  const T* src[W];
+  T* dst[W];
+  for (int l = 0; l < W; ++l) {
+    src[l] = in + l * in_step;
+    dst[l] = out + l * out_step;
+  }
+  Scratch& scratch = thread_scratch();
+  if (kind == Kind::c2c) {
+    const auto& p = *static_cast<const ComplexView<T>*>(view);
+    const std::size_t wl = E::work_len(p), tl = E::tmp_len(p);
+    C* work = static_cast<C*>(scratch.get(sizeof(C) * (wl + tl)));
+    E::c2c(p, src, dst, forward, scale, work, work + wl);
+  } else {
+    const auto& p = *static_cast<const RealView<T>*>(view);
+    const std::size_t wl = E::work_len(p.half), tl = E::tmp_len(p.half);
+    const std::size_t bl = kind == Kind::c2r ? p.n / 2 + 1 : 0;
+    C* work = static_cast<C*>(scratch.get(sizeof(C) * (wl + tl + bl)));
+    if (kind == Kind::r2c)
+      E::r2c(p, src, dst, scale, work, work + wl);
+    else
+      E::c2r(p, src, dst, scale, work, work + wl, work + wl + tl);
+  }
+}
+
+template <typename T>
+void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T* out, std::size_t rows,
+                 std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale) {
+  const int widest = max_lanes<T>(elems);
+  std::size_t r = 0;
+  while (r < rows) {
+    int w = widest;
+    while (static_cast<std::size_t>(w) > rows - r) w /= 2;
+    const T* i = in + static_cast<std::ptrdiff_t>(r) * in_step;
+    T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
+    switch (w) {
+      case 16:
+        if constexpr (native_lanes<T>() >= 16) group<T, 16>(kind, view, i, o, in_step, out_step, forward, scale);
+        break;
+      case 8:
+        if constexpr (native_lanes<T>() >= 8) group<T, 8>(kind, view, i, o, in_step, out_step, forward, scale);
+        break;
+      case 4:
+        if constexpr (native_lanes<T>() >= 4) group<T, 4>(kind, view, i, o, in_step, out_step, forward, scale);
+        break;
+      case 2:
+        group<T, 2>(kind, view, i, o, in_step, out_step, forward, scale);
+        break;
+      default:
+        group<T, 1>(kind, view, i, o, in_step, out_step, forward, scale);
+        break;
+    }
+    r += static_cast<std::size_t>(w);
+  }
+  thread_scratch().trim();
+}
+
+template <typename T>
+void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
+              std::ptrdiff_t out_dist, bool forward, T scale) {
+  const std::size_t elems = 2 * p.m;
+  rows_driver<T>(Kind::c2c, &p, elems, in, out, rows, 2 * in_dist, 2 * out_dist, forward, scale);
+}
+
+template <typename T>
+void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
+              std::ptrdiff_t out_dist, T scale) {
+  const std::size_t elems = 2 * p.half.m;
+  rows_driver<T>(Kind::r2c, &p, elems, in, out, rows, in_dist, 2 * out_dist, true, scale);
+}
+
+template <typename T>
+void c2r_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
+              std::ptrdiff_t out_dist, T scale) {
+  const std::size_t elems = 2 * p.half.m + p.n / 2 + 1;
+  rows_driver<T>(Kind::c2r, &p, elems, in, out, rows, 2 * in_dist, out_dist, false, scale);
+}
+
+}  // namespace
+
+Kernels kernels() {
+  Kernels k;
+  k.name = AUDIOREP_FFT_NAME;
+  k.f32 = {&c2c_rows<float>, &r2c_rows<float>, &c2r_rows<float>, static_cast<std::size_t>(native_lanes<float>())};
+  k.f64 = {&c2c_rows<double>, &r2c_rows<double>, &c2r_rows<double>,
+           static_cast<std::size_t>(native_lanes<double>())};
+  return k;
+}
+
+}  // namespace AUDIOREP_FFT_ISA
+}  // namespace detail
+}  // namespace fft
+}  // namespace audiorep
