@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "fft_internal.hpp"
 
@@ -29,9 +30,13 @@ namespace {
 constexpr std::size_t kVecBytes = AUDIOREP_FFT_VEC_BYTES;
 // The passes whose butterflies stay inside a block of this many bytes run block
 // by block, so that the early passes of a long transform work in L2.
-constexpr std::size_t kBlockBytes = std::size_t{256} << 10;
+constexpr std::size_t kBlockBytes = std::size_t{32} << 10;
+constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
 // Upper bound on one row group's work buffer; long transforms use fewer lanes.
-constexpr std::size_t kWorkBytes = std::size_t{4} << 20;
+// Rows are read and written W at a time, too many streams for the hardware
+// prefetcher; this many values (of type T) ahead are prefetched by hand.
+constexpr std::size_t kAhead = 128;
+constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 
 template <typename T, int W>
 struct VecOf {
@@ -54,6 +59,44 @@ inline V splat(T s) {
 }
 
 inline std::size_t min_size(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+// ------------------------------------------------------------ W x W transposes
+
+template <typename T>
+struct IndexOf;
+template <>
+struct IndexOf<float> {
+  using type = std::int32_t;
+};
+template <>
+struct IndexOf<double> {
+  using type = std::int64_t;
+};
+
+// Swaps the off-diagonal s x s blocks of every 2s x 2s tile; doing this for
+// s = W/2, ..., 2, 1 transposes the W x W matrix held in r[0..W).
+template <typename T, int W, int S, std::size_t... J>
+inline void block_swap(typename VecOf<T, W>::type* r, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using I = typename IndexOf<T>::type;
+  typedef I M __attribute__((vector_size(sizeof(V))));
+  constexpr M lo_mask = {static_cast<I>((J & S) ? W + J - S : J)...};
+  constexpr M hi_mask = {static_cast<I>((J & S) ? W + J : J + S)...};
+  for (int i = 0; i < W; ++i) {
+    if (i & S) continue;
+    const V a = r[i], b = r[i + S];
+    r[i] = __builtin_shuffle(a, b, lo_mask);
+    r[i + S] = __builtin_shuffle(a, b, hi_mask);
+  }
+}
+
+template <typename T, int W, int S = W / 2>
+inline void transpose(typename VecOf<T, W>::type* r) {
+  if constexpr (S >= 1) {
+    block_swap<T, W, S>(r, std::make_index_sequence<W>{});
+    transpose<T, W, S / 2>(r);
+  }
+}
 
 // ------------------------------------------------------------ scratch memory
 
@@ -149,7 +192,37 @@ struct Engine {
     }
   }
 
-  // Runs the passes whose group size g satisfies lo < g <= hi on x[0, len).
+  static inline void radix4(C* v, std::size_t stride, const T* w) {
+    C& a = v[0];
+    C& b = v[stride];
+    C& c = v[2 * stride];
+    C& d = v[3 * stride];
+    V br = b.r, bi = b.i, cr = c.r, ci = c.i, dr = d.r, di = d.i;
+    cmul(br, bi, w[2], w[3]);
+    cmul(cr, ci, w[0], w[1]);
+    cmul(dr, di, w[4], w[5]);
+    bfly4(&a, &b, &c, &d, br, bi, cr, ci, dr, di);
+  }
+
+  // Two radix-4 passes (quarter sizes q and 4q) in one sweep: the 16 elements
+  // j + t q (t < 16) of a group depend on each other only, so they are loaded
+  // once, go through both passes in registers and are stored once.
+  static void pass16(C* x, std::size_t len, std::size_t q, const T* tw_q, const T* tw_4q) {
+    for (std::size_t g = 0; g < len; g += 16 * q) {
+      C* a = x + g;
+      for (std::size_t j = 0; j < q; ++j) {
+        C v[16];
+        for (int t = 0; t < 16; ++t) v[t] = a[j + t * q];
+        const T* w = tw_q + 6 * j;
+        for (int s = 0; s < 4; ++s) radix4(v + 4 * s, 1, w);
+        for (int s = 0; s < 4; ++s) radix4(v + s, 4, tw_4q + 6 * (j + s * q));
+        for (int t = 0; t < 16; ++t) a[j + t * q] = v[t];
+      }
+    }
+  }
+
+  // Runs the passes whose group size g satisfies lo < g <= hi on x[0, len),
+  // two radix-4 passes at a time where possible.
   static void passes(const Pow2View<T>& p, C* x, std::size_t len, std::size_t lo, std::size_t hi) {
     std::size_t q = 1;
     if (p.log2n & 1u) {
@@ -157,30 +230,43 @@ struct Engine {
       q = 2;
     }
     const T* tw = p.twiddle;
-    for (; 4 * q <= p.n; q *= 4) {
+    for (; 4 * q <= p.n;) {
       const std::size_t group = 4 * q;
       if (lo < group && group <= hi) {
+        if (16 * q <= hi && 16 * q <= p.n) {
+          pass16(x, len, q, tw, tw + 6 * q);
+          tw += 6 * q + 24 * q;
+          q *= 16;
+          continue;
+        }
         if (q == 1)
           pass4_first(x, len);
         else
           pass4(x, len, q, tw);
       }
       tw += 6 * q;
+      q *= 4;
     }
   }
 
-  // In-place transform of bit-reversed input to natural-order output.
+  // In-place transform of bit-reversed input to natural-order output. The
+  // passes run block by block as long as their groups fit an L1-sized, then an
+  // L2-sized block, so that only the last passes of long transforms sweep
+  // the whole buffer.
   static void pow2(const Pow2View<T>& p, C* x) {
     const std::size_t n = p.n;
     if (n == 1) return;
-    std::size_t block = kBlockBytes / sizeof(C);
-    if (block < 4) block = 4;
-    if (n <= block) {
-      passes(p, x, n, 0, n);
-      return;
+    std::size_t lo = 0;
+    const std::size_t levels[2] = {kBlockBytes, kBlock2Bytes};
+    for (std::size_t bytes : levels) {
+      std::size_t block = bytes / sizeof(C);
+      if (block < 4) block = 4;
+      if (block <= lo) continue;
+      if (n <= block) break;
+      for (std::size_t s = 0; s < n; s += block) passes(p, x + s, block, lo, block);
+      lo = block;
     }
-    for (std::size_t s = 0; s < n; s += block) passes(p, x + s, block, 0, block);
-    passes(p, x, n, block, n);
+    passes(p, x, n, lo, n);
   }
 
   // x: input k < n at bitrev position (zeros elsewhere for Bluestein); out: x[k], k < n, natural order.
@@ -212,99 +298,164 @@ struct Engine {
     }
   }
 
-  static std::size_t work_len(const ComplexView<T>& p) { return p.m; }
+  static std::size_t work_len(const ComplexView<T>& p) { return p.m + 1; }
   static std::size_t tmp_len(const ComplexView<T>& p) { return p.m == p.n ? 0 : p.m; }
 
   static inline T* lanes(C* c) { return reinterpret_cast<T*>(c); }
+  static inline const T* lanes(const C* c) { return reinterpret_cast<const T*>(c); }
 
   // ---------------------------------------------------------- row groups
 
-  static void c2c(const ComplexView<T>& p, const T* const* src, T* const* dst, bool forward, T scale, C* work,
-                  C* tmp) {
-    const std::size_t n = p.n;
-    const std::uint32_t* perm = p.pow2.bitrev;
-    if (p.m != n) std::memset(static_cast<void*>(work), 0, sizeof(C) * p.m);
-    const T sign = forward ? T(1) : T(-1);
-    for (std::size_t k = 0; k < n; ++k) {
-      T* d = lanes(work + perm[k]);
+  // Complex elements k < count of W rows (interleaved re, im) into x[perm[k]]
+  // (x[k] when perm is null), imaginary parts times `sign`.
+  static void gather(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x, T sign) {
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W / 2 <= count; k0 += W / 2) {
+        for (int l = 0; l < W; ++l) {
+          __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 0);
+          std::memcpy(&r[l], src[l] + 2 * k0, sizeof(V));
+        }
+        transpose<T, W>(r);
+        for (int j = 0; j < W / 2; ++j) {
+          C& d = x[perm ? perm[k0 + j] : k0 + j];
+          d.r = r[2 * j];
+          d.i = sign * r[2 * j + 1];
+        }
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      T* d = lanes(x + (perm ? perm[k] : k));
       for (int l = 0; l < W; ++l) {
         d[l] = src[l][2 * k];
         d[W + l] = sign * src[l][2 * k + 1];
       }
     }
-    run(p, work, tmp);
-    const T iscale = sign * scale;
-    for (std::size_t k = 0; k < n; ++k) {
-      const T* s = lanes(work + k);
+  }
+
+  // Real samples k < count of W rows into x[perm[k]] with zero imaginary parts.
+  static void gather_real(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x) {
+    std::size_t k0 = 0;
+    const V zero{};
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W <= count; k0 += W) {
+        for (int l = 0; l < W; ++l) std::memcpy(&r[l], src[l] + k0, sizeof(V));
+        transpose<T, W>(r);
+        for (int j = 0; j < W; ++j) {
+          C& d = x[perm[k0 + j]];
+          d.r = r[j];
+          d.i = zero;
+        }
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      T* d = lanes(x + perm[k]);
       for (int l = 0; l < W; ++l) {
-        dst[l][2 * k] = scale * s[l];
-        dst[l][2 * k + 1] = iscale * s[W + l];
+        d[l] = src[l][k];
+        d[W + l] = T(0);
       }
     }
   }
 
+  // x[k], k < count, to W rows of interleaved complex, (re, im) times (rs, is).
+  static void scatter(const C* x, std::size_t count, T* const* dst, T rs, T is) {
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W / 2 <= count; k0 += W / 2) {
+        for (int j = 0; j < W / 2; ++j) {
+          r[2 * j] = rs * x[k0 + j].r;
+          r[2 * j + 1] = is * x[k0 + j].i;
+        }
+        transpose<T, W>(r);
+        for (int l = 0; l < W; ++l) {
+          __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 0);
+          std::memcpy(dst[l] + 2 * k0, &r[l], sizeof(V));
+        }
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      const T* s = lanes(x + k);
+      for (int l = 0; l < W; ++l) {
+        dst[l][2 * k] = rs * s[l];
+        dst[l][2 * k + 1] = is * s[W + l];
+      }
+    }
+  }
+
+  // Real parts of x[k], k < count, times `rs`, to W rows of reals.
+  static void scatter_real(const C* x, std::size_t count, T* const* dst, T rs) {
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W <= count; k0 += W) {
+        for (int j = 0; j < W; ++j) r[j] = rs * x[k0 + j].r;
+        transpose<T, W>(r);
+        for (int l = 0; l < W; ++l) std::memcpy(dst[l] + k0, &r[l], sizeof(V));
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      const T* s = lanes(x + k);
+      for (int l = 0; l < W; ++l) dst[l][k] = rs * s[l];
+    }
+  }
+
+  static void c2c(const ComplexView<T>& p, const T* const* src, T* const* dst, bool forward, T scale, C* work,
+                  C* tmp) {
+    if (p.m != p.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * p.m);
+    const T sign = forward ? T(1) : T(-1);
+    gather(src, p.n, p.pow2.bitrev, work, sign);
+    run(p, work, tmp);
+    scatter(work, p.n, dst, scale, sign * scale);
+  }
+
+  // `work` holds max(m, n/2 + 1) elements.
   static void r2c(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp) {
     const ComplexView<T>& h = p.half;
-    const std::uint32_t* perm = h.pow2.bitrev;
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
     if (p.n % 2 == 1) {
-      for (std::size_t k = 0; k < p.n; ++k) {
-        T* d = lanes(work + perm[k]);
-        for (int l = 0; l < W; ++l) {
-          d[l] = src[l][k];
-          d[W + l] = T(0);
-        }
-      }
+      gather_real(src, p.n, h.pow2.bitrev, work);
       run(h, work, tmp);
-      for (std::size_t k = 0; k <= p.n / 2; ++k) {
-        const T* s = lanes(work + k);
-        for (int l = 0; l < W; ++l) {
-          dst[l][2 * k] = scale * s[l];
-          dst[l][2 * k + 1] = scale * s[W + l];
-        }
-      }
+      scatter(work, p.n / 2 + 1, dst, scale, scale);
       return;
     }
     const std::size_t hn = h.n;
-    for (std::size_t j = 0; j < hn; ++j) {
-      T* d = lanes(work + perm[j]);
-      for (int l = 0; l < W; ++l) {
-        d[l] = src[l][2 * j];
-        d[W + l] = src[l][2 * j + 1];
-      }
-    }
+    gather(src, hn, h.pow2.bitrev, work, T(1));
     run(h, work, tmp);
-    // Split step: X[k] = E[k] + w^k O[k] with E, O the transforms of the even and
-    // odd samples, recovered from Z[k] and conj(Z[h-k]).
-    const T half = T(0.5) * scale;
-    alignas(64) C out;
-    for (std::size_t k = 0; k <= hn; ++k) {
-      const C& a = work[k == hn ? 0 : k];
-      const C& b = work[k == 0 ? 0 : hn - k];
+    // Split step, in place and pairwise: with E, O the transforms of the even
+    // and odd samples, E[k] = (Z[k] + conj Z[h-k]) / 2, O[k] = -i (Z[k] - conj Z[h-k]) / 2,
+    // X[k] = E[k] + w^k O[k] and X[h-k] = conj(E[k] - w^k O[k]).
+    {
+      const V zr = work[0].r, zi = work[0].i;
+      work[0].r = zr + zi;
+      work[0].i = V{};
+      work[hn].r = zr - zi;
+      work[hn].i = V{};
+    }
+    const T half = T(0.5);
+    for (std::size_t k = 1; 2 * k <= hn; ++k) {
+      C& a = work[k];
+      C& b = work[hn - k];
       const V er = (a.r + b.r) * half, ei = (a.i - b.i) * half;
       V odr = (a.i + b.i) * half, odi = (b.r - a.r) * half;
       cmul(odr, odi, p.twiddle[2 * k], p.twiddle[2 * k + 1]);
-      out.r = er + odr;
-      out.i = ei + odi;
-      const T* s = lanes(&out);
-      for (int l = 0; l < W; ++l) {
-        dst[l][2 * k] = s[l];
-        dst[l][2 * k + 1] = s[W + l];
+      a.r = er + odr;
+      a.i = ei + odi;
+      if (2 * k != hn) {
+        b.r = er - odr;
+        b.i = odi - ei;
       }
     }
+    scatter(work, hn + 1, dst, scale, scale);
   }
 
   static void c2r(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp, C* bins) {
     const ComplexView<T>& h = p.half;
     const std::uint32_t* perm = h.pow2.bitrev;
     const std::size_t nb = p.n / 2 + 1;
-    for (std::size_t k = 0; k < nb; ++k) {
-      T* d = lanes(bins + k);
-      for (int l = 0; l < W; ++l) {
-        d[l] = src[l][2 * k];
-        d[W + l] = src[l][2 * k + 1];
-      }
-    }
+    gather(src, nb, nullptr, bins, T(1));
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
     const V zero{};
     // The inverse is computed as conj(FFT(conj(z))), so conj(z) goes into the work buffer.
@@ -321,10 +472,7 @@ struct Engine {
         hi.i = bins[k].i;
       }
       run(h, work, tmp);
-      for (std::size_t k = 0; k < n; ++k) {
-        const T* s = lanes(work + k);
-        for (int l = 0; l < W; ++l) dst[l][k] = scale * s[l];
-      }
+      scatter_real(work, n, dst, scale);
       return;
     }
     const std::size_t hn = h.n;
@@ -342,13 +490,7 @@ struct Engine {
       z.i = -(ei + odr);
     }
     run(h, work, tmp);
-    for (std::size_t j = 0; j < hn; ++j) {
-      const T* s = lanes(work + j);
-      for (int l = 0; l < W; ++l) {
-        dst[l][2 * j] = scale * s[l];
-        dst[l][2 * j + 1] = -scale * s[W + l];
-      }
-    }
+    scatter(work, hn, dst, scale, -scale);
   }
 };
 
