@@ -68,7 +68,6 @@ struct Pow2Plan {
         }
     view = {n, bits, bitrev.data(), twiddle.data()};
   }
-  std::size_t bytes() const { return bitrev.size() * 4 + twiddle.size() * sizeof(T); }
 };
 
 // Plain radix-2 transform in double precision, used once per Bluestein plan to
@@ -101,14 +100,41 @@ std::shared_ptr<const Pow2Plan<T>> get_pow2_plan(std::size_t n);
 // Any length: a power of two directly, otherwise Bluestein's chirp-z on a
 // power-of-two transform of length m >= 2n - 1.
 template <typename T>
+struct ComplexPlan;
+template <typename T>
+std::shared_ptr<const ComplexPlan<T>> get_complex_plan(std::size_t n);
+
+// Powers of two from this length on get a four-step split for single rows.
+constexpr std::size_t kFourStepMin = std::size_t{1} << 14;
+
+template <typename T>
 struct ComplexPlan {
   std::shared_ptr<const Pow2Plan<T>> pow2;
   std::vector<T> chirp, kernel;
+  std::shared_ptr<const ComplexPlan<T>> cols, rows;
+  std::vector<T> step_re, step_im;
   ComplexView<T> view;
 
   explicit ComplexPlan(std::size_t n) {
     const std::size_t m = is_pow2(n) ? n : next_pow2(2 * n - 1);
     pow2 = get_pow2_plan<T>(m);
+    std::size_t n1 = 0;
+    if (m == n && n >= kFourStepMin) {
+      unsigned bits = 0;
+      while ((std::size_t{1} << bits) < n) ++bits;
+      n1 = std::size_t{1} << (bits / 2);
+      const std::size_t n2 = n / n1;
+      cols = get_complex_plan<T>(n1);
+      rows = get_complex_plan<T>(n2);
+      step_re.resize(n);
+      step_im.resize(n);
+      for (std::size_t k1 = 0; k1 < n1; ++k1)
+        for (std::size_t b = 0; b < n2; ++b) {
+          const std::complex<T> w = unit_root<T>(k1 * b, n);
+          step_re[k1 * n2 + b] = w.real();
+          step_im[k1 * n2 + b] = w.imag();
+        }
+    }
     if (m != n) {
       chirp.resize(2 * n);
       std::vector<std::complex<double>> b(m, std::complex<double>(0, 0));
@@ -130,9 +156,17 @@ struct ComplexPlan {
         kernel[2 * k + 1] = static_cast<T>(b[k].imag() * inv_m);
       }
     }
-    view = {n, m, pow2->view, chirp.empty() ? nullptr : chirp.data(), kernel.empty() ? nullptr : kernel.data()};
+    view = {n,
+            m,
+            pow2->view,
+            chirp.empty() ? nullptr : chirp.data(),
+            kernel.empty() ? nullptr : kernel.data(),
+            n1,
+            cols ? &cols->view : nullptr,
+            rows ? &rows->view : nullptr,
+            step_re.empty() ? nullptr : step_re.data(),
+            step_im.empty() ? nullptr : step_im.data()};
   }
-  std::size_t bytes() const { return (chirp.size() + kernel.size()) * sizeof(T); }
 };
 
 template <typename T>
@@ -160,7 +194,6 @@ struct RealPlan {
     }
     view = {n, half->view, twiddle.empty() ? nullptr : twiddle.data()};
   }
-  std::size_t bytes() const { return twiddle.size() * sizeof(T); }
 };
 
 // Plan caches: one per plan type and precision, each a small LRU list guarded

@@ -29,12 +29,23 @@ struct Pow2View {
 
 // Any length n. m == n for powers of two; otherwise Bluestein on length m:
 // chirp[k] = exp(-i pi k^2 / n) (k < n) and kernel = FFT_m(conj chirp, wrapped) / m.
+//
+// Long powers of two also carry a four-step split n = n1 * n2 (n1 > 0), used
+// when too few rows are left to fill the SIMD lanes: transforms of length n1
+// down the columns of the n1 x n2 matrix, a twiddle step exp(-2 pi i k1 b / n)
+// stored at [k1 * n2 + b] as separate re and im arrays, transforms of length
+// n2 along its rows, and a transposed store.
 template <typename T>
 struct ComplexView {
   std::size_t n, m;
   Pow2View<T> pow2;
   const T* chirp;
   const T* kernel;
+  std::size_t n1;
+  const ComplexView<T>* cols;
+  const ComplexView<T>* rows;
+  const T* step_re;
+  const T* step_im;
 };
 
 // Real transforms: for even n, `half` has length n/2 and twiddle[k] =

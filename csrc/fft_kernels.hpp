@@ -98,6 +98,31 @@ inline void transpose(typename VecOf<T, W>::type* r) {
   }
 }
 
+// Interleaved complex values (two vectors) to split re, im vectors and back.
+template <typename T, int W, std::size_t... J>
+inline void deinterleave(typename VecOf<T, W>::type a, typename VecOf<T, W>::type b, typename VecOf<T, W>::type& re,
+                         typename VecOf<T, W>::type& im, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using I = typename IndexOf<T>::type;
+  typedef I M __attribute__((vector_size(sizeof(V))));
+  constexpr M even = {static_cast<I>(2 * J)...};
+  constexpr M odd = {static_cast<I>(2 * J + 1)...};
+  re = __builtin_shuffle(a, b, even);
+  im = __builtin_shuffle(a, b, odd);
+}
+
+template <typename T, int W, std::size_t... J>
+inline void interleave(typename VecOf<T, W>::type re, typename VecOf<T, W>::type im, typename VecOf<T, W>::type& a,
+                       typename VecOf<T, W>::type& b, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using I = typename IndexOf<T>::type;
+  typedef I M __attribute__((vector_size(sizeof(V))));
+  constexpr M lo = {static_cast<I>(J % 2 == 0 ? J / 2 : W + J / 2)...};
+  constexpr M hi = {static_cast<I>(J % 2 == 0 ? W / 2 + J / 2 : W + W / 2 + J / 2)...};
+  a = __builtin_shuffle(re, im, lo);
+  b = __builtin_shuffle(re, im, hi);
+}
+
 // ------------------------------------------------------------ scratch memory
 
 // One growing, 64-byte aligned buffer per thread, reused between calls.
@@ -402,6 +427,121 @@ struct Engine {
     }
   }
 
+  // ---------------------------------------------------------- four-step (one row)
+
+  // Element a < count of W adjacent columns: W interleaved complex values at
+  // base + 2 * a * stride, into x[perm[a]], imaginary parts times `sign`.
+  static void col_gather(const T* base, std::size_t stride, std::size_t count, const std::uint32_t* perm, C* x,
+                         T sign) {
+    for (std::size_t a = 0; a < count; ++a) {
+      V u, v;
+      const T* s = base + 2 * a * stride;
+      std::memcpy(&u, s, sizeof(V));
+      std::memcpy(&v, s + W, sizeof(V));
+      C& d = x[perm[a]];
+      deinterleave<T, W>(u, v, d.r, d.i, std::make_index_sequence<W>{});
+      d.i *= sign;
+    }
+  }
+
+  // x[k], k < count, (re, im) times (rs, is) and, when tw_re is given, times the
+  // per-lane twiddles at tw_re/tw_im + k * tw_stride, to base + 2 * k * stride.
+  static void col_scatter(const C* x, std::size_t count, T* base, std::size_t stride, T rs, T is, const T* tw_re,
+                          const T* tw_im, std::size_t tw_stride) {
+    for (std::size_t k = 0; k < count; ++k) {
+      V r = x[k].r, i = x[k].i;
+      if (tw_re != nullptr) {
+        V wr, wi;
+        std::memcpy(&wr, tw_re + k * tw_stride, sizeof(V));
+        std::memcpy(&wi, tw_im + k * tw_stride, sizeof(V));
+        const V t = r * wr - i * wi;
+        i = r * wi + i * wr;
+        r = t;
+      }
+      V u, v;
+      interleave<T, W>(rs * r, is * i, u, v, std::make_index_sequence<W>{});
+      T* d = base + 2 * k * stride;
+      std::memcpy(d, &u, sizeof(V));
+      std::memcpy(d + W, &v, sizeof(V));
+    }
+  }
+
+  // One row of length n = n1 * n2 (p.n1 > 0, n1 and n2 >= W): in and out are
+  // interleaved complex; `work` holds max(n1, n2) + 1 elements, `mid` 2n values.
+  static void four_step(const ComplexView<T>& p, const T* in, T* out, bool forward, T scale, C* work, T* mid) {
+    const ComplexView<T>& cols = *p.cols;
+    const ComplexView<T>& rows = *p.rows;
+    const std::size_t n1 = cols.n, n2 = rows.n;
+    const T sign = forward ? T(1) : T(-1);
+    for (std::size_t b = 0; b < n2; b += W) {
+      col_gather(in + 2 * b, n2, n1, cols.pow2.bitrev, work, sign);
+      pow2(cols.pow2, work);
+      col_scatter(work, n1, mid + 2 * b, n2, T(1), T(1), p.step_re + b, p.step_im + b, n2);
+    }
+    const T* src[W];
+    for (std::size_t k1 = 0; k1 < n1; k1 += W) {
+      for (int l = 0; l < W; ++l) src[l] = mid + 2 * (k1 + l) * n2;
+      gather(src, n2, rows.pow2.bitrev, work, T(1));
+      pow2(rows.pow2, work);
+      col_scatter(work, n2, out + 2 * k1, n1, scale, sign * scale, nullptr, nullptr, 0);
+    }
+  }
+
+  static std::size_t four_step_work(const ComplexView<T>& p) {
+    return (p.cols->n > p.rows->n ? p.cols->n : p.rows->n) + 1;
+  }
+
+  // Real transforms of one row through the four-step transform of n/2.
+  static void four_step_r2c(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid) {
+    const std::size_t hn = p.half.n;
+    four_step(p.half, in, out, true, T(1), work, mid);
+    // The split step of r2c, on interleaved values (see r2c).
+    const T zr = out[0], zi = out[1];
+    out[0] = scale * (zr + zi);
+    out[1] = T(0);
+    out[2 * hn] = scale * (zr - zi);
+    out[2 * hn + 1] = T(0);
+    const T half = T(0.5) * scale;
+    for (std::size_t k = 1; 2 * k <= hn; ++k) {
+      T* a = out + 2 * k;
+      T* b = out + 2 * (hn - k);
+      const T er = (a[0] + b[0]) * half, ei = (a[1] - b[1]) * half;
+      T odr = (a[1] + b[1]) * half, odi = (b[0] - a[0]) * half;
+      const T wr = p.twiddle[2 * k], wi = p.twiddle[2 * k + 1];
+      const T t = odr * wr - odi * wi;
+      odi = odr * wi + odi * wr;
+      odr = t;
+      a[0] = er + odr;
+      a[1] = ei + odi;
+      if (2 * k != hn) {
+        b[0] = er - odr;
+        b[1] = odi - ei;
+      }
+    }
+  }
+
+  static void four_step_c2r(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* z) {
+    const std::size_t hn = p.half.n;
+    // The split step of c2r into z, conjugated, then a forward transform (see c2r).
+    for (std::size_t k = 0; k < hn; ++k) {
+      T ar = in[2 * k], ai = in[2 * k + 1], br = in[2 * (hn - k)], bi = -in[2 * (hn - k) + 1];
+      if (k == 0) {
+        ai = T(0);
+        bi = T(0);
+      }
+      const T er = ar + br, ei = ai + bi;
+      T odr = ar - br, odi = ai - bi;
+      const T wr = p.twiddle[2 * k], wi = -p.twiddle[2 * k + 1];
+      const T t = odr * wr - odi * wi;
+      odi = odr * wi + odi * wr;
+      odr = t;
+      z[2 * k] = er - odi;
+      z[2 * k + 1] = -(ei + odr);
+    }
+    four_step(p.half, z, out, true, scale, work, mid);
+    for (std::size_t j = 0; j < hn; ++j) out[2 * j + 1] = -out[2 * j + 1];
+  }
+
   static void c2c(const ComplexView<T>& p, const T* const* src, T* const* dst, bool forward, T scale, C* work,
                   C* tmp) {
     if (p.m != p.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * p.m);
@@ -540,11 +680,53 @@ void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_s
   }
 }
 
+template <typename T, int W>
+bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t r0, std::size_t r1,
+                   std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale) {
+  using E = Engine<T, W>;
+  using C = typename E::C;
+  const ComplexView<T>* cp;
+  if (kind == Kind::c2c) {
+    cp = static_cast<const ComplexView<T>*>(view);
+  } else {
+    const auto* rp = static_cast<const RealView<T>*>(view);
+    if (rp->n % 2 == 1) return false;
+    cp = &rp->half;
+  }
+  if (cp->n1 == 0 || cp->cols->n < static_cast<std::size_t>(W) || cp->rows->n < static_cast<std::size_t>(W))
+    return false;
+  const std::size_t wl = E::four_step_work(*cp), n = cp->n;
+  const std::size_t zl = kind == Kind::c2r ? 2 * n : 0;
+  char* mem = static_cast<char*>(thread_scratch().get(sizeof(C) * wl + sizeof(T) * (2 * n + zl)));
+  C* work = reinterpret_cast<C*>(mem);
+  T* mid = reinterpret_cast<T*>(mem + sizeof(C) * wl);
+  for (std::size_t r = r0; r < r1; ++r) {
+    const T* i = in + static_cast<std::ptrdiff_t>(r) * in_step;
+    T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
+    if (kind == Kind::c2c)
+      E::four_step(*cp, i, o, forward, scale, work, mid);
+    else if (kind == Kind::r2c)
+      E::four_step_r2c(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid);
+    else
+      E::four_step_c2r(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, mid + 2 * n);
+  }
+  return true;
+}
+
 template <typename T>
 void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T* out, std::size_t rows,
                  std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale) {
   const int widest = max_lanes<T>(elems);
   std::size_t r = 0;
+  if constexpr (native_lanes<T>() > 1) {
+    // Rows that cannot fill the lanes of a long transform go one by one through the four-step path.
+    constexpr int wn = native_lanes<T>();
+    const std::size_t lanes_rows = rows / static_cast<std::size_t>(widest) * static_cast<std::size_t>(widest);
+    const std::size_t left = widest < wn ? rows : rows - lanes_rows;
+    if (left > 0 && four_step_row<T, wn>(kind, view, in, out, rows - left, rows, in_step, out_step, forward, scale)) {
+      rows -= left;
+    }
+  }
   while (r < rows) {
     int w = widest;
     while (static_cast<std::size_t>(w) > rows - r) w /= 2;

@@ -91,11 +91,19 @@ def test_batches_of_rows(rng, rows, ctype):
 
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
+def test_long_rows_beside_full_row_groups(rng, ctype):
+    # Rows left over after the full SIMD row groups take the four-step path.
+    for n, rows in ((1 << 14, 17), (1 << 15, 9), (1 << 16, 3)):
+        x, z = signals(rng, rows, n, ctype)
+        check_all_four(x, z, ctype, f"rows={rows}")
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
 def test_every_simd_path(rng, simd_path, ctype):
     for path in _core.available_simd_paths():
         simd_path(path)
         assert _core.simd_path() == path
-        for n in list(range(1, 40)) + [63, 64, 100, 128, 1000, 1024, 4096, 65536]:
+        for n in list(range(1, 40)) + [63, 64, 100, 128, 1000, 1024, 4096, 1 << 14, 65536]:
             rows = 19 if n <= 4096 else 2
             x, z = signals(rng, rows, n, ctype)
             check_all_four(x, z, ctype, path)
