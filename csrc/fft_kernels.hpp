@@ -591,15 +591,28 @@ struct Engine {
     scatter(work, hn + 1, dst, scale, scale);
   }
 
+  // conj(z[k]) of the c2r pre-step from a = bins[k] and c = bins[h - k], into x.
+  static inline void presplit(const RealView<T>& p, std::size_t k, V ar, V ai, V cr, V ci, C& x) {
+    if (k == 0) {
+      ai = V{};
+      ci = V{};
+    }
+    const V er = ar + cr, ei = ai - ci;
+    V odr = ar - cr, odi = ai + ci;
+    cmul(odr, odi, p.twiddle[2 * k], -p.twiddle[2 * k + 1]);
+    x.r = er - odi;
+    x.i = -(ei + odr);
+  }
+
   static void c2r(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp, C* bins) {
     const ComplexView<T>& h = p.half;
     const std::uint32_t* perm = h.pow2.bitrev;
     const std::size_t nb = p.n / 2 + 1;
-    gather(src, nb, nullptr, bins, T(1));
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
     const V zero{};
     // The inverse is computed as conj(FFT(conj(z))), so conj(z) goes into the work buffer.
     if (p.n % 2 == 1) {
+      gather(src, nb, nullptr, bins, T(1));
       const std::size_t n = p.n;
       work[perm[0]].r = bins[0].r;
       work[perm[0]].i = zero;
@@ -616,18 +629,36 @@ struct Engine {
       return;
     }
     const std::size_t hn = h.n;
-    for (std::size_t k = 0; k < hn; ++k) {
-      V ar = bins[k].r, ai = bins[k].i, br = bins[hn - k].r, bi = -bins[hn - k].i;
-      if (k == 0) {
-        ai = zero;
-        bi = zero;
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      // Chunks of bins from both ends at once, [k0, k0 + W/2) and its mirror
+      // [hn - k0 - W/2 + 1, hn - k0]: each holds the partners of the other.
+      constexpr std::size_t H = W / 2;
+      if (hn >= W) {
+        V a[W], b[W];
+        const std::size_t mid = hn / 2;
+        for (; k0 <= mid; k0 += H) {
+          const std::size_t m0 = hn - k0 - H + 1;
+          for (int l = 0; l < W; ++l) {
+            std::memcpy(&a[l], src[l] + 2 * k0, sizeof(V));
+            std::memcpy(&b[l], src[l] + 2 * m0, sizeof(V));
+          }
+          transpose<T, W>(a);
+          transpose<T, W>(b);
+          for (std::size_t j = 0; j < H; ++j) {
+            const std::size_t jm = H - 1 - j;
+            presplit(p, k0 + j, a[2 * j], a[2 * j + 1], b[2 * jm], b[2 * jm + 1], work[perm[k0 + j]]);
+            if (m0 + j < hn)
+              presplit(p, m0 + j, b[2 * j], b[2 * j + 1], a[2 * jm], a[2 * jm + 1], work[perm[m0 + j]]);
+          }
+        }
+        k0 = hn;
       }
-      const V er = ar + br, ei = ai + bi;
-      V odr = ar - br, odi = ai - bi;
-      cmul(odr, odi, p.twiddle[2 * k], -p.twiddle[2 * k + 1]);
-      C& z = work[perm[k]];
-      z.r = er - odi;
-      z.i = -(ei + odr);
+    }
+    if (k0 < hn) {
+      gather(src, nb, nullptr, bins, T(1));
+      for (std::size_t k = 0; k < hn; ++k)
+        presplit(p, k, bins[k].r, bins[k].i, bins[hn - k].r, bins[hn - k].i, work[perm[k]]);
     }
     run(h, work, tmp);
     scatter(work, hn, dst, scale, -scale);
