@@ -45,6 +45,54 @@ std::complex<T> unit_root(std::size_t k, std::size_t n) {
   return {static_cast<T>(std::cos(a)), static_cast<T>(std::sin(a))};
 }
 
+// All the roots exp(-2 pi i k / n) of one n, from sines and cosines of the
+// first octant only when 8 divides n (the symmetries are exact), so that
+// building a plan of length n costs n/8 trigonometric calls.
+class Roots {
+ public:
+  explicit Roots(std::size_t n) : n_(n), octant_(n % 8 == 0) {
+    if (!octant_) return;
+    const std::size_t m = n / 8;
+    cos_.resize(m + 1);
+    sin_.resize(m + 1);
+    for (std::size_t k = 0; k <= m; ++k) {
+      const long double a = 2.0L * kPi * static_cast<long double>(k) / static_cast<long double>(n);
+      cos_[k] = static_cast<double>(std::cos(a));
+      sin_[k] = static_cast<double>(std::sin(a));
+    }
+  }
+
+  template <typename T>
+  std::complex<T> get(std::size_t k) const {
+    k %= n_;
+    if (!octant_) return unit_root<T>(k, n_);
+    // Reduce the angle 2 pi k / n to the first octant, tracking signs and a swap.
+    bool neg_sin = false, neg_cos = false, swap = false;
+    if (2 * k > n_) {
+      k = n_ - k;
+      neg_sin = true;
+    }
+    if (4 * k > n_) {
+      k = n_ / 2 - k;
+      neg_cos = true;
+    }
+    if (8 * k > n_) {
+      k = n_ / 4 - k;
+      swap = true;
+    }
+    double c = swap ? sin_[k] : cos_[k];
+    double s = swap ? cos_[k] : sin_[k];
+    if (neg_cos) c = -c;
+    if (neg_sin) s = -s;
+    return {static_cast<T>(c), static_cast<T>(-s)};
+  }
+
+ private:
+  std::size_t n_;
+  bool octant_;
+  std::vector<double> cos_, sin_;
+};
+
 // Power-of-two plan: bit-reversal table and per-pass twiddles (layout in fft_internal.hpp).
 template <typename T>
 struct Pow2Plan {
@@ -58,11 +106,12 @@ struct Pow2Plan {
     bitrev[0] = 0;
     for (std::size_t i = 1; i < n; ++i)  // rev(i) from rev(i / 2)
       bitrev[i] = static_cast<std::uint32_t>((bitrev[i >> 1] >> 1) | ((i & 1) << (bits - 1)));
+    const Roots roots(n);
     std::size_t q = (bits & 1u) ? 2 : 1;
     for (; 4 * q <= n; q *= 4)
       for (std::size_t j = 0; j < q; ++j)
         for (std::size_t r = 1; r <= 3; ++r) {
-          const std::complex<T> w = unit_root<T>(r * j, 4 * q);
+          const std::complex<T> w = roots.get<T>(r * j * (n / (4 * q)));
           twiddle.push_back(w.real());
           twiddle.push_back(w.imag());
         }
@@ -80,9 +129,10 @@ void reference_fft(std::vector<std::complex<double>>& a) {
     j ^= bit;
     if (i < j) std::swap(a[i], a[j]);
   }
+  const Roots roots(n);
   for (std::size_t len = 2; len <= n; len <<= 1) {
     for (std::size_t j = 0; j < len / 2; ++j) {
-      const std::complex<double> w = unit_root<double>(j, len);
+      const std::complex<double> w = roots.get<double>(j * (n / len));
       for (std::size_t i = 0; i < n; i += len) {
         const std::complex<double> u = a[i + j], x = a[i + j + len / 2];
         const std::complex<double> v(x.real() * w.real() - x.imag() * w.imag(),
@@ -128,9 +178,10 @@ struct ComplexPlan {
       rows = get_complex_plan<T>(n2);
       step_re.resize(n);
       step_im.resize(n);
+      const Roots roots(n);
       for (std::size_t k1 = 0; k1 < n1; ++k1)
         for (std::size_t b = 0; b < n2; ++b) {
-          const std::complex<T> w = unit_root<T>(k1 * b, n);
+          const std::complex<T> w = roots.get<T>(k1 * b);
           step_re[k1 * n2 + b] = w.real();
           step_im[k1 * n2 + b] = w.imag();
         }
@@ -139,10 +190,11 @@ struct ComplexPlan {
       chirp.resize(2 * n);
       std::vector<std::complex<double>> b(m, std::complex<double>(0, 0));
       const std::uint64_t two_n = 2 * static_cast<std::uint64_t>(n);
+      const Roots roots(static_cast<std::size_t>(two_n));
       for (std::size_t k = 0; k < n; ++k) {
         // k^2 mod 2n keeps the angle small and exact.
         const std::uint64_t kk = (static_cast<std::uint64_t>(k) * k) % two_n;
-        const std::complex<double> c = unit_root<double>(static_cast<std::size_t>(kk), static_cast<std::size_t>(two_n));
+        const std::complex<double> c = roots.get<double>(static_cast<std::size_t>(kk));
         chirp[2 * k] = static_cast<T>(c.real());
         chirp[2 * k + 1] = static_cast<T>(c.imag());
         b[k] = std::conj(c);
@@ -184,8 +236,9 @@ struct RealPlan {
     if (n % 2 == 0) {
       half = get_complex_plan<T>(n / 2);
       twiddle.resize(n + 2);
+      const Roots roots(n);
       for (std::size_t k = 0; k <= n / 2; ++k) {
-        const std::complex<T> w = unit_root<T>(k, n);
+        const std::complex<T> w = roots.get<T>(k);
         twiddle[2 * k] = w.real();
         twiddle[2 * k + 1] = w.imag();
       }
