@@ -1,12 +1,12 @@
 """Median-time ratios from a pytest-benchmark JSON file, as a markdown table.
 
-    python bench/ratios.py results.json [--ours audiorep]
+    python bench/ratios.py results.json [--ours audiorep] [--stat median|min|mean]
 
 Each benchmark names its implementation and thread count in extra_info
 (``impl``, ``threads``); without them the test id's last parameter is taken as
 the implementation, with one thread. For every group the table shows
-reference median / our median for each reference implementation, our median
-taken at the same thread count (or at one thread when we were not run at that
+reference time / our time (median by default) for each reference
+implementation, ours taken at the same thread count (or at one thread when we were not run at that
 count). A ratio above 1 means ours is faster.
 """
 
@@ -29,13 +29,13 @@ def describe(bench: dict) -> tuple[str, int]:
     return str(impl), threads
 
 
-def ratio_table(data: dict, ours: str = "audiorep") -> str:
+def ratio_table(data: dict, ours: str = "audiorep", stat: str = "median") -> str:
     groups: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
     for bench in data.get("benchmarks", []):
         impl, threads = describe(bench)
-        groups[bench.get("group") or "(none)"][(impl, threads)] = float(bench["stats"]["median"])
+        groups[bench.get("group") or "(none)"][(impl, threads)] = float(bench["stats"][stat])
     columns = sorted({key for g in groups.values() for key in g if key[0] != ours}, key=lambda k: (k[1], k[0]))
-    header = ["group", f"{ours} median (ms, 1t)"] + [f"{impl} {threads}t" for impl, threads in columns]
+    header = ["group", f"{ours} {stat} (ms, 1t)"] + [f"{impl} {threads}t" for impl, threads in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in sorted(groups, key=natural_key):
         times = groups[name]
@@ -57,10 +57,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", help="file written by pytest --benchmark-json")
     parser.add_argument("--ours", default="audiorep", help="implementation the others are compared with")
+    parser.add_argument("--stat", default="median", choices=["median", "min", "mean"], help="timing statistic")
     args = parser.parse_args(argv)
     with open(args.json) as f:
         data = json.load(f)
-    print(ratio_table(data, args.ours))
+    print(ratio_table(data, args.ours, args.stat))
     return 0
 
 
