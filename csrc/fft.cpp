@@ -347,13 +347,87 @@ const detail::KernelSet<float>& kernel_set<float>() { return active().load()->f3
 template <>
 const detail::KernelSet<double>& kernel_set<double>() { return active().load()->f64; }
 
+// ------------------------------------------------------------ scratch memory
+
+// Work buffers outlive the calls (and the short-lived worker threads of
+// parallel_for): a chunk of rows borrows one from the pool and gives it back,
+// so that repeated calls do not fault fresh pages in every time.
+class ScratchPool {
+ public:
+  struct Buffer {
+    void* data = nullptr;
+    std::size_t bytes = 0;
+  };
+
+  Buffer take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) return {};
+    Buffer b = free_.back();
+    free_.pop_back();
+    kept_ -= b.bytes;
+    return b;
+  }
+
+  void give(Buffer b) {
+    if (b.data == nullptr) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (free_.size() < kMaxBuffers && kept_ + b.bytes <= kMaxBytes) {
+        free_.push_back(b);
+        kept_ += b.bytes;
+        return;
+      }
+    }
+    std::free(b.data);
+  }
+
+ private:
+  static constexpr std::size_t kMaxBuffers = 8;
+  static constexpr std::size_t kMaxBytes = std::size_t{96} << 20;
+  std::mutex mutex_;
+  std::vector<Buffer> free_;
+  std::size_t kept_ = 0;
+};
+
+ScratchPool& scratch_pool() {
+  static ScratchPool* pool = new ScratchPool;  // never destroyed: threads may still return buffers at exit
+  return *pool;
+}
+
+class ScratchLease {
+ public:
+  ScratchLease() : buffer_(scratch_pool().take()) {}
+  ~ScratchLease() { scratch_pool().give(buffer_); }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+
+  detail::ScratchSource source() { return {&ScratchLease::get, this}; }
+
+ private:
+  static void* get(void* self, std::size_t bytes) {
+    auto& b = static_cast<ScratchLease*>(self)->buffer_;
+    if (bytes > b.bytes) {
+      std::free(b.data);
+      b = {};
+      const std::size_t rounded = (bytes + 63) / 64 * 64;
+      b.data = std::aligned_alloc(64, rounded);
+      if (b.data == nullptr) throw std::bad_alloc();
+      b.bytes = rounded;
+    }
+    return b.data;
+  }
+  ScratchPool::Buffer buffer_;
+};
+
 // Splits `howmany` rows into groups of whole SIMD row groups, one chunk per thread.
 template <typename T, typename F>
 void for_row_chunks(std::size_t howmany, int nthreads, std::size_t lanes, F&& f) {
   const std::size_t groups = (howmany + lanes - 1) / lanes;
   parallel_for(groups, nthreads, [&](std::size_t g0, std::size_t g1) {
     const std::size_t r0 = g0 * lanes, r1 = std::min(howmany, g1 * lanes);
-    if (r1 > r0) f(r0, r1 - r0);
+    if (r1 <= r0) return;
+    ScratchLease lease;
+    f(r0, r1 - r0, lease.source());
   });
 }
 
@@ -367,9 +441,10 @@ void c2c(const std::complex<T>* in, std::complex<T>* out, std::size_t n, std::si
   const auto& k = kernel_set<T>();
   const T* src = reinterpret_cast<const T*>(in);
   T* dst = reinterpret_cast<T*>(out);
-  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows) {
+  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
     const auto ri = static_cast<std::ptrdiff_t>(r);
-    k.c2c(plan->view, src + 2 * ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, forward, scale);
+    k.c2c(plan->view, src + 2 * ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, forward, scale,
+          scratch);
   });
 }
 
@@ -380,9 +455,9 @@ void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
   auto plan = get_real_plan<T>(n);
   const auto& k = kernel_set<T>();
   T* dst = reinterpret_cast<T*>(out);
-  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows) {
+  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
     const auto ri = static_cast<std::ptrdiff_t>(r);
-    k.r2c(plan->view, in + ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, scale);
+    k.r2c(plan->view, in + ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, scale, scratch);
   });
 }
 
@@ -393,9 +468,9 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
   auto plan = get_real_plan<T>(n);
   const auto& k = kernel_set<T>();
   const T* src = reinterpret_cast<const T*>(in);
-  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows) {
+  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
     const auto ri = static_cast<std::ptrdiff_t>(r);
-    k.c2r(plan->view, src + 2 * ri * in_dist, out + ri * out_dist, rows, in_dist, out_dist, scale);
+    k.c2r(plan->view, src + 2 * ri * in_dist, out + ri * out_dist, rows, in_dist, out_dist, scale, scratch);
   });
 }
 

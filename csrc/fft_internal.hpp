@@ -57,16 +57,23 @@ struct RealView {
   const T* twiddle;
 };
 
+// Scratch memory for the kernels, provided by the caller: get(self, bytes)
+// returns a 64-byte aligned block valid until the next get on the same source.
+struct ScratchSource {
+  void* (*get)(void* self, std::size_t bytes);
+  void* self;
+};
+
 // Row-range kernels. Complex data are interleaved (re, im); distances count
 // elements of the respective type (complex or real).
 template <typename T>
 struct KernelSet {
   void (*c2c)(const ComplexView<T>&, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
-              std::ptrdiff_t out_dist, bool forward, T scale);
+              std::ptrdiff_t out_dist, bool forward, T scale, const ScratchSource& scratch);
   void (*r2c)(const RealView<T>&, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
-              std::ptrdiff_t out_dist, T scale);
+              std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch);
   void (*c2r)(const RealView<T>&, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
-              std::ptrdiff_t out_dist, T scale);
+              std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch);
   std::size_t lanes;  // rows transformed together at full width
 };
 

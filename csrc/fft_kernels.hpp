@@ -6,13 +6,13 @@
 // are transposed into split re/im vectors, so every butterfly is plain vector
 // arithmetic with broadcast twiddles and no shuffles. The transpose into the
 // work buffer also applies the bit-reversal permutation, and the transpose out
-// applies the scale (and, for real transforms, the split step). Leftover rows
-// use narrower vectors, down to plain scalars for a single row.
+// applies the scale (and, for real transforms, the split step). Rows left over
+// after the full row groups use narrower vectors, down to plain scalars, except
+// for long powers of two: those rows go one by one through a four-step split
+// whose column and row transforms fill the lanes again.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <utility>
 
 #include "fft_internal.hpp"
@@ -28,14 +28,16 @@ namespace AUDIOREP_FFT_ISA {
 namespace {
 
 constexpr std::size_t kVecBytes = AUDIOREP_FFT_VEC_BYTES;
-// The passes whose butterflies stay inside a block of this many bytes run block
-// by block, so that the early passes of a long transform work in L2.
+// The passes whose butterflies stay inside a block of kBlockBytes run block by
+// block (in L1), then those that fit kBlock2Bytes (in L2); only the remaining
+// passes of a long transform sweep the whole work buffer.
 constexpr std::size_t kBlockBytes = std::size_t{32} << 10;
 constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
-// Upper bound on one row group's work buffer; long transforms use fewer lanes.
 // Rows are read and written W at a time, too many streams for the hardware
 // prefetcher; this many values (of type T) ahead are prefetched by hand.
 constexpr std::size_t kAhead = 128;
+// Upper bound on one row group's work buffer; longer transforms use fewer lanes
+// (narrow lanes are slow: a whole cache line per element is worth the memory).
 constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 
 template <typename T, int W>
@@ -52,13 +54,6 @@ struct CV {
   V r, i;
 };
 
-template <typename V, typename T>
-inline V splat(T s) {
-  V v{};
-  return v + s;
-}
-
-inline std::size_t min_size(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 // ------------------------------------------------------------ W x W transposes
 
@@ -121,40 +116,6 @@ inline void interleave(typename VecOf<T, W>::type re, typename VecOf<T, W>::type
   constexpr M hi = {static_cast<I>(J % 2 == 0 ? W / 2 + J / 2 : W + W / 2 + J / 2)...};
   a = __builtin_shuffle(re, im, lo);
   b = __builtin_shuffle(re, im, hi);
-}
-
-// ------------------------------------------------------------ scratch memory
-
-// One growing, 64-byte aligned buffer per thread, reused between calls.
-struct Scratch {
-  void* data = nullptr;
-  std::size_t bytes = 0;
-  ~Scratch() { std::free(data); }
-  void* get(std::size_t want) {
-    if (want > bytes) {
-      std::free(data);
-      data = nullptr;
-      bytes = 0;
-      const std::size_t rounded = (want + 63) / 64 * 64;
-      data = std::aligned_alloc(64, rounded);
-      if (data == nullptr) throw std::bad_alloc();
-      bytes = rounded;
-    }
-    return data;
-  }
-  // Very large buffers are not kept after a call.
-  void trim() {
-    if (bytes > (std::size_t{32} << 20)) {
-      std::free(data);
-      data = nullptr;
-      bytes = 0;
-    }
-  }
-};
-
-Scratch& thread_scratch() {
-  static thread_local Scratch scratch;
-  return scratch;
 }
 
 // ------------------------------------------------------------ power-of-two passes
@@ -684,7 +645,7 @@ enum class Kind { c2c, r2c, c2r };
 
 template <typename T, int W>
 void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
-           bool forward, T scale) {
+           bool forward, T scale, const ScratchSource& scratch) {
   using E = Engine<T, W>;
   using C = typename E::C;
   const T* src[W];
@@ -693,17 +654,16 @@ void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_s
     src[l] = in + l * in_step;
     dst[l] = out + l * out_step;
   }
-  Scratch& scratch = thread_scratch();
   if (kind == Kind::c2c) {
     const auto& p = *static_cast<const ComplexView<T>*>(view);
     const std::size_t wl = E::work_len(p), tl = E::tmp_len(p);
-    C* work = static_cast<C*>(scratch.get(sizeof(C) * (wl + tl)));
+    C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (wl + tl)));
     E::c2c(p, src, dst, forward, scale, work, work + wl);
   } else {
     const auto& p = *static_cast<const RealView<T>*>(view);
     const std::size_t wl = E::work_len(p.half), tl = E::tmp_len(p.half);
     const std::size_t bl = kind == Kind::c2r ? p.n / 2 + 1 : 0;
-    C* work = static_cast<C*>(scratch.get(sizeof(C) * (wl + tl + bl)));
+    C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (wl + tl + bl)));
     if (kind == Kind::r2c)
       E::r2c(p, src, dst, scale, work, work + wl);
     else
@@ -713,7 +673,8 @@ void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_s
 
 template <typename T, int W>
 bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t r0, std::size_t r1,
-                   std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale) {
+                   std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale,
+                   const ScratchSource& scratch) {
   using E = Engine<T, W>;
   using C = typename E::C;
   const ComplexView<T>* cp;
@@ -728,7 +689,7 @@ bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t
     return false;
   const std::size_t wl = E::four_step_work(*cp), n = cp->n;
   const std::size_t zl = kind == Kind::c2r ? 2 * n : 0;
-  char* mem = static_cast<char*>(thread_scratch().get(sizeof(C) * wl + sizeof(T) * (2 * n + zl)));
+  char* mem = static_cast<char*>(scratch.get(scratch.self, sizeof(C) * wl + sizeof(T) * (2 * n + zl)));
   C* work = reinterpret_cast<C*>(mem);
   T* mid = reinterpret_cast<T*>(mem + sizeof(C) * wl);
   for (std::size_t r = r0; r < r1; ++r) {
@@ -746,7 +707,8 @@ bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t
 
 template <typename T>
 void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T* out, std::size_t rows,
-                 std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale) {
+                 std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale,
+                 const ScratchSource& scratch) {
   const int widest = max_lanes<T>(elems);
   std::size_t r = 0;
   if constexpr (native_lanes<T>() > 1) {
@@ -754,7 +716,7 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
     constexpr int wn = native_lanes<T>();
     const std::size_t lanes_rows = rows / static_cast<std::size_t>(widest) * static_cast<std::size_t>(widest);
     const std::size_t left = widest < wn ? rows : rows - lanes_rows;
-    if (left > 0 && four_step_row<T, wn>(kind, view, in, out, rows - left, rows, in_step, out_step, forward, scale)) {
+    if (left > 0 && four_step_row<T, wn>(kind, view, in, out, rows - left, rows, in_step, out_step, forward, scale, scratch)) {
       rows -= left;
     }
   }
@@ -765,45 +727,44 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
     T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
     switch (w) {
       case 16:
-        if constexpr (native_lanes<T>() >= 16) group<T, 16>(kind, view, i, o, in_step, out_step, forward, scale);
+        if constexpr (native_lanes<T>() >= 16) group<T, 16>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
         break;
       case 8:
-        if constexpr (native_lanes<T>() >= 8) group<T, 8>(kind, view, i, o, in_step, out_step, forward, scale);
+        if constexpr (native_lanes<T>() >= 8) group<T, 8>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
         break;
       case 4:
-        if constexpr (native_lanes<T>() >= 4) group<T, 4>(kind, view, i, o, in_step, out_step, forward, scale);
+        if constexpr (native_lanes<T>() >= 4) group<T, 4>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
         break;
       case 2:
-        group<T, 2>(kind, view, i, o, in_step, out_step, forward, scale);
+        group<T, 2>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
         break;
       default:
-        group<T, 1>(kind, view, i, o, in_step, out_step, forward, scale);
+        group<T, 1>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
         break;
     }
     r += static_cast<std::size_t>(w);
   }
-  thread_scratch().trim();
 }
 
 template <typename T>
 void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
-              std::ptrdiff_t out_dist, bool forward, T scale) {
+              std::ptrdiff_t out_dist, bool forward, T scale, const ScratchSource& scratch) {
   const std::size_t elems = 2 * p.m;
-  rows_driver<T>(Kind::c2c, &p, elems, in, out, rows, 2 * in_dist, 2 * out_dist, forward, scale);
+  rows_driver<T>(Kind::c2c, &p, elems, in, out, rows, 2 * in_dist, 2 * out_dist, forward, scale, scratch);
 }
 
 template <typename T>
 void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
-              std::ptrdiff_t out_dist, T scale) {
+              std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
   const std::size_t elems = 2 * p.half.m;
-  rows_driver<T>(Kind::r2c, &p, elems, in, out, rows, in_dist, 2 * out_dist, true, scale);
+  rows_driver<T>(Kind::r2c, &p, elems, in, out, rows, in_dist, 2 * out_dist, true, scale, scratch);
 }
 
 template <typename T>
 void c2r_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
-              std::ptrdiff_t out_dist, T scale) {
+              std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
   const std::size_t elems = 2 * p.half.m + p.n / 2 + 1;
-  rows_driver<T>(Kind::c2r, &p, elems, in, out, rows, 2 * in_dist, out_dist, false, scale);
+  rows_driver<T>(Kind::c2r, &p, elems, in, out, rows, 2 * in_dist, out_dist, false, scale, scratch);
 }
 
 }  // namespace

@@ -67,9 +67,10 @@ def simd_path():
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
 def test_every_length_up_to_1100(rng, ctype):
-    # One to five rows per length, so the narrow SIMD widths are covered too.
+    # One to five rows per length, so the narrow SIMD widths are covered too,
+    # and a full row group beside them for the shorter lengths.
     for n in range(1, 1101):
-        x, z = signals(rng, 1 + n % 5, n, ctype)
+        x, z = signals(rng, 1 + n % 5 + (16 if n <= 300 else 0), n, ctype)
         check_all_four(x, z, ctype)
 
 

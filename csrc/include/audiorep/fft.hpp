@@ -37,7 +37,9 @@ template <typename T>
 void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
          std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
 
-// Name of the SIMD code path chosen at run time ("avx512", "avx2" or "generic").
+// Name of the SIMD code path chosen at run time ("avx512", "avx2" or "generic"):
+// the widest this CPU runs, capped by the environment variable AUDIOREP_SIMD
+// (one of those names) when it is set at the first call.
 std::string simd_path();
 
 // The SIMD code paths this CPU can run, narrowest first.
