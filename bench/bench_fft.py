@@ -3,7 +3,7 @@
 One benchmark group per (transform, precision, n); every call transforms about
 4M points (n * rows). Run with
 
-    pytest bench/bench_fft.py --benchmark-only --benchmark-json=fft.json
+    python -m pytest bench/bench_fft.py --benchmark-only --benchmark-json=fft.json
     python bench/ratios.py fft.json
 
 Add ``-k t1`` for the single-thread subset. pyfftw plans are built with

@@ -359,10 +359,13 @@ class ScratchPool {
     std::size_t bytes = 0;
   };
 
-  Buffer take() {
+  Buffer take() {  // the largest, so that calls of one size keep reusing theirs
     std::lock_guard<std::mutex> lock(mutex_);
     if (free_.empty()) return {};
-    Buffer b = free_.back();
+    auto best = std::max_element(free_.begin(), free_.end(),
+                                 [](const Buffer& a, const Buffer& b) { return a.bytes < b.bytes; });
+    const Buffer b = *best;
+    *best = free_.back();
     free_.pop_back();
     kept_ -= b.bytes;
     return b;
