@@ -120,6 +120,12 @@ void bind_fft(py::module_& m) {
       py::arg("x"), py::arg("n"), py::arg("scale"), py::arg("nthreads"),
       "Batched complex-to-real inverse FFT: rows of n/2+1 bins to rows of n samples.");
   m.def("simd_path", &audiorep::fft::simd_path, "SIMD code path chosen at run time.");
+  m.def(
+      "batch_rows",
+      [](bool double_precision) {
+        return double_precision ? audiorep::fft::batch_rows<double>() : audiorep::fft::batch_rows<float>();
+      },
+      py::arg("double_precision"), "Rows the current SIMD path transforms together.");
   m.def("available_simd_paths", &audiorep::fft::available_simd_paths, "SIMD code paths this CPU can run.");
   m.def("set_simd_path", &audiorep::fft::set_simd_path, py::arg("path"),
         "Switch the FFT to another SIMD code path; returns the previous one.");

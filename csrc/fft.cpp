@@ -479,6 +479,13 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
 
 std::string simd_path() { return active().load()->name; }
 
+template <typename T>
+std::size_t batch_rows() {
+  return kernel_set<T>().lanes;
+}
+template std::size_t batch_rows<float>();
+template std::size_t batch_rows<double>();
+
 std::vector<std::string> available_simd_paths() {
   std::vector<std::string> paths;
   for (const char* path : {"generic", "avx2", "avx512"})

@@ -427,6 +427,14 @@ def test_simd_path_is_reported():
         assert ("avx512" in available) == ({"avx512f", "avx512dq", "avx512vl", "avx512bw", "avx2"} <= flags)
 
 
+def test_batch_rows_follow_the_simd_path(simd_path):
+    widths = {"generic": 16, "avx2": 32, "avx512": 64}  # vector bytes
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        assert _core.batch_rows(False) == widths[path] // 4
+        assert _core.batch_rows(True) == widths[path] // 8
+
+
 def test_set_simd_path_rejects_unknown_names(simd_path):
     with pytest.raises(ValueError, match="sse9"):
         simd_path("sse9")

@@ -42,6 +42,13 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
 // (one of those names) when it is set at the first call.
 std::string simd_path();
 
+// Rows the current code path transforms together, one per SIMD lane (16 float
+// or 8 double rows with AVX-512, 8 or 4 with AVX2, 4 or 2 otherwise). Batches
+// of a multiple of it run fastest; fewer rows of long powers of two (2**14 and
+// up) go one by one through a four-step split that fills the lanes again.
+template <typename T>
+std::size_t batch_rows();
+
 // The SIMD code paths this CPU can run, narrowest first.
 std::vector<std::string> available_simd_paths();
 
