@@ -1,8 +1,17 @@
-"""Benchmark session header: the versions and the SIMD path being compared."""
+"""Benchmark session setup: find the package, print what is being compared."""
 
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
+
+try:
+    import audiorep  # noqa: F401
+except ImportError:
+    # A plain `pytest bench/...` from a source checkout with an in-place build
+    # does not put the checkout on sys.path; `python -m pytest` and installs do.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def pytest_report_header(config):
