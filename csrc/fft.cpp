@@ -161,7 +161,7 @@ template <typename T>
 struct ComplexPlan {
   std::shared_ptr<const Pow2Plan<T>> pow2;
   std::vector<T> chirp, kernel;
-  std::shared_ptr<const ComplexPlan<T>> cols, rows;
+  std::shared_ptr<const ComplexPlan<T>> cols, rows, whole;
   std::vector<T> step_re, step_im;
   ComplexView<T> view;
 
@@ -187,6 +187,7 @@ struct ComplexPlan {
         }
     }
     if (m != n) {
+      if (m >= kFourStepMin) whole = get_complex_plan<T>(m);
       chirp.resize(2 * n);
       std::vector<std::complex<double>> b(m, std::complex<double>(0, 0));
       const std::uint64_t two_n = 2 * static_cast<std::uint64_t>(n);
@@ -217,7 +218,8 @@ struct ComplexPlan {
             cols ? &cols->view : nullptr,
             rows ? &rows->view : nullptr,
             step_re.empty() ? nullptr : step_re.data(),
-            step_im.empty() ? nullptr : step_im.data()};
+            step_im.empty() ? nullptr : step_im.data(),
+            whole ? &whole->view : nullptr};
   }
 };
 

@@ -34,7 +34,8 @@ struct Pow2View {
 // when too few rows are left to fill the SIMD lanes: transforms of length n1
 // down the columns of the n1 x n2 matrix, a twiddle step exp(-2 pi i k1 b / n)
 // stored at [k1 * n2 + b] as separate re and im arrays, transforms of length
-// n2 along its rows, and a transposed store.
+// n2 along its rows, and a transposed store. Long Bluestein lengths point to
+// the plan of their m (`whole`), so that they can use its four-step split.
 template <typename T>
 struct ComplexView {
   std::size_t n, m;
@@ -46,6 +47,7 @@ struct ComplexView {
   const ComplexView<T>* rows;
   const T* step_re;
   const T* step_im;
+  const ComplexView<T>* whole;
 };
 
 // Real transforms: for even n, `half` has length n/2 and twiddle[k] =

@@ -452,10 +452,46 @@ struct Engine {
     return (p.cols->n > p.rows->n ? p.cols->n : p.rows->n) + 1;
   }
 
+  // One row of a Bluestein length n through the four-step transform of its m
+  // (same steps as run(), on interleaved values); a and b hold 2m values each.
+  static void bluestein_row(const ComplexView<T>& p, const T* in, T* out, bool forward, T scale, C* work, T* mid,
+                            T* a, T* b) {
+    const ComplexView<T>& big = *p.whole;
+    const std::size_t n = p.n, m = p.m;
+    const T sign = forward ? T(1) : T(-1);
+    for (std::size_t k = 0; k < n; ++k) {
+      const T xr = in[2 * k], xi = sign * in[2 * k + 1], cr = p.chirp[2 * k], ci = p.chirp[2 * k + 1];
+      a[2 * k] = xr * cr - xi * ci;
+      a[2 * k + 1] = xr * ci + xi * cr;
+    }
+    std::memset(static_cast<void*>(a + 2 * n), 0, sizeof(T) * 2 * (m - n));
+    four_step(big, a, b, true, T(1), work, mid);
+    for (std::size_t k = 0; k < m; ++k) {
+      const T br = b[2 * k], bi = b[2 * k + 1], kr = p.kernel[2 * k], ki = p.kernel[2 * k + 1];
+      a[2 * k] = br * kr - bi * ki;
+      a[2 * k + 1] = -(br * ki + bi * kr);
+    }
+    four_step(big, a, b, true, T(1), work, mid);
+    for (std::size_t k = 0; k < n; ++k) {
+      const T br = b[2 * k], bi = -b[2 * k + 1], cr = p.chirp[2 * k], ci = p.chirp[2 * k + 1];
+      out[2 * k] = scale * (br * cr - bi * ci);
+      out[2 * k + 1] = sign * scale * (br * ci + bi * cr);
+    }
+  }
+
+  // One complex row of p through the four-step split, directly or inside Bluestein.
+  static void complex_row(const ComplexView<T>& p, const T* in, T* out, bool forward, T scale, C* work, T* mid,
+                          T* a, T* b) {
+    if (p.n1 > 0)
+      four_step(p, in, out, forward, scale, work, mid);
+    else
+      bluestein_row(p, in, out, forward, scale, work, mid, a, b);
+  }
+
   // Real transforms of one row through the four-step transform of n/2.
-  static void four_step_r2c(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid) {
+  static void four_step_r2c(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* a, T* b) {
     const std::size_t hn = p.half.n;
-    four_step(p.half, in, out, true, T(1), work, mid);
+    complex_row(p.half, in, out, true, T(1), work, mid, a, b);
     // The split step of r2c, on interleaved values (see r2c).
     const T zr = out[0], zi = out[1];
     out[0] = scale * (zr + zi);
@@ -481,7 +517,8 @@ struct Engine {
     }
   }
 
-  static void four_step_c2r(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* z) {
+  static void four_step_c2r(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* z, T* a,
+                            T* b) {
     const std::size_t hn = p.half.n;
     // The split step of c2r into z, conjugated, then a forward transform (see c2r).
     for (std::size_t k = 0; k < hn; ++k) {
@@ -499,7 +536,7 @@ struct Engine {
       z[2 * k] = er - odi;
       z[2 * k + 1] = -(ei + odr);
     }
-    four_step(p.half, z, out, true, scale, work, mid);
+    complex_row(p.half, z, out, true, scale, work, mid, a, b);
     for (std::size_t j = 0; j < hn; ++j) out[2 * j + 1] = -out[2 * j + 1];
   }
 
@@ -685,22 +722,29 @@ bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t
     if (rp->n % 2 == 1) return false;
     cp = &rp->half;
   }
-  if (cp->n1 == 0 || cp->cols->n < static_cast<std::size_t>(W) || cp->rows->n < static_cast<std::size_t>(W))
+  // The complex plan with the four-step split: cp itself, or the m of a Bluestein cp.
+  const ComplexView<T>* split = cp->n1 > 0 ? cp : cp->whole;
+  if (split == nullptr || split->n1 == 0 || split->cols->n < static_cast<std::size_t>(W) ||
+      split->rows->n < static_cast<std::size_t>(W))
     return false;
-  const std::size_t wl = E::four_step_work(*cp), n = cp->n;
+  const std::size_t wl = E::four_step_work(*split), n = cp->n, m = split->n;
   const std::size_t zl = kind == Kind::c2r ? 2 * n : 0;
-  char* mem = static_cast<char*>(scratch.get(scratch.self, sizeof(C) * wl + sizeof(T) * (2 * n + zl)));
+  const std::size_t bl = split == cp ? 0 : 4 * m;
+  char* mem = static_cast<char*>(scratch.get(scratch.self, sizeof(C) * wl + sizeof(T) * (2 * m + zl + bl)));
   C* work = reinterpret_cast<C*>(mem);
   T* mid = reinterpret_cast<T*>(mem + sizeof(C) * wl);
+  T* z = mid + 2 * m;
+  T* a = z + zl;
+  T* b = a + 2 * m;
   for (std::size_t r = r0; r < r1; ++r) {
     const T* i = in + static_cast<std::ptrdiff_t>(r) * in_step;
     T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
     if (kind == Kind::c2c)
-      E::four_step(*cp, i, o, forward, scale, work, mid);
+      E::complex_row(*cp, i, o, forward, scale, work, mid, a, b);
     else if (kind == Kind::r2c)
-      E::four_step_r2c(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid);
+      E::four_step_r2c(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, a, b);
     else
-      E::four_step_c2r(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, mid + 2 * n);
+      E::four_step_c2r(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, z, a, b);
   }
   return true;
 }

@@ -100,6 +100,14 @@ def test_long_rows_beside_full_row_groups(rng, ctype):
 
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
+def test_long_bluestein_rows(rng, ctype):
+    # Single rows of long lengths that are not powers of two: Bluestein on the four-step split.
+    for n, rows in ((10007, 1), (20000, 2), (44100, 1), (8193, 17)):
+        x, z = signals(rng, rows, n, ctype)
+        check_all_four(x, z, ctype, f"rows={rows}")
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
 def test_every_simd_path(rng, simd_path, ctype):
     for path in _core.available_simd_paths():
         simd_path(path)
