@@ -9,7 +9,7 @@
 // respective type). Elements inside a row are contiguous. The output is
 // multiplied by `scale`. `nthreads` >= 1 threads share the rows. Input and
 // output must not overlap. Plans are built once per (length, precision),
-// cached, and shared between threads.
+// cached (the most recently used ones), and shared between threads.
 #pragma once
 
 #include <complex>
@@ -59,6 +59,21 @@ std::string set_simd_path(const std::string& path);
 // Number of plans currently cached (for tests and diagnostics). The cache keeps
 // the most recently used plans of each kind and precision.
 std::size_t cached_plans();
+
+// The same transforms computed the plain way (scalar radix-2, Bluestein, split
+// step; no SIMD, no blocking), kept as the correctness baseline of the fast
+// kernels above. Same arguments and semantics; slow.
+namespace reference {
+template <typename T>
+void c2c(const std::complex<T>* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, bool forward, T scale, int nthreads);
+template <typename T>
+void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
+template <typename T>
+void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
+}  // namespace reference
 
 }  // namespace fft
 }  // namespace audiorep
