@@ -1,19 +1,32 @@
-// Reference-quality implementation of the FFT entry points in fft.hpp.
+// FFT plans, the plan cache and the run-time choice of SIMD kernels. The
+// transforms themselves live in fft_kernels.hpp.
 #include "audiorep/fft.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <algorithm>
+#include <list>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "audiorep/parallel.hpp"
+#include "fft_internal.hpp"
 
 namespace audiorep {
 namespace fft {
 namespace {
+
+using detail::ComplexView;
+using detail::Kernels;
+using detail::Pow2View;
+using detail::RealView;
 
 constexpr long double kPi = 3.141592653589793238462643383279502884L;
 
@@ -28,56 +41,108 @@ inline std::size_t next_pow2(std::size_t n) {
 // exp(-2 pi i k / n), accurate for every k thanks to the long double angle.
 template <typename T>
 std::complex<T> unit_root(std::size_t k, std::size_t n) {
-  const long double a = -2.0L * kPi * static_cast<long double>(k) / static_cast<long double>(n);
+  const long double a = -2.0L * kPi * static_cast<long double>(k % n) / static_cast<long double>(n);
   return {static_cast<T>(std::cos(a)), static_cast<T>(std::sin(a))};
 }
 
-template <typename T>
-inline std::complex<T> cmul(std::complex<T> a, std::complex<T> b) {
-  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
-}
-
-template <typename T>
-inline std::complex<T> cmulc(std::complex<T> a, std::complex<T> b) {  // a * conj(b)
-  return {a.real() * b.real() + a.imag() * b.imag(), a.imag() * b.real() - a.real() * b.imag()};
-}
-
-// Power-of-two plan: bit-reversal table and twiddles exp(-2 pi i k / n), k < n/2.
-template <typename T>
-struct Pow2Plan {
-  std::size_t n;
-  std::vector<std::uint32_t> bitrev;
-  std::vector<std::complex<T>> twiddle;
-
-  explicit Pow2Plan(std::size_t n_) : n(n_), bitrev(n_), twiddle(n_ / 2) {
-    unsigned bits = 0;
-    while ((std::size_t{1} << bits) < n) ++bits;
-    for (std::size_t i = 0; i < n; ++i) {
-      std::size_t r = 0;
-      for (unsigned b = 0; b < bits; ++b)
-        if (i & (std::size_t{1} << b)) r |= std::size_t{1} << (bits - 1 - b);
-      bitrev[i] = static_cast<std::uint32_t>(r);
+// All the roots exp(-2 pi i k / n) of one n, from sines and cosines of the
+// first octant only when 8 divides n (the symmetries are exact), so that
+// building a plan of length n costs n/8 trigonometric calls.
+class Roots {
+ public:
+  explicit Roots(std::size_t n) : n_(n), octant_(n % 8 == 0) {
+    if (!octant_) return;
+    const std::size_t m = n / 8;
+    cos_.resize(m + 1);
+    sin_.resize(m + 1);
+    for (std::size_t k = 0; k <= m; ++k) {
+      const long double a = 2.0L * kPi * static_cast<long double>(k) / static_cast<long double>(n);
+      cos_[k] = static_cast<double>(std::cos(a));
+      sin_[k] = static_cast<double>(std::sin(a));
     }
-    for (std::size_t k = 0; k < n / 2; ++k) twiddle[k] = unit_root<T>(k, n);
   }
 
-  // out = DFT(in); in and out may be the same buffer only if in == out is not used.
-  void execute(const std::complex<T>* in, std::complex<T>* out, bool forward) const {
-    for (std::size_t i = 0; i < n; ++i) out[bitrev[i]] = in[i];
-    for (std::size_t len = 2; len <= n; len <<= 1) {
-      const std::size_t half = len / 2, step = n / len;
-      for (std::size_t i = 0; i < n; i += len) {
-        for (std::size_t j = 0; j < half; ++j) {
-          const std::complex<T> w = twiddle[j * step];
-          const std::complex<T> u = out[i + j];
-          const std::complex<T> v = forward ? cmul(out[i + j + half], w) : cmulc(out[i + j + half], w);
-          out[i + j] = u + v;
-          out[i + j + half] = u - v;
+  template <typename T>
+  std::complex<T> get(std::size_t k) const {
+    k %= n_;
+    if (!octant_) return unit_root<T>(k, n_);
+    // Reduce the angle 2 pi k / n to the first octant, tracking signs and a swap.
+    bool neg_sin = false, neg_cos = false, swap = false;
+    if (2 * k > n_) {
+      k = n_ - k;
+      neg_sin = true;
+    }
+    if (4 * k > n_) {
+      k = n_ / 2 - k;
+      neg_cos = true;
+    }
+    if (8 * k > n_) {
+      k = n_ / 4 - k;
+      swap = true;
+    }
+    double c = swap ? sin_[k] : cos_[k];
+    double s = swap ? cos_[k] : sin_[k];
+    if (neg_cos) c = -c;
+    if (neg_sin) s = -s;
+    return {static_cast<T>(c), static_cast<T>(-s)};
+  }
+
+ private:
+  std::size_t n_;
+  bool octant_;
+  std::vector<double> cos_, sin_;
+};
+
+// Power-of-two plan: bit-reversal table and per-pass twiddles (layout in fft_internal.hpp).
+template <typename T>
+struct Pow2Plan {
+  std::vector<std::uint32_t> bitrev;
+  std::vector<T> twiddle;
+  Pow2View<T> view;
+
+  explicit Pow2Plan(std::size_t n) : bitrev(n) {
+    unsigned bits = 0;
+    while ((std::size_t{1} << bits) < n) ++bits;
+    bitrev[0] = 0;
+    for (std::size_t i = 1; i < n; ++i)  // rev(i) from rev(i / 2)
+      bitrev[i] = static_cast<std::uint32_t>((bitrev[i >> 1] >> 1) | ((i & 1) << (bits - 1)));
+    const Roots roots(n);
+    std::size_t q = (bits & 1u) ? 2 : 1;
+    for (; 4 * q <= n; q *= 4)
+      for (std::size_t j = 0; j < q; ++j)
+        for (std::size_t r = 1; r <= 3; ++r) {
+          const std::complex<T> w = roots.get<T>(r * j * (n / (4 * q)));
+          twiddle.push_back(w.real());
+          twiddle.push_back(w.imag());
         }
+    view = {n, bits, bitrev.data(), twiddle.data()};
+  }
+};
+
+// Plain radix-2 transform in double precision, used once per Bluestein plan to
+// transform the chirp kernel.
+void reference_fft(std::vector<std::complex<double>>& a) {
+  const std::size_t n = a.size();
+  for (std::size_t i = 1, j = 0; i < n; ++i) {
+    std::size_t bit = n >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) std::swap(a[i], a[j]);
+  }
+  const Roots roots(n);
+  for (std::size_t len = 2; len <= n; len <<= 1) {
+    for (std::size_t j = 0; j < len / 2; ++j) {
+      const std::complex<double> w = roots.get<double>(j * (n / len));
+      for (std::size_t i = 0; i < n; i += len) {
+        const std::complex<double> u = a[i + j], x = a[i + j + len / 2];
+        const std::complex<double> v(x.real() * w.real() - x.imag() * w.imag(),
+                                     x.real() * w.imag() + x.imag() * w.real());
+        a[i + j] = u + v;
+        a[i + j + len / 2] = u - v;
       }
     }
   }
-};
+}
 
 template <typename T>
 std::shared_ptr<const Pow2Plan<T>> get_pow2_plan(std::size_t n);
@@ -85,157 +150,140 @@ std::shared_ptr<const Pow2Plan<T>> get_pow2_plan(std::size_t n);
 // Any length: a power of two directly, otherwise Bluestein's chirp-z on a
 // power-of-two transform of length m >= 2n - 1.
 template <typename T>
+struct ComplexPlan;
+template <typename T>
+std::shared_ptr<const ComplexPlan<T>> get_complex_plan(std::size_t n);
+
+// Powers of two from this length on get a four-step split for single rows.
+constexpr std::size_t kFourStepMin = std::size_t{1} << 14;
+
+template <typename T>
 struct ComplexPlan {
-  std::size_t n, m;
   std::shared_ptr<const Pow2Plan<T>> pow2;
-  std::vector<std::complex<T>> chirp;   // exp(-i pi k^2 / n)
-  std::vector<std::complex<T>> kernel;  // FFT_m of conj(chirp), wrapped
+  std::vector<T> chirp, kernel;
+  std::shared_ptr<const ComplexPlan<T>> cols, rows, whole;
+  std::vector<T> step_re, step_im;
+  ComplexView<T> view;
 
-  explicit ComplexPlan(std::size_t n_) : n(n_), m(0) {
-    if (is_pow2(n)) {
-      pow2 = get_pow2_plan<T>(n);
-      return;
-    }
-    m = next_pow2(2 * n - 1);
+  explicit ComplexPlan(std::size_t n) {
+    const std::size_t m = is_pow2(n) ? n : next_pow2(2 * n - 1);
     pow2 = get_pow2_plan<T>(m);
-    chirp.resize(n);
-    const std::uint64_t two_n = 2 * static_cast<std::uint64_t>(n);
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::uint64_t kk = (static_cast<std::uint64_t>(k) * k) % two_n;
-      chirp[k] = unit_root<T>(static_cast<std::size_t>(kk), static_cast<std::size_t>(two_n));
+    std::size_t n1 = 0;
+    if (m == n && n >= kFourStepMin) {
+      unsigned bits = 0;
+      while ((std::size_t{1} << bits) < n) ++bits;
+      n1 = std::size_t{1} << (bits / 2);
+      const std::size_t n2 = n / n1;
+      cols = get_complex_plan<T>(n1);
+      rows = get_complex_plan<T>(n2);
+      step_re.resize(n);
+      step_im.resize(n);
+      const Roots roots(n);
+      for (std::size_t k1 = 0; k1 < n1; ++k1)
+        for (std::size_t b = 0; b < n2; ++b) {
+          const std::complex<T> w = roots.get<T>(k1 * b);
+          step_re[k1 * n2 + b] = w.real();
+          step_im[k1 * n2 + b] = w.imag();
+        }
     }
-    std::vector<std::complex<T>> b(m, std::complex<T>(0, 0));
-    b[0] = std::conj(chirp[0]);
-    for (std::size_t k = 1; k < n; ++k) b[k] = b[m - k] = std::conj(chirp[k]);
-    kernel.resize(m);
-    pow2->execute(b.data(), kernel.data(), true);
-  }
-
-  std::size_t scratch_size() const { return m == 0 ? 0 : 2 * m; }
-
-  void execute(const std::complex<T>* in, std::complex<T>* out, bool forward,
-               std::complex<T>* scratch) const {
-    if (m == 0) {
-      pow2->execute(in, out, forward);
-      return;
+    if (m != n) {
+      if (m >= kFourStepMin) whole = get_complex_plan<T>(m);
+      chirp.resize(2 * n);
+      std::vector<std::complex<double>> b(m, std::complex<double>(0, 0));
+      const std::uint64_t two_n = 2 * static_cast<std::uint64_t>(n);
+      const Roots roots(static_cast<std::size_t>(two_n));
+      for (std::size_t k = 0; k < n; ++k) {
+        // k^2 mod 2n keeps the angle small and exact.
+        const std::uint64_t kk = (static_cast<std::uint64_t>(k) * k) % two_n;
+        const std::complex<double> c = roots.get<double>(static_cast<std::size_t>(kk));
+        chirp[2 * k] = static_cast<T>(c.real());
+        chirp[2 * k + 1] = static_cast<T>(c.imag());
+        b[k] = std::conj(c);
+        if (k > 0) b[m - k] = std::conj(c);
+      }
+      reference_fft(b);
+      kernel.resize(2 * m);
+      const double inv_m = 1.0 / static_cast<double>(m);
+      for (std::size_t k = 0; k < m; ++k) {
+        kernel[2 * k] = static_cast<T>(b[k].real() * inv_m);
+        kernel[2 * k + 1] = static_cast<T>(b[k].imag() * inv_m);
+      }
     }
-    // The inverse transform is the forward one of the conjugated input, conjugated.
-    std::complex<T>* a = scratch;
-    std::complex<T>* fa = scratch + m;
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::complex<T> x = forward ? in[k] : std::conj(in[k]);
-      a[k] = cmul(x, chirp[k]);
-    }
-    for (std::size_t k = n; k < m; ++k) a[k] = std::complex<T>(0, 0);
-    pow2->execute(a, fa, true);
-    for (std::size_t k = 0; k < m; ++k) fa[k] = cmul(fa[k], kernel[k]);
-    pow2->execute(fa, a, false);
-    const T inv_m = T(1) / static_cast<T>(m);
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::complex<T> y = cmul(a[k], chirp[k]) * inv_m;
-      out[k] = forward ? y : std::conj(y);
-    }
+    view = {n,
+            m,
+            pow2->view,
+            chirp.empty() ? nullptr : chirp.data(),
+            kernel.empty() ? nullptr : kernel.data(),
+            n1,
+            cols ? &cols->view : nullptr,
+            rows ? &rows->view : nullptr,
+            step_re.empty() ? nullptr : step_re.data(),
+            step_im.empty() ? nullptr : step_im.data(),
+            whole ? &whole->view : nullptr};
   }
 };
 
 template <typename T>
 std::shared_ptr<const ComplexPlan<T>> get_complex_plan(std::size_t n);
 
-// Real transforms of even length n through one complex transform of n/2.
+// Real transforms of even length n through one complex transform of n/2 and
+// a split step; odd lengths through a complex transform of length n.
 template <typename T>
 struct RealPlan {
-  std::size_t n;
-  std::shared_ptr<const ComplexPlan<T>> half;  // length n/2 (even n) or n (odd n)
-  std::vector<std::complex<T>> twiddle;        // exp(-2 pi i k / n), k <= n/2
+  std::shared_ptr<const ComplexPlan<T>> half;
+  std::vector<T> twiddle;
+  RealView<T> view;
 
-  explicit RealPlan(std::size_t n_) : n(n_) {
+  explicit RealPlan(std::size_t n) {
     if (n % 2 == 0) {
       half = get_complex_plan<T>(n / 2);
-      twiddle.resize(n / 2 + 1);
-      for (std::size_t k = 0; k <= n / 2; ++k) twiddle[k] = unit_root<T>(k, n);
+      twiddle.resize(n + 2);
+      const Roots roots(n);
+      for (std::size_t k = 0; k <= n / 2; ++k) {
+        const std::complex<T> w = roots.get<T>(k);
+        twiddle[2 * k] = w.real();
+        twiddle[2 * k + 1] = w.imag();
+      }
     } else {
       half = get_complex_plan<T>(n);
     }
-  }
-
-  std::size_t scratch_size() const { return 2 * n + half->scratch_size() + 2; }
-
-  void forward(const T* in, std::complex<T>* out, std::complex<T>* scratch) const {
-    std::complex<T>* z = scratch;
-    std::complex<T>* zf = scratch + n;
-    std::complex<T>* inner = scratch + 2 * n;
-    if (n % 2 == 1) {
-      for (std::size_t k = 0; k < n; ++k) z[k] = std::complex<T>(in[k], 0);
-      half->execute(z, zf, true, inner);
-      for (std::size_t k = 0; k <= n / 2; ++k) out[k] = zf[k];
-      return;
-    }
-    const std::size_t h = n / 2;
-    for (std::size_t j = 0; j < h; ++j) z[j] = std::complex<T>(in[2 * j], in[2 * j + 1]);
-    half->execute(z, zf, true, inner);
-    for (std::size_t k = 0; k <= h; ++k) {
-      const std::complex<T> a = zf[k == h ? 0 : k];
-      const std::complex<T> b = std::conj(zf[k == 0 ? 0 : h - k]);
-      const std::complex<T> even = (a + b) * T(0.5);
-      const std::complex<T> odd = (a - b) * std::complex<T>(0, T(-0.5));
-      out[k] = even + cmul(odd, twiddle[k]);
-    }
-  }
-
-  void inverse(const std::complex<T>* in, T* out, std::complex<T>* scratch) const {
-    std::complex<T>* z = scratch;
-    std::complex<T>* zt = scratch + n;
-    std::complex<T>* inner = scratch + 2 * n;
-    if (n % 2 == 1) {
-      z[0] = std::complex<T>(in[0].real(), 0);
-      for (std::size_t k = 1; k <= n / 2; ++k) {
-        z[k] = in[k];
-        z[n - k] = std::conj(in[k]);
-      }
-      half->execute(z, zt, false, inner);
-      for (std::size_t k = 0; k < n; ++k) out[k] = zt[k].real();
-      return;
-    }
-    const std::size_t h = n / 2;
-    for (std::size_t k = 0; k < h; ++k) {
-      std::complex<T> a = in[k];
-      std::complex<T> b = std::conj(in[h - k]);
-      if (k == 0) {
-        a = std::complex<T>(in[0].real(), 0);
-        b = std::complex<T>(in[h].real(), 0);
-      }
-      const std::complex<T> even = a + b;
-      const std::complex<T> odd = cmulc(a - b, twiddle[k]);  // (a - b) * exp(+2 pi i k / n)
-      z[k] = even + std::complex<T>(-odd.imag(), odd.real());
-    }
-    half->execute(z, zt, false, inner);
-    for (std::size_t j = 0; j < h; ++j) {
-      out[2 * j] = zt[j].real();
-      out[2 * j + 1] = zt[j].imag();
-    }
+    view = {n, half->view, twiddle.empty() ? nullptr : twiddle.data()};
   }
 };
 
-template <typename T>
-std::shared_ptr<const RealPlan<T>> get_real_plan(std::size_t n);
+// Plan caches: one per plan type and precision, each a small LRU list guarded
+// by a mutex. Plans are immutable once built, so shared_ptr<const ...> can be
+// used from any thread; an evicted plan lives on while a caller still holds it.
+std::atomic<std::size_t> g_cached{0};
+constexpr std::size_t kCacheEntries = 32;
 
-// Plan caches: one map per plan type and precision, guarded by a mutex. Plans
-// are immutable once built, so shared_ptr<const ...> can be used from any thread.
 template <typename P>
 std::shared_ptr<const P> cached(std::size_t n) {
   static std::mutex mutex;
-  static std::unordered_map<std::size_t, std::shared_ptr<const P>> cache;
+  static std::list<std::pair<std::size_t, std::shared_ptr<const P>>> lru;  // most recent first
+  static std::unordered_map<std::size_t, decltype(lru.begin())> index;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    auto it = cache.find(n);
-    if (it != cache.end()) return it->second;
+    auto it = index.find(n);
+    if (it != index.end()) {
+      lru.splice(lru.begin(), lru, it->second);
+      return it->second->second;
+    }
   }
   auto plan = std::make_shared<const P>(n);  // built outside the lock: may recurse
   std::lock_guard<std::mutex> lock(mutex);
-  auto inserted = cache.emplace(n, plan);
-  return inserted.first->second;
+  auto it = index.find(n);
+  if (it != index.end()) return it->second->second;  // another thread was faster
+  lru.emplace_front(n, plan);
+  index.emplace(n, lru.begin());
+  ++g_cached;
+  if (lru.size() > kCacheEntries) {
+    index.erase(lru.back().first);
+    lru.pop_back();
+    --g_cached;
+  }
+  return plan;
 }
-
 
 template <typename T>
 std::shared_ptr<const Pow2Plan<T>> get_pow2_plan(std::size_t n) { return cached<Pow2Plan<T>>(n); }
@@ -250,6 +298,144 @@ void check_args(std::size_t n, int nthreads) {
   if (nthreads < 1) throw std::invalid_argument("nthreads must be at least 1");
 }
 
+// ------------------------------------------------------------ kernel choice
+
+bool cpu_has(const char* path) {
+  const std::string p(path);
+  if (p == "generic") return true;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (p == "avx2") return avx2;
+  if (p == "avx512")
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+#endif
+  return false;
+}
+
+const Kernels* table(const std::string& path) {
+  static const Kernels generic = detail::generic::kernels();
+  static const Kernels avx2 = detail::avx2::kernels();
+  static const Kernels avx512 = detail::avx512::kernels();
+  if (path == "generic") return &generic;
+  if (path == "avx2") return &avx2;
+  if (path == "avx512") return &avx512;
+  return nullptr;
+}
+
+const Kernels* best_kernels() {
+  // AUDIOREP_SIMD=generic|avx2 caps the choice (for comparisons and debugging).
+  const char* cap = std::getenv("AUDIOREP_SIMD");
+  std::string want = cap ? cap : "";
+  if (table(want) == nullptr) want = "avx512";
+  bool allowed = false;
+  for (const char* path : {"avx512", "avx2", "generic"}) {
+    allowed = allowed || want == path;
+    if (allowed && cpu_has(path)) return table(path);
+  }
+  return table("generic");
+}
+
+std::atomic<const Kernels*>& active() {
+  static std::atomic<const Kernels*> kernels{best_kernels()};
+  return kernels;
+}
+
+template <typename T>
+const detail::KernelSet<T>& kernel_set();
+template <>
+const detail::KernelSet<float>& kernel_set<float>() { return active().load()->f32; }
+template <>
+const detail::KernelSet<double>& kernel_set<double>() { return active().load()->f64; }
+
+// ------------------------------------------------------------ scratch memory
+
+// Work buffers outlive the calls (and the short-lived worker threads of
+// parallel_for): a chunk of rows borrows one from the pool and gives it back,
+// so that repeated calls do not fault fresh pages in every time.
+class ScratchPool {
+ public:
+  struct Buffer {
+    void* data = nullptr;
+    std::size_t bytes = 0;
+  };
+
+  Buffer take() {  // the largest, so that calls of one size keep reusing theirs
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) return {};
+    auto best = std::max_element(free_.begin(), free_.end(),
+                                 [](const Buffer& a, const Buffer& b) { return a.bytes < b.bytes; });
+    const Buffer b = *best;
+    *best = free_.back();
+    free_.pop_back();
+    kept_ -= b.bytes;
+    return b;
+  }
+
+  void give(Buffer b) {
+    if (b.data == nullptr) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (free_.size() < kMaxBuffers && kept_ + b.bytes <= kMaxBytes) {
+        free_.push_back(b);
+        kept_ += b.bytes;
+        return;
+      }
+    }
+    std::free(b.data);
+  }
+
+ private:
+  static constexpr std::size_t kMaxBuffers = 8;
+  static constexpr std::size_t kMaxBytes = std::size_t{96} << 20;
+  std::mutex mutex_;
+  std::vector<Buffer> free_;
+  std::size_t kept_ = 0;
+};
+
+ScratchPool& scratch_pool() {
+  static ScratchPool* pool = new ScratchPool;  // never destroyed: threads may still return buffers at exit
+  return *pool;
+}
+
+class ScratchLease {
+ public:
+  ScratchLease() : buffer_(scratch_pool().take()) {}
+  ~ScratchLease() { scratch_pool().give(buffer_); }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+
+  detail::ScratchSource source() { return {&ScratchLease::get, this}; }
+
+ private:
+  static void* get(void* self, std::size_t bytes) {
+    auto& b = static_cast<ScratchLease*>(self)->buffer_;
+    if (bytes > b.bytes) {
+      std::free(b.data);
+      b = {};
+      const std::size_t rounded = (bytes + 63) / 64 * 64;
+      b.data = std::aligned_alloc(64, rounded);
+      if (b.data == nullptr) throw std::bad_alloc();
+      b.bytes = rounded;
+    }
+    return b.data;
+  }
+  ScratchPool::Buffer buffer_;
+};
+
+// Splits `howmany` rows into groups of whole SIMD row groups, one chunk per thread.
+template <typename T, typename F>
+void for_row_chunks(std::size_t howmany, int nthreads, std::size_t lanes, F&& f) {
+  const std::size_t groups = (howmany + lanes - 1) / lanes;
+  parallel_for(groups, nthreads, [&](std::size_t g0, std::size_t g1) {
+    const std::size_t r0 = g0 * lanes, r1 = std::min(howmany, g1 * lanes);
+    if (r1 <= r0) return;
+    ScratchLease lease;
+    f(r0, r1 - r0, lease.source());
+  });
+}
+
 }  // namespace
 
 template <typename T>
@@ -257,14 +443,13 @@ void c2c(const std::complex<T>* in, std::complex<T>* out, std::size_t n, std::si
          std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, bool forward, T scale, int nthreads) {
   check_args(n, nthreads);
   auto plan = get_complex_plan<T>(n);
-  parallel_for(howmany, nthreads, [&](std::size_t begin, std::size_t end) {
-    std::vector<std::complex<T>> scratch(plan->scratch_size());
-    for (std::size_t r = begin; r < end; ++r) {
-      std::complex<T>* o = out + static_cast<std::ptrdiff_t>(r) * out_dist;
-      plan->execute(in + static_cast<std::ptrdiff_t>(r) * in_dist, o, forward, scratch.data());
-      if (scale != T(1))
-        for (std::size_t k = 0; k < n; ++k) o[k] *= scale;
-    }
+  const auto& k = kernel_set<T>();
+  const T* src = reinterpret_cast<const T*>(in);
+  T* dst = reinterpret_cast<T*>(out);
+  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
+    const auto ri = static_cast<std::ptrdiff_t>(r);
+    k.c2c(plan->view, src + 2 * ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, forward, scale,
+          scratch);
   });
 }
 
@@ -273,14 +458,11 @@ void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
          std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads) {
   check_args(n, nthreads);
   auto plan = get_real_plan<T>(n);
-  parallel_for(howmany, nthreads, [&](std::size_t begin, std::size_t end) {
-    std::vector<std::complex<T>> scratch(plan->scratch_size());
-    for (std::size_t r = begin; r < end; ++r) {
-      std::complex<T>* o = out + static_cast<std::ptrdiff_t>(r) * out_dist;
-      plan->forward(in + static_cast<std::ptrdiff_t>(r) * in_dist, o, scratch.data());
-      if (scale != T(1))
-        for (std::size_t k = 0; k <= n / 2; ++k) o[k] *= scale;
-    }
+  const auto& k = kernel_set<T>();
+  T* dst = reinterpret_cast<T*>(out);
+  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
+    const auto ri = static_cast<std::ptrdiff_t>(r);
+    k.r2c(plan->view, in + ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, scale, scratch);
   });
 }
 
@@ -289,20 +471,38 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
          std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads) {
   check_args(n, nthreads);
   auto plan = get_real_plan<T>(n);
-  parallel_for(howmany, nthreads, [&](std::size_t begin, std::size_t end) {
-    std::vector<std::complex<T>> scratch(plan->scratch_size());
-    for (std::size_t r = begin; r < end; ++r) {
-      T* o = out + static_cast<std::ptrdiff_t>(r) * out_dist;
-      plan->inverse(in + static_cast<std::ptrdiff_t>(r) * in_dist, o, scratch.data());
-      if (scale != T(1))
-        for (std::size_t k = 0; k < n; ++k) o[k] *= scale;
-    }
+  const auto& k = kernel_set<T>();
+  const T* src = reinterpret_cast<const T*>(in);
+  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
+    const auto ri = static_cast<std::ptrdiff_t>(r);
+    k.c2r(plan->view, src + 2 * ri * in_dist, out + ri * out_dist, rows, in_dist, out_dist, scale, scratch);
   });
 }
 
-std::string simd_path() { return "generic"; }
+std::string simd_path() { return active().load()->name; }
 
-std::size_t cached_plans() { return 0; }
+template <typename T>
+std::size_t batch_rows() {
+  return kernel_set<T>().lanes;
+}
+template std::size_t batch_rows<float>();
+template std::size_t batch_rows<double>();
+
+std::vector<std::string> available_simd_paths() {
+  std::vector<std::string> paths;
+  for (const char* path : {"generic", "avx2", "avx512"})
+    if (cpu_has(path)) paths.emplace_back(path);
+  return paths;
+}
+
+std::string set_simd_path(const std::string& path) {
+  const Kernels* k = table(path);
+  if (k == nullptr) throw std::invalid_argument("unknown SIMD path '" + path + "' (generic, avx2 or avx512)");
+  if (!cpu_has(path.c_str())) throw std::invalid_argument("this CPU cannot run the '" + path + "' SIMD path");
+  return active().exchange(k)->name;
+}
+
+std::size_t cached_plans() { return g_cached.load(); }
 
 template void c2c<float>(const std::complex<float>*, std::complex<float>*, std::size_t, std::size_t,
                          std::ptrdiff_t, std::ptrdiff_t, bool, float, int);

@@ -1,19 +1,471 @@
-"""The FFT against numpy.fft."""
+"""The FFT against numpy.fft: every length, both precisions, every SIMD path, bad input."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import math
+import os
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import audiorep
+from audiorep import _core
+
+# Errors relative to max|X|, per log2(n + 1): a few units in the last place.
+TOL = {np.complex64: 3e-7, np.complex128: 6e-16}
+REAL = {np.complex64: np.float32, np.complex128: np.float64}
+PRECISIONS = [np.complex64, np.complex128]
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 12, 17, 64, 100, 127, 128, 1000, 1024])
-@pytest.mark.parametrize("dtype,tol", [(np.complex64, 2e-6), (np.complex128, 1e-13)])
-def test_fft_matches_numpy(rng, n, dtype, tol):
-    x = (rng.standard_normal((4, n)) + 1j * rng.standard_normal((4, n))).astype(dtype)
-    ref = np.fft.fft(x.astype(np.complex128))
-    got = audiorep.fft(x)
-    assert got.dtype == dtype
-    scale = np.abs(ref).max()
-    np.testing.assert_allclose(got, ref, atol=tol * scale * np.log2(n + 1), rtol=0)
+def assert_close(got, ref, n, ctype, what=""):
+    """|got - ref| <= tol * log2(n + 1) * max|ref| (and the same for an all-zero reference)."""
+    scale = max(float(np.abs(ref).max(initial=0.0)), 1.0)
+    err = float(np.abs(got - ref).max(initial=0.0))
+    bound = TOL[ctype] * math.log2(n + 1) * scale
+    assert err <= bound, f"{what} n={n}: error {err:.3g} > {bound:.3g}"
+
+
+def signals(rng, rows, n, ctype):
+    x = rng.standard_normal((rows, n))
+    z = x + 1j * rng.standard_normal((rows, n))
+    return x.astype(REAL[ctype]), z.astype(ctype)
+
+
+def check_all_four(x, z, ctype, what=""):
+    """fft, ifft, rfft and irfft of one batch of rows against numpy in double precision."""
+    n = x.shape[-1]
+    zr, xr = z.astype(np.complex128), x.astype(np.float64)
+    got = audiorep.fft(z)
+    assert got.dtype == ctype
+    assert_close(got, np.fft.fft(zr), n, ctype, "fft " + what)
+    assert_close(audiorep.ifft(z), np.fft.ifft(zr), n, ctype, "ifft " + what)
+    got = audiorep.rfft(x)
+    assert got.dtype == ctype and got.shape[-1] == n // 2 + 1
+    assert_close(got, np.fft.rfft(xr), n, ctype, "rfft " + what)
+    # Arbitrary (non-Hermitian) bins: irfft ignores the imaginary parts numpy ignores.
+    bins = z[..., : n // 2 + 1]
+    got = audiorep.irfft(bins, n)
+    assert got.dtype == REAL[ctype] and got.shape[-1] == n
+    # The inverse of an n-point transform has outputs of size ~ max|bins| * sqrt(n) / n.
+    assert_close(got * n, np.fft.irfft(bins.astype(np.complex128), n) * n, n, ctype, "irfft " + what)
+
+
+@pytest.fixture
+def simd_path():
+    """Yields a function that switches the SIMD path; the original is restored afterwards."""
+    original = _core.simd_path()
+    yield _core.set_simd_path
+    _core.set_simd_path(original)
+
+
+# ---------------------------------------------------------------- against numpy
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_every_length_up_to_1100(rng, ctype):
+    # One to five rows per length, so the narrow SIMD widths are covered too,
+    # and a full row group beside them for the shorter lengths.
+    for n in range(1, 1101):
+        x, z = signals(rng, 1 + n % 5 + (16 if n <= 300 else 0), n, ctype)
+        check_all_four(x, z, ctype)
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_powers_of_two_up_to_2_20(rng, ctype):
+    for k in range(0, 21):
+        n = 1 << k
+        x, z = signals(rng, 3 if k <= 12 else 1, n, ctype)
+        check_all_four(x, z, ctype, f"2**{k}")
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 8, 15, 16, 17, 33, 40])
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_batches_of_rows(rng, rows, ctype):
+    # Full SIMD row groups, partial ones and their mixtures.
+    for n in (1, 2, 3, 4, 6, 8, 30, 64, 100, 256, 4096):
+        x, z = signals(rng, rows, n, ctype)
+        check_all_four(x, z, ctype, f"rows={rows}")
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_long_rows_beside_full_row_groups(rng, ctype):
+    # Rows left over after the full SIMD row groups take the four-step path.
+    for n, rows in ((1 << 14, 17), (1 << 15, 9), (1 << 16, 3)):
+        x, z = signals(rng, rows, n, ctype)
+        check_all_four(x, z, ctype, f"rows={rows}")
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_long_bluestein_rows(rng, ctype):
+    # Single rows of long lengths that are not powers of two: Bluestein on the four-step split.
+    for n, rows in ((10007, 1), (20000, 2), (44100, 1), (8193, 17)):
+        x, z = signals(rng, rows, n, ctype)
+        check_all_four(x, z, ctype, f"rows={rows}")
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_every_simd_path(rng, simd_path, ctype):
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        assert _core.simd_path() == path
+        for n in list(range(1, 40)) + [63, 64, 100, 128, 1000, 1024, 4096, 1 << 14, 65536]:
+            rows = 19 if n <= 4096 else 2
+            x, z = signals(rng, rows, n, ctype)
+            check_all_four(x, z, ctype, path)
+
+
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_fast_kernels_match_the_reference_fft(rng, simd_path, ctype):
+    # The plain scalar FFT the fast kernels replaced stays in the core as their baseline.
+    sizes = list(range(1, 70)) + [96, 100, 127, 128, 255, 256, 1000, 1024, 4096, 1 << 14, 10007]
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        for n in sizes:
+            rows = 17 if n <= 4096 else 1
+            x, z = signals(rng, rows, n, ctype)
+            bins = np.ascontiguousarray(z[:, : n // 2 + 1])
+            for fast, ref in (
+                (_core.c2c(z, True, 1.0, 1), _core.reference_c2c(z, True, 1.0, 1)),
+                (_core.c2c(z, False, 0.5, 1), _core.reference_c2c(z, False, 0.5, 1)),
+                (_core.r2c(x, 1.0, 1), _core.reference_r2c(x, 1.0, 1)),
+                (_core.c2r(bins, n, 1.0, 1) * n, _core.reference_c2r(bins, n, 1.0, 1) * n),
+            ):
+                assert fast.dtype == ref.dtype
+                assert_close(fast, ref, n, ctype, f"{path} vs reference")
+
+
+def test_simd_paths_agree_closely(rng, simd_path):
+    x = rng.standard_normal((16, 1024))
+    results = []
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        results.append(audiorep.rfft(x))
+    for other in results[1:]:
+        np.testing.assert_allclose(other, results[0], rtol=0, atol=1e-12 * np.abs(results[0]).max())
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -2, -3])
+def test_axis_and_batch_shape(rng, axis):
+    x = rng.standard_normal((6, 5, 12))
+    z = x + 1j * rng.standard_normal(x.shape)
+    np.testing.assert_allclose(audiorep.fft(z, axis=axis), np.fft.fft(z, axis=axis), atol=1e-12)
+    np.testing.assert_allclose(audiorep.ifft(z, axis=axis), np.fft.ifft(z, axis=axis), atol=1e-12)
+    np.testing.assert_allclose(audiorep.rfft(x, axis=axis), np.fft.rfft(x, axis=axis), atol=1e-12)
+    np.testing.assert_allclose(audiorep.irfft(z, axis=axis), np.fft.irfft(z, axis=axis), atol=1e-12)
+
+
+@pytest.mark.parametrize("norm", [None, "backward", "ortho", "forward"])
+def test_norms(rng, norm):
+    x = rng.standard_normal((3, 20))
+    z = x + 1j * rng.standard_normal(x.shape)
+    for ours, ref, data in (
+        (audiorep.fft, np.fft.fft, z),
+        (audiorep.ifft, np.fft.ifft, z),
+        (audiorep.rfft, np.fft.rfft, x),
+        (audiorep.irfft, np.fft.irfft, z),
+    ):
+        np.testing.assert_allclose(ours(data, norm=norm), ref(data, norm=norm), atol=1e-12, err_msg=ours.__name__)
+
+
+@pytest.mark.parametrize("n", [1, 5, 7, 8, 16, 31, 40])
+def test_n_crops_and_pads(rng, n):
+    x = rng.standard_normal((2, 16))
+    z = x + 1j * rng.standard_normal(x.shape)
+    np.testing.assert_allclose(audiorep.fft(z, n), np.fft.fft(z, n), atol=1e-12)
+    np.testing.assert_allclose(audiorep.ifft(z, n), np.fft.ifft(z, n), atol=1e-12)
+    np.testing.assert_allclose(audiorep.rfft(x, n), np.fft.rfft(x, n), atol=1e-12)
+    np.testing.assert_allclose(audiorep.irfft(z, n), np.fft.irfft(z, n), atol=1e-12)
+    np.testing.assert_allclose(audiorep.fft(z, n, axis=0), np.fft.fft(z, n, axis=0), atol=1e-12)
+
+
+def test_irfft_default_length(rng):
+    z = rng.standard_normal(9) + 1j * rng.standard_normal(9)
+    got = audiorep.irfft(z)
+    assert got.shape == (16,)
+    np.testing.assert_allclose(got, np.fft.irfft(z), atol=1e-13)
+    with pytest.raises(ValueError):
+        np.fft.irfft(z[:1])
+    with pytest.raises(audiorep.ParameterError, match="data points"):  # one bin gives n = 0, as in numpy
+        audiorep.irfft(z[:1])
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda a: a[:, ::2],
+        lambda a: a[::2, :],
+        lambda a: a.T,
+        lambda a: a[::-1, ::-1],
+        lambda a: a[:, ::-3],
+        lambda a: a[1:-1, 3:-2],
+    ],
+    ids=["strided", "every-other-row", "transposed", "negative", "negative-step-3", "sliced"],
+)
+def test_non_contiguous_views(rng, view):
+    x = rng.standard_normal((24, 40))
+    z = x + 1j * rng.standard_normal(x.shape)
+    xv, zv = view(x), view(z)
+    np.testing.assert_allclose(audiorep.fft(zv), np.fft.fft(zv), atol=1e-12)
+    np.testing.assert_allclose(audiorep.ifft(zv, axis=0), np.fft.ifft(zv, axis=0), atol=1e-12)
+    np.testing.assert_allclose(audiorep.rfft(xv), np.fft.rfft(xv), atol=1e-12)
+    np.testing.assert_allclose(audiorep.irfft(zv), np.fft.irfft(zv), atol=1e-12)
+    np.testing.assert_allclose(audiorep.rfft(xv.astype(np.float32)), np.fft.rfft(xv), rtol=0, atol=1e-4)
+
+
+def test_list_input():
+    np.testing.assert_allclose(audiorep.fft([1, 2, 3]), np.fft.fft([1, 2, 3]), atol=1e-13)
+    np.testing.assert_allclose(audiorep.rfft((1.0, 0.0, -1.0, 0.5)), np.fft.rfft([1.0, 0.0, -1.0, 0.5]), atol=1e-13)
+
+
+def test_empty_batch():
+    z = np.zeros((0, 8), np.complex64)
+    assert audiorep.fft(z).shape == (0, 8)
+    assert audiorep.rfft(np.zeros((0, 8), np.float32)).shape == (0, 5)
+    assert audiorep.irfft(np.zeros((0, 5), np.complex128)).shape == (0, 8)
+
+
+# ---------------------------------------------------------------- dtypes
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.float16, np.float32, np.float64, np.int8, np.int32, np.int64, np.uint8, np.bool_]
+)
+def test_real_dtypes_map_like_numpy(dtype):
+    x = (np.arange(10) % 3).astype(dtype)
+    for ours, ref in ((audiorep.fft, np.fft.fft), (audiorep.ifft, np.fft.ifft), (audiorep.rfft, np.fft.rfft)):
+        expected = ref(x)
+        got = ours(x)
+        assert got.dtype == expected.dtype, ours.__name__
+        # numpy rounds float16 input through half-precision arithmetic; we compute in float32.
+        np.testing.assert_allclose(got, expected, atol=1e-3 if dtype == np.float16 else 1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_dtypes_map_like_numpy(dtype):
+    z = (np.arange(10) + 1j).astype(dtype)
+    assert audiorep.fft(z).dtype == np.fft.fft(z).dtype == dtype
+    assert audiorep.irfft(z).dtype == np.fft.irfft(z).dtype
+
+
+# ---------------------------------------------------------------- properties
+
+
+def finite_rows(dtype, min_side=1, max_side=300):
+    return hnp.arrays(
+        dtype,
+        st.tuples(st.integers(1, 3), st.integers(min_side, max_side)),
+        elements=st.floats(-1e3, 1e3, allow_nan=False, width=64),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=finite_rows(np.float64), y=finite_rows(np.float64))
+def test_inverse_round_trip(x, y):
+    z = x + 1j * np.resize(y, x.shape)
+    scale = max(np.abs(z).max(), 1.0)
+    np.testing.assert_allclose(audiorep.ifft(audiorep.fft(z)), z, rtol=0, atol=1e-12 * scale)
+    n = x.shape[-1]
+    np.testing.assert_allclose(audiorep.irfft(audiorep.rfft(x), n), x, rtol=0, atol=1e-12 * scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=finite_rows(np.float32))
+def test_inverse_round_trip_single_precision(x):
+    n = x.shape[-1]
+    scale = max(float(np.abs(x).max()), 1.0)
+    back = audiorep.irfft(audiorep.rfft(x), n)
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, x, rtol=0, atol=2e-6 * math.log2(n + 1) * scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=finite_rows(np.float64))
+def test_parseval(x):
+    n = x.shape[-1]
+    energy = np.sum(x * x, axis=-1)
+    X = audiorep.fft(x)
+    np.testing.assert_allclose(np.sum(np.abs(X) ** 2, axis=-1) / n, energy, rtol=1e-10, atol=1e-9)
+    R = audiorep.rfft(x)
+    # Every bin but DC (and Nyquist for even n) stands for itself and its mirror image.
+    weights = np.full(R.shape[-1], 2.0)
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    np.testing.assert_allclose(np.sum(weights * np.abs(R) ** 2, axis=-1) / n, energy, rtol=1e-10, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=finite_rows(np.float64), a=st.floats(-10, 10), b=st.floats(-10, 10))
+def test_linearity(x, a, b):
+    y = np.roll(x, 1, axis=-1) - 0.5 * x
+    scale = max(np.abs(x).max(), 1.0) * x.shape[-1] * 20
+    lhs = audiorep.fft(a * x + 1j * b * y)
+    rhs = a * audiorep.fft(x) + 1j * b * audiorep.fft(y)
+    np.testing.assert_allclose(lhs, rhs, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(audiorep.rfft(a * x + b * y), a * audiorep.rfft(x) + b * audiorep.rfft(y), rtol=0,
+                               atol=1e-12 * scale)
+
+
+# ---------------------------------------------------------------- special values
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n", [8, 12, 1024])
+def test_nan_and_inf_propagate(bad, n):
+    x = np.ones((3, n))
+    x[1, n // 3] = bad
+    for func in (audiorep.fft, audiorep.ifft, audiorep.rfft):
+        out = func(x)
+        assert np.isfinite(out[0]).all() and np.isfinite(out[2]).all(), func.__name__
+        assert not np.isfinite(out[1]).all(), func.__name__
+    back = audiorep.irfft(audiorep.rfft(x), n)
+    assert not np.isfinite(back[1]).all()
+    assert np.isfinite(back[0]).all()
+
+
+def test_zeros_and_impulse():
+    np.testing.assert_array_equal(audiorep.fft(np.zeros(64)), np.zeros(64))
+    np.testing.assert_allclose(audiorep.rfft(np.eye(1, 37)[0]), np.ones(19), atol=1e-15)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("func", [audiorep.fft, audiorep.ifft, audiorep.rfft, audiorep.irfft])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"n": 0}, "n=0"),
+        ({"n": -4}, "n=-4"),
+        ({"n": 2.5}, "n=2.5"),
+        ({"n": "8"}, "n='8'"),
+        ({"n": True}, "n=True"),
+        ({"axis": 2}, "axis=2"),
+        ({"axis": -3}, "axis=-3"),
+        ({"axis": 1.0}, "axis=1.0"),
+        ({"norm": "unitary"}, "norm='unitary'"),
+        ({"workers": 0}, "workers=0"),
+        ({"workers": "a"}, "workers='a'"),
+        ({"workers": -1000}, "workers=-1000"),
+    ],
+)
+def test_bad_arguments(func, kwargs, match):
+    with pytest.raises(audiorep.ParameterError, match=match):
+        func(np.ones((2, 8)), **kwargs)
+
+
+@pytest.mark.parametrize("func", [audiorep.fft, audiorep.ifft, audiorep.rfft, audiorep.irfft])
+def test_scalar_and_empty_input(func):
+    with pytest.raises(audiorep.ParameterError, match="scalar"):
+        func(3.0)
+    with pytest.raises(audiorep.ParameterError, match="zero length"):
+        func(np.ones((3, 0)))
+    assert issubclass(audiorep.ParameterError, ValueError)
+
+
+@pytest.mark.parametrize("func", [audiorep.fft, audiorep.ifft, audiorep.rfft, audiorep.irfft])
+@pytest.mark.parametrize("bad", [np.array(["a", "b"]), np.array([1, "x"], dtype=object), "abc", {1: 2}, None])
+def test_wrong_types(func, bad):
+    with pytest.raises(TypeError):
+        func(bad)
+
+
+def test_rfft_of_complex_is_a_type_error():
+    with pytest.raises(TypeError, match="real input"):
+        audiorep.rfft(np.ones(8, np.complex64))
+
+
+def test_core_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="nthreads"):
+        _core.c2c(np.ones((1, 4), np.complex128), True, 1.0, 0)
+    with pytest.raises(ValueError, match="n/2"):
+        _core.c2r(np.ones((1, 4), np.complex128), 16, 1.0, 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        _core.c2r(np.ones((1, 1), np.complex128), 0, 1.0, 1)
+    with pytest.raises(TypeError):
+        _core.r2c(np.ones((1, 4), np.int32), 1.0, 1)
+    with pytest.raises(ValueError, match="2-D"):
+        _core.r2c(np.ones(4), 1.0, 1)
+    with pytest.raises(ValueError, match="FFT length"):
+        _core.r2c(np.ones((2, 0)), 1.0, 1)
+
+
+# ---------------------------------------------------------------- threads, plans, SIMD paths
+
+
+def test_workers_give_identical_results(rng):
+    for n, rows in ((64, 37), (1000, 9), (4096, 40)):
+        x = rng.standard_normal((rows, n)).astype(np.float32)
+        z = (x + 1j * rng.standard_normal(x.shape)).astype(np.complex64)
+        for workers in (2, 3, -1):
+            np.testing.assert_array_equal(audiorep.rfft(x, workers=workers), audiorep.rfft(x))
+            np.testing.assert_array_equal(audiorep.fft(z, workers=workers), audiorep.fft(z))
+            np.testing.assert_array_equal(audiorep.ifft(z, workers=workers), audiorep.ifft(z))
+            Z = audiorep.rfft(x)
+            np.testing.assert_array_equal(audiorep.irfft(Z, n, workers=workers), audiorep.irfft(Z, n))
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    # Different lengths per thread, so plans are built and looked up concurrently.
+    jobs = [(n, rng.standard_normal((5, n))) for n in (48, 63, 96, 127, 160, 255, 384, 1009, 2048, 3000) * 2]
+
+    def work(job):
+        n, x = job
+        for _ in range(3):
+            np.testing.assert_allclose(audiorep.rfft(x), np.fft.rfft(x), atol=1e-10 * n)
+            np.testing.assert_allclose(audiorep.ifft(audiorep.fft(x)), x, atol=1e-12)
+        return n
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        assert sorted(pool.map(work, jobs)) == sorted(n for n, _ in jobs)
+
+
+def test_plan_cache_is_used_and_bounded():
+    audiorep.fft(np.ones(7919))  # a prime: complex plan, Bluestein plan of 16384
+    before = _core.cached_plans()
+    audiorep.fft(np.ones((2, 7919)))
+    assert _core.cached_plans() == before
+    for n in range(5000, 5200):
+        audiorep.rfft(np.ones(n))
+    # Each cache (kind x precision) keeps a bounded number of recent plans.
+    assert 0 < _core.cached_plans() <= 6 * 32
+
+
+def test_simd_path_is_reported():
+    available = _core.available_simd_paths()
+    assert available[0] == "generic"
+    assert set(available) <= {"generic", "avx2", "avx512"}
+    path = _core.simd_path()
+    assert path in available
+    assert audiorep.build_info()["simd_path"] == path
+    if os.environ.get("AUDIOREP_SIMD") is None:
+        assert path == available[-1]  # the widest the CPU runs
+    if os.path.exists("/proc/cpuinfo"):
+        flags = set()
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+        assert ("avx2" in available) == ({"avx2", "fma"} <= flags)
+        assert ("avx512" in available) == ({"avx512f", "avx512dq", "avx512vl", "avx512bw", "avx2"} <= flags)
+
+
+def test_batch_rows_follow_the_simd_path(simd_path):
+    widths = {"generic": 16, "avx2": 32, "avx512": 64}  # vector bytes
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        assert _core.batch_rows(False) == widths[path] // 4
+        assert _core.batch_rows(True) == widths[path] // 8
+
+
+def test_set_simd_path_rejects_unknown_names(simd_path):
+    with pytest.raises(ValueError, match="sse9"):
+        simd_path("sse9")
+    previous = simd_path("generic")
+    assert _core.simd_path() == "generic"
+    assert simd_path(previous) == "generic"

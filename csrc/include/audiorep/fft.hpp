@@ -1,17 +1,21 @@
-// audiorep FFT: iterative radix-2 decimation-in-time transforms with a
-// bit-reversal permutation; Bluestein's chirp-z for other lengths.
+// audiorep FFT: iterative decimation-in-time transforms of power-of-two length
+// (bit-reversal permutation, then radix-4 passes that keep that order, with a
+// radix-2 pass for odd powers); Bluestein's chirp-z for other lengths. Rows of
+// a batch go through SIMD lanes together (AVX-512, AVX2/FMA or the x86-64
+// baseline, chosen at run time).
 //
 // All entry points are batched: `howmany` rows, row r of the input starting at
 // in + r * in_dist and of the output at out + r * out_dist (in elements of the
 // respective type). Elements inside a row are contiguous. The output is
 // multiplied by `scale`. `nthreads` >= 1 threads share the rows. Input and
 // output must not overlap. Plans are built once per (length, precision),
-// cached, and shared between threads.
+// cached (the most recently used ones), and shared between threads.
 #pragma once
 
 #include <complex>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace audiorep {
 namespace fft {
@@ -33,11 +37,43 @@ template <typename T>
 void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
          std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
 
-// Name of the SIMD code path chosen at run time ("avx512", "avx2" or "generic").
+// Name of the SIMD code path chosen at run time ("avx512", "avx2" or "generic"):
+// the widest this CPU runs, capped by the environment variable AUDIOREP_SIMD
+// (one of those names) when it is set at the first call.
 std::string simd_path();
 
-// Number of plans currently cached (for tests and diagnostics).
+// Rows the current code path transforms together, one per SIMD lane (16 float
+// or 8 double rows with AVX-512, 8 or 4 with AVX2, 4 or 2 otherwise). Batches
+// of a multiple of it run fastest; fewer rows of long powers of two (2**14 and
+// up) go one by one through a four-step split that fills the lanes again.
+template <typename T>
+std::size_t batch_rows();
+
+// The SIMD code paths this CPU can run, narrowest first.
+std::vector<std::string> available_simd_paths();
+
+// Switches to another code path (one of available_simd_paths()) for every later
+// call and returns the previous one; std::invalid_argument for any other name.
+std::string set_simd_path(const std::string& path);
+
+// Number of plans currently cached (for tests and diagnostics). The cache keeps
+// the most recently used plans of each kind and precision.
 std::size_t cached_plans();
+
+// The same transforms computed the plain way (scalar radix-2, Bluestein, split
+// step; no SIMD, no blocking), kept as the correctness baseline of the fast
+// kernels above. Same arguments and semantics; slow.
+namespace reference {
+template <typename T>
+void c2c(const std::complex<T>* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, bool forward, T scale, int nthreads);
+template <typename T>
+void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
+template <typename T>
+void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
+         std::ptrdiff_t in_dist, std::ptrdiff_t out_dist, T scale, int nthreads);
+}  // namespace reference
 
 }  // namespace fft
 }  // namespace audiorep

@@ -1,0 +1,110 @@
+"""FFT throughput: audiorep against numpy.fft, scipy.fft, pyfftw and torch.fft.
+
+One benchmark group per (transform, precision, n); every call transforms about
+4M points (n * rows). Run with
+
+    python -m pytest bench/bench_fft.py --benchmark-only --benchmark-json=fft.json
+    python bench/ratios.py fft.json
+
+Add ``-k t1`` for the single-thread subset. pyfftw plans are built with
+FFTW_MEASURE outside the timed call and write into their own preallocated
+output array; every other library allocates its output on each call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+import audiorep
+
+POINTS = 1 << 22
+SIZES = [256, 1024, 4096, 65536]
+TRANSFORMS = ["rfft", "irfft", "fft", "ifft"]
+PRECISIONS = {"f32": (np.float32, np.complex64), "f64": (np.float64, np.complex128)}
+IMPLS = [
+    ("audiorep", 1),
+    ("audiorep", 2),
+    ("numpy.fft", 1),
+    ("scipy.fft", 1),
+    ("scipy.fft", 2),
+    ("pyfftw", 1),
+    ("pyfftw", 2),
+    ("torch.fft", 1),
+    ("torch.fft", 2),
+]
+
+
+def make_input(transform: str, precision: str, n: int) -> np.ndarray:
+    real, cplx = PRECISIONS[precision]
+    rows = max(1, POINTS // n)
+    rng = np.random.default_rng(n)
+    if transform == "rfft":
+        return rng.standard_normal((rows, n)).astype(real)
+    if transform == "irfft":
+        return np.fft.rfft(rng.standard_normal((rows, n))).astype(cplx)
+    return (rng.standard_normal((rows, n)) + 1j * rng.standard_normal((rows, n))).astype(cplx)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def make_call(impl: str, threads: int, transform: str, x: np.ndarray, n: int):
+    """Returns a no-argument function that runs one transform of the whole batch."""
+    if impl == "audiorep":
+        func = getattr(audiorep, transform)
+        return lambda: func(x, n, workers=threads)
+    if impl == "numpy.fft":
+        func = getattr(np.fft, transform)
+        return lambda: func(x, n)
+    if impl == "scipy.fft":
+        scipy_fft = pytest.importorskip("scipy.fft")
+        func = getattr(scipy_fft, transform)
+        return lambda: func(x, n, workers=threads)
+    if impl == "pyfftw":
+        pyfftw = pytest.importorskip("pyfftw")
+        import pyfftw.builders
+
+        aligned = pyfftw.empty_aligned(x.shape, dtype=x.dtype)
+        aligned[...] = x
+        build = getattr(pyfftw.builders, transform)
+        plan = build(aligned, n, planner_effort="FFTW_MEASURE", threads=threads)
+        return plan
+    if impl == "torch.fft":
+        torch = pytest.importorskip("torch")
+        func = getattr(torch.fft, transform)
+        t = torch.from_numpy(x)
+        return lambda: func(t, n)
+    raise ValueError(impl)
+
+
+@pytest.mark.parametrize("impl,threads", IMPLS, ids=[f"{i}-t{t}" for i, t in IMPLS])
+@pytest.mark.parametrize("n", SIZES, ids=[f"n{n}" for n in SIZES])
+@pytest.mark.parametrize("precision", list(PRECISIONS))
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_fft(benchmark, transform, precision, n, impl, threads):
+    x = make_input(transform, precision, n)
+    call = make_call(impl, threads, transform, x, n)
+    benchmark.group = f"{transform}-{precision}-n{n}"
+    benchmark.extra_info.update(impl=impl, threads=threads, n=n, rows=x.shape[0])
+    guard = torch_threads(threads) if impl == "torch.fft" else contextlib.nullcontext()
+    with guard:
+        out = benchmark(call)
+    out = np.asarray(out)
+    # The timed call must compute the right thing: compare with numpy in double precision.
+    ref = getattr(np.fft, transform)(x.astype(np.complex128 if x.dtype.kind == "c" else np.float64), n)
+    scale = np.abs(ref).max()
+    tol = 1e-4 if precision == "f32" else 1e-10
+    assert out.shape == ref.shape
+    assert np.abs(out - ref).max() <= tol * scale, f"{impl} computed a wrong {transform}"

@@ -1,0 +1,69 @@
+"""Median-time ratios from a pytest-benchmark JSON file, as a markdown table.
+
+    python bench/ratios.py results.json [--ours audiorep] [--stat median|min|mean]
+
+Each benchmark names its implementation and thread count in extra_info
+(``impl``, ``threads``); without them the test id's last parameter is taken as
+the implementation, with one thread. For every group the table shows
+reference time / our time (median by default) for each reference
+implementation, ours taken at the same thread count (or at one thread when we were not run at that
+count). A ratio above 1 means ours is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+
+
+def describe(bench: dict) -> tuple[str, int]:
+    info = bench.get("extra_info") or {}
+    impl = info.get("impl")
+    threads = int(info.get("threads", 1))
+    if impl is None:
+        match = re.search(r"\[(.*)\]$", bench.get("name", ""))
+        impl = match.group(1).split("-")[-1] if match else bench.get("name", "?")
+    return str(impl), threads
+
+
+def ratio_table(data: dict, ours: str = "audiorep", stat: str = "median") -> str:
+    groups: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
+    for bench in data.get("benchmarks", []):
+        impl, threads = describe(bench)
+        groups[bench.get("group") or "(none)"][(impl, threads)] = float(bench["stats"][stat])
+    columns = sorted({key for g in groups.values() for key in g if key[0] != ours}, key=lambda k: (k[1], k[0]))
+    header = ["group", f"{ours} {stat} (ms, 1t)"] + [f"{impl} {threads}t" for impl, threads in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in sorted(groups, key=natural_key):
+        times = groups[name]
+        base = times.get((ours, 1))
+        row = [name, f"{base * 1e3:.2f}" if base else "-"]
+        for impl, threads in columns:
+            mine = times.get((ours, threads), base)
+            ref = times.get((impl, threads))
+            row.append(f"{ref / mine:.2f}" if ref and mine else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def natural_key(text: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", help="file written by pytest --benchmark-json")
+    parser.add_argument("--ours", default="audiorep", help="implementation the others are compared with")
+    parser.add_argument("--stat", default="median", choices=["median", "min", "mean"], help="timing statistic")
+    args = parser.parse_args(argv)
+    with open(args.json) as f:
+        data = json.load(f)
+    print(ratio_table(data, args.ours, args.stat))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

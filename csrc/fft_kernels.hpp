@@ -1,0 +1,828 @@
+// The FFT kernels, written once and compiled once per instruction set (see
+// fft_generic.cpp, fft_avx2.cpp, fft_avx512.cpp). Define AUDIOREP_FFT_ISA (the
+// namespace) and AUDIOREP_FFT_VEC_BYTES (native vector width) before including.
+//
+// Rows of a batch are transformed W at a time, one row per SIMD lane: the rows
+// are transposed into split re/im vectors, so every butterfly is plain vector
+// arithmetic with broadcast twiddles and no shuffles. The transpose into the
+// work buffer also applies the bit-reversal permutation, and the transpose out
+// applies the scale (and, for real transforms, the split step). Rows left over
+// after the full row groups use narrower vectors, down to plain scalars, except
+// for long powers of two: those rows go one by one through a four-step split
+// whose column and row transforms fill the lanes again.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "fft_internal.hpp"
+
+#if !defined(AUDIOREP_FFT_ISA) || !defined(AUDIOREP_FFT_VEC_BYTES)
+#error "define AUDIOREP_FFT_ISA and AUDIOREP_FFT_VEC_BYTES before including fft_kernels.hpp"
+#endif
+
+namespace audiorep {
+namespace fft {
+namespace detail {
+namespace AUDIOREP_FFT_ISA {
+namespace {
+
+constexpr std::size_t kVecBytes = AUDIOREP_FFT_VEC_BYTES;
+// The passes whose butterflies stay inside a block of kBlockBytes run block by
+// block (in L1), then those that fit kBlock2Bytes (in L2); only the remaining
+// passes of a long transform sweep the whole work buffer.
+constexpr std::size_t kBlockBytes = std::size_t{32} << 10;
+constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
+// Rows are read and written W at a time, too many streams for the hardware
+// prefetcher; this many values (of type T) ahead are prefetched by hand.
+constexpr std::size_t kAhead = 128;
+// Upper bound on one row group's work buffer; longer transforms use fewer lanes
+// (narrow lanes are slow: a whole cache line per element is worth the memory).
+constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
+
+template <typename T, int W>
+struct VecOf {
+  typedef T type __attribute__((vector_size(sizeof(T) * W)));
+};
+template <typename T>
+struct VecOf<T, 1> {
+  typedef T type;
+};
+
+template <typename V>
+struct CV {
+  V r, i;
+};
+
+
+// ------------------------------------------------------------ W x W transposes
+
+template <typename T>
+struct IndexOf;
+template <>
+struct IndexOf<float> {
+  using type = std::int32_t;
+};
+template <>
+struct IndexOf<double> {
+  using type = std::int64_t;
+};
+
+// Swaps the off-diagonal s x s blocks of every 2s x 2s tile; doing this for
+// s = W/2, ..., 2, 1 transposes the W x W matrix held in r[0..W).
+template <typename T, int W, int S, std::size_t... J>
+inline void block_swap(typename VecOf<T, W>::type* r, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using I = typename IndexOf<T>::type;
+  typedef I M __attribute__((vector_size(sizeof(V))));
+  constexpr M lo_mask = {static_cast<I>((J & S) ? W + J - S : J)...};
+  constexpr M hi_mask = {static_cast<I>((J & S) ? W + J : J + S)...};
+  for (int i = 0; i < W; ++i) {
+    if (i & S) continue;
+    const V a = r[i], b = r[i + S];
+    r[i] = __builtin_shuffle(a, b, lo_mask);
+    r[i + S] = __builtin_shuffle(a, b, hi_mask);
+  }
+}
+
+template <typename T, int W, int S = W / 2>
+inline void transpose(typename VecOf<T, W>::type* r) {
+  if constexpr (S >= 1) {
+    block_swap<T, W, S>(r, std::make_index_sequence<W>{});
+    transpose<T, W, S / 2>(r);
+  }
+}
+
+// Interleaved complex values (two vectors) to split re, im vectors and back.
+template <typename T, int W, std::size_t... J>
+inline void deinterleave(typename VecOf<T, W>::type a, typename VecOf<T, W>::type b, typename VecOf<T, W>::type& re,
+                         typename VecOf<T, W>::type& im, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using I = typename IndexOf<T>::type;
+  typedef I M __attribute__((vector_size(sizeof(V))));
+  constexpr M even = {static_cast<I>(2 * J)...};
+  constexpr M odd = {static_cast<I>(2 * J + 1)...};
+  re = __builtin_shuffle(a, b, even);
+  im = __builtin_shuffle(a, b, odd);
+}
+
+template <typename T, int W, std::size_t... J>
+inline void interleave(typename VecOf<T, W>::type re, typename VecOf<T, W>::type im, typename VecOf<T, W>::type& a,
+                       typename VecOf<T, W>::type& b, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using I = typename IndexOf<T>::type;
+  typedef I M __attribute__((vector_size(sizeof(V))));
+  constexpr M lo = {static_cast<I>(J % 2 == 0 ? J / 2 : W + J / 2)...};
+  constexpr M hi = {static_cast<I>(J % 2 == 0 ? W / 2 + J / 2 : W + W / 2 + J / 2)...};
+  a = __builtin_shuffle(re, im, lo);
+  b = __builtin_shuffle(re, im, hi);
+}
+
+// ------------------------------------------------------------ power-of-two passes
+
+template <typename T, int W>
+struct Engine {
+  using V = typename VecOf<T, W>::type;
+  using C = CV<V>;
+
+  static inline void cmul(V& r, V& i, T wr, T wi) {
+    const V t = r * wr - i * wi;
+    i = r * wi + i * wr;
+    r = t;
+  }
+
+  static void pass2(C* x, std::size_t len) {
+    for (std::size_t g = 0; g < len; g += 2) {
+      const V ar = x[g].r, ai = x[g].i, br = x[g + 1].r, bi = x[g + 1].i;
+      x[g].r = ar + br;
+      x[g].i = ai + bi;
+      x[g + 1].r = ar - br;
+      x[g + 1].i = ai - bi;
+    }
+  }
+
+  static inline void bfly4(C* a, C* b, C* c, C* d, V br, V bi, V cr, V ci, V dr, V di) {
+    // a: F0; b, c, d: the blocks at +q, +2q, +3q after twiddling (F2 w^2j, F1 w^j, F3 w^3j).
+    const V ar = a->r, ai = a->i;
+    const V s0r = ar + br, s0i = ai + bi, s1r = ar - br, s1i = ai - bi;
+    const V s2r = cr + dr, s2i = ci + di, s3r = cr - dr, s3i = ci - di;
+    a->r = s0r + s2r;
+    a->i = s0i + s2i;
+    c->r = s0r - s2r;
+    c->i = s0i - s2i;
+    b->r = s1r + s3i;
+    b->i = s1i - s3r;
+    d->r = s1r - s3i;
+    d->i = s1i + s3r;
+  }
+
+  static void pass4_first(C* x, std::size_t len) {
+    for (std::size_t g = 0; g < len; g += 4)
+      bfly4(x + g, x + g + 1, x + g + 2, x + g + 3, x[g + 1].r, x[g + 1].i, x[g + 2].r, x[g + 2].i, x[g + 3].r,
+            x[g + 3].i);
+  }
+
+  static void pass4(C* x, std::size_t len, std::size_t q, const T* tw) {
+    for (std::size_t g = 0; g < len; g += 4 * q) {
+      C* a = x + g;
+      for (std::size_t j = 0; j < q; ++j) {
+        const T* w = tw + 6 * j;
+        V br = a[j + q].r, bi = a[j + q].i;
+        V cr = a[j + 2 * q].r, ci = a[j + 2 * q].i;
+        V dr = a[j + 3 * q].r, di = a[j + 3 * q].i;
+        cmul(br, bi, w[2], w[3]);
+        cmul(cr, ci, w[0], w[1]);
+        cmul(dr, di, w[4], w[5]);
+        bfly4(a + j, a + j + q, a + j + 2 * q, a + j + 3 * q, br, bi, cr, ci, dr, di);
+      }
+    }
+  }
+
+  static inline void radix4(C* v, std::size_t stride, const T* w) {
+    C& a = v[0];
+    C& b = v[stride];
+    C& c = v[2 * stride];
+    C& d = v[3 * stride];
+    V br = b.r, bi = b.i, cr = c.r, ci = c.i, dr = d.r, di = d.i;
+    cmul(br, bi, w[2], w[3]);
+    cmul(cr, ci, w[0], w[1]);
+    cmul(dr, di, w[4], w[5]);
+    bfly4(&a, &b, &c, &d, br, bi, cr, ci, dr, di);
+  }
+
+  // Two radix-4 passes (quarter sizes q and 4q) in one sweep: the 16 elements
+  // j + t q (t < 16) of a group depend on each other only, so they are loaded
+  // once, go through both passes in registers and are stored once.
+  static void pass16(C* x, std::size_t len, std::size_t q, const T* tw_q, const T* tw_4q) {
+    for (std::size_t g = 0; g < len; g += 16 * q) {
+      C* a = x + g;
+      for (std::size_t j = 0; j < q; ++j) {
+        C v[16];
+        for (int t = 0; t < 16; ++t) v[t] = a[j + t * q];
+        const T* w = tw_q + 6 * j;
+        for (int s = 0; s < 4; ++s) radix4(v + 4 * s, 1, w);
+        for (int s = 0; s < 4; ++s) radix4(v + s, 4, tw_4q + 6 * (j + s * q));
+        for (int t = 0; t < 16; ++t) a[j + t * q] = v[t];
+      }
+    }
+  }
+
+  // Runs the passes whose group size g satisfies lo < g <= hi on x[0, len),
+  // two radix-4 passes at a time where possible.
+  static void passes(const Pow2View<T>& p, C* x, std::size_t len, std::size_t lo, std::size_t hi) {
+    std::size_t q = 1;
+    if (p.log2n & 1u) {
+      if (lo < 2 && 2 <= hi) pass2(x, len);
+      q = 2;
+    }
+    const T* tw = p.twiddle;
+    for (; 4 * q <= p.n;) {
+      const std::size_t group = 4 * q;
+      if (lo < group && group <= hi) {
+        if (16 * q <= hi && 16 * q <= p.n) {
+          pass16(x, len, q, tw, tw + 6 * q);
+          tw += 6 * q + 24 * q;
+          q *= 16;
+          continue;
+        }
+        if (q == 1)
+          pass4_first(x, len);
+        else
+          pass4(x, len, q, tw);
+      }
+      tw += 6 * q;
+      q *= 4;
+    }
+  }
+
+  // In-place transform of bit-reversed input to natural-order output. The
+  // passes run block by block as long as their groups fit an L1-sized, then an
+  // L2-sized block, so that only the last passes of long transforms sweep
+  // the whole buffer.
+  static void pow2(const Pow2View<T>& p, C* x) {
+    const std::size_t n = p.n;
+    if (n == 1) return;
+    std::size_t lo = 0;
+    const std::size_t levels[2] = {kBlockBytes, kBlock2Bytes};
+    for (std::size_t bytes : levels) {
+      std::size_t block = bytes / sizeof(C);
+      if (block < 4) block = 4;
+      if (block <= lo) continue;
+      if (n <= block) break;
+      for (std::size_t s = 0; s < n; s += block) passes(p, x + s, block, lo, block);
+      lo = block;
+    }
+    passes(p, x, n, lo, n);
+  }
+
+  // x: input k < n at bitrev position (zeros elsewhere for Bluestein); out: x[k], k < n, natural order.
+  static void run(const ComplexView<T>& p, C* x, C* tmp) {
+    if (p.m == p.n) {
+      pow2(p.pow2, x);
+      return;
+    }
+    const std::uint32_t* perm = p.pow2.bitrev;
+    for (std::size_t k = 0; k < p.n; ++k) {
+      C& v = x[perm[k]];
+      cmul(v.r, v.i, p.chirp[2 * k], p.chirp[2 * k + 1]);
+    }
+    pow2(p.pow2, x);
+    // The inverse transform of y is conj(FFT(conj(y))): one forward kernel serves both.
+    for (std::size_t k = 0; k < p.m; ++k) {
+      V r = x[k].r, i = x[k].i;
+      cmul(r, i, p.kernel[2 * k], p.kernel[2 * k + 1]);
+      C& t = tmp[perm[k]];
+      t.r = r;
+      t.i = -i;
+    }
+    pow2(p.pow2, tmp);
+    for (std::size_t k = 0; k < p.n; ++k) {
+      V r = tmp[k].r, i = -tmp[k].i;
+      cmul(r, i, p.chirp[2 * k], p.chirp[2 * k + 1]);
+      x[k].r = r;
+      x[k].i = i;
+    }
+  }
+
+  static std::size_t work_len(const ComplexView<T>& p) { return p.m + 1; }
+  static std::size_t tmp_len(const ComplexView<T>& p) { return p.m == p.n ? 0 : p.m; }
+
+  static inline T* lanes(C* c) { return reinterpret_cast<T*>(c); }
+  static inline const T* lanes(const C* c) { return reinterpret_cast<const T*>(c); }
+
+  // ---------------------------------------------------------- row groups
+
+  // Complex elements k < count of W rows (interleaved re, im) into x[perm[k]]
+  // (x[k] when perm is null), imaginary parts times `sign`.
+  static void gather(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x, T sign) {
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W / 2 <= count; k0 += W / 2) {
+        for (int l = 0; l < W; ++l) {
+          __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 0);
+          std::memcpy(&r[l], src[l] + 2 * k0, sizeof(V));
+        }
+        transpose<T, W>(r);
+        for (int j = 0; j < W / 2; ++j) {
+          C& d = x[perm ? perm[k0 + j] : k0 + j];
+          d.r = r[2 * j];
+          d.i = sign * r[2 * j + 1];
+        }
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      T* d = lanes(x + (perm ? perm[k] : k));
+      for (int l = 0; l < W; ++l) {
+        d[l] = src[l][2 * k];
+        d[W + l] = sign * src[l][2 * k + 1];
+      }
+    }
+  }
+
+  // Real samples k < count of W rows into x[perm[k]] with zero imaginary parts.
+  static void gather_real(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x) {
+    std::size_t k0 = 0;
+    const V zero{};
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W <= count; k0 += W) {
+        for (int l = 0; l < W; ++l) std::memcpy(&r[l], src[l] + k0, sizeof(V));
+        transpose<T, W>(r);
+        for (int j = 0; j < W; ++j) {
+          C& d = x[perm[k0 + j]];
+          d.r = r[j];
+          d.i = zero;
+        }
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      T* d = lanes(x + perm[k]);
+      for (int l = 0; l < W; ++l) {
+        d[l] = src[l][k];
+        d[W + l] = T(0);
+      }
+    }
+  }
+
+  // x[k], k < count, to W rows of interleaved complex, (re, im) times (rs, is).
+  static void scatter(const C* x, std::size_t count, T* const* dst, T rs, T is) {
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W / 2 <= count; k0 += W / 2) {
+        for (int j = 0; j < W / 2; ++j) {
+          r[2 * j] = rs * x[k0 + j].r;
+          r[2 * j + 1] = is * x[k0 + j].i;
+        }
+        transpose<T, W>(r);
+        for (int l = 0; l < W; ++l) {
+          __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 0);
+          std::memcpy(dst[l] + 2 * k0, &r[l], sizeof(V));
+        }
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      const T* s = lanes(x + k);
+      for (int l = 0; l < W; ++l) {
+        dst[l][2 * k] = rs * s[l];
+        dst[l][2 * k + 1] = is * s[W + l];
+      }
+    }
+  }
+
+  // Real parts of x[k], k < count, times `rs`, to W rows of reals.
+  static void scatter_real(const C* x, std::size_t count, T* const* dst, T rs) {
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      V r[W];
+      for (; k0 + W <= count; k0 += W) {
+        for (int j = 0; j < W; ++j) r[j] = rs * x[k0 + j].r;
+        transpose<T, W>(r);
+        for (int l = 0; l < W; ++l) std::memcpy(dst[l] + k0, &r[l], sizeof(V));
+      }
+    }
+    for (std::size_t k = k0; k < count; ++k) {
+      const T* s = lanes(x + k);
+      for (int l = 0; l < W; ++l) dst[l][k] = rs * s[l];
+    }
+  }
+
+  // ---------------------------------------------------------- four-step (one row)
+
+  // Element a < count of W adjacent columns: W interleaved complex values at
+  // base + 2 * a * stride, into x[perm[a]], imaginary parts times `sign`.
+  static void col_gather(const T* base, std::size_t stride, std::size_t count, const std::uint32_t* perm, C* x,
+                         T sign) {
+    for (std::size_t a = 0; a < count; ++a) {
+      V u, v;
+      const T* s = base + 2 * a * stride;
+      std::memcpy(&u, s, sizeof(V));
+      std::memcpy(&v, s + W, sizeof(V));
+      C& d = x[perm[a]];
+      deinterleave<T, W>(u, v, d.r, d.i, std::make_index_sequence<W>{});
+      d.i *= sign;
+    }
+  }
+
+  // x[k], k < count, (re, im) times (rs, is) and, when tw_re is given, times the
+  // per-lane twiddles at tw_re/tw_im + k * tw_stride, to base + 2 * k * stride.
+  static void col_scatter(const C* x, std::size_t count, T* base, std::size_t stride, T rs, T is, const T* tw_re,
+                          const T* tw_im, std::size_t tw_stride) {
+    for (std::size_t k = 0; k < count; ++k) {
+      V r = x[k].r, i = x[k].i;
+      if (tw_re != nullptr) {
+        V wr, wi;
+        std::memcpy(&wr, tw_re + k * tw_stride, sizeof(V));
+        std::memcpy(&wi, tw_im + k * tw_stride, sizeof(V));
+        const V t = r * wr - i * wi;
+        i = r * wi + i * wr;
+        r = t;
+      }
+      V u, v;
+      interleave<T, W>(rs * r, is * i, u, v, std::make_index_sequence<W>{});
+      T* d = base + 2 * k * stride;
+      std::memcpy(d, &u, sizeof(V));
+      std::memcpy(d + W, &v, sizeof(V));
+    }
+  }
+
+  // One row of length n = n1 * n2 (p.n1 > 0, n1 and n2 >= W): in and out are
+  // interleaved complex; `work` holds max(n1, n2) + 1 elements, `mid` 2n values.
+  static void four_step(const ComplexView<T>& p, const T* in, T* out, bool forward, T scale, C* work, T* mid) {
+    const ComplexView<T>& cols = *p.cols;
+    const ComplexView<T>& rows = *p.rows;
+    const std::size_t n1 = cols.n, n2 = rows.n;
+    const T sign = forward ? T(1) : T(-1);
+    for (std::size_t b = 0; b < n2; b += W) {
+      col_gather(in + 2 * b, n2, n1, cols.pow2.bitrev, work, sign);
+      pow2(cols.pow2, work);
+      col_scatter(work, n1, mid + 2 * b, n2, T(1), T(1), p.step_re + b, p.step_im + b, n2);
+    }
+    const T* src[W];
+    for (std::size_t k1 = 0; k1 < n1; k1 += W) {
+      for (int l = 0; l < W; ++l) src[l] = mid + 2 * (k1 + l) * n2;
+      gather(src, n2, rows.pow2.bitrev, work, T(1));
+      pow2(rows.pow2, work);
+      col_scatter(work, n2, out + 2 * k1, n1, scale, sign * scale, nullptr, nullptr, 0);
+    }
+  }
+
+  static std::size_t four_step_work(const ComplexView<T>& p) {
+    return (p.cols->n > p.rows->n ? p.cols->n : p.rows->n) + 1;
+  }
+
+  // One row of a Bluestein length n through the four-step transform of its m
+  // (same steps as run(), on interleaved values); a and b hold 2m values each.
+  static void bluestein_row(const ComplexView<T>& p, const T* in, T* out, bool forward, T scale, C* work, T* mid,
+                            T* a, T* b) {
+    const ComplexView<T>& big = *p.whole;
+    const std::size_t n = p.n, m = p.m;
+    const T sign = forward ? T(1) : T(-1);
+    for (std::size_t k = 0; k < n; ++k) {
+      const T xr = in[2 * k], xi = sign * in[2 * k + 1], cr = p.chirp[2 * k], ci = p.chirp[2 * k + 1];
+      a[2 * k] = xr * cr - xi * ci;
+      a[2 * k + 1] = xr * ci + xi * cr;
+    }
+    std::memset(static_cast<void*>(a + 2 * n), 0, sizeof(T) * 2 * (m - n));
+    four_step(big, a, b, true, T(1), work, mid);
+    for (std::size_t k = 0; k < m; ++k) {
+      const T br = b[2 * k], bi = b[2 * k + 1], kr = p.kernel[2 * k], ki = p.kernel[2 * k + 1];
+      a[2 * k] = br * kr - bi * ki;
+      a[2 * k + 1] = -(br * ki + bi * kr);
+    }
+    four_step(big, a, b, true, T(1), work, mid);
+    for (std::size_t k = 0; k < n; ++k) {
+      const T br = b[2 * k], bi = -b[2 * k + 1], cr = p.chirp[2 * k], ci = p.chirp[2 * k + 1];
+      out[2 * k] = scale * (br * cr - bi * ci);
+      out[2 * k + 1] = sign * scale * (br * ci + bi * cr);
+    }
+  }
+
+  // One complex row of p through the four-step split, directly or inside Bluestein.
+  static void complex_row(const ComplexView<T>& p, const T* in, T* out, bool forward, T scale, C* work, T* mid,
+                          T* a, T* b) {
+    if (p.n1 > 0)
+      four_step(p, in, out, forward, scale, work, mid);
+    else
+      bluestein_row(p, in, out, forward, scale, work, mid, a, b);
+  }
+
+  // Real transforms of one row through the four-step transform of n/2.
+  static void four_step_r2c(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* a, T* b) {
+    const std::size_t hn = p.half.n;
+    complex_row(p.half, in, out, true, T(1), work, mid, a, b);
+    // The split step of r2c, on interleaved values (see r2c).
+    const T zr = out[0], zi = out[1];
+    out[0] = scale * (zr + zi);
+    out[1] = T(0);
+    out[2 * hn] = scale * (zr - zi);
+    out[2 * hn + 1] = T(0);
+    const T half = T(0.5) * scale;
+    for (std::size_t k = 1; 2 * k <= hn; ++k) {
+      T* a = out + 2 * k;
+      T* b = out + 2 * (hn - k);
+      const T er = (a[0] + b[0]) * half, ei = (a[1] - b[1]) * half;
+      T odr = (a[1] + b[1]) * half, odi = (b[0] - a[0]) * half;
+      const T wr = p.twiddle[2 * k], wi = p.twiddle[2 * k + 1];
+      const T t = odr * wr - odi * wi;
+      odi = odr * wi + odi * wr;
+      odr = t;
+      a[0] = er + odr;
+      a[1] = ei + odi;
+      if (2 * k != hn) {
+        b[0] = er - odr;
+        b[1] = odi - ei;
+      }
+    }
+  }
+
+  static void four_step_c2r(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* z, T* a,
+                            T* b) {
+    const std::size_t hn = p.half.n;
+    // The split step of c2r into z, conjugated, then a forward transform (see c2r).
+    for (std::size_t k = 0; k < hn; ++k) {
+      T ar = in[2 * k], ai = in[2 * k + 1], br = in[2 * (hn - k)], bi = -in[2 * (hn - k) + 1];
+      if (k == 0) {
+        ai = T(0);
+        bi = T(0);
+      }
+      const T er = ar + br, ei = ai + bi;
+      T odr = ar - br, odi = ai - bi;
+      const T wr = p.twiddle[2 * k], wi = -p.twiddle[2 * k + 1];
+      const T t = odr * wr - odi * wi;
+      odi = odr * wi + odi * wr;
+      odr = t;
+      z[2 * k] = er - odi;
+      z[2 * k + 1] = -(ei + odr);
+    }
+    complex_row(p.half, z, out, true, scale, work, mid, a, b);
+    for (std::size_t j = 0; j < hn; ++j) out[2 * j + 1] = -out[2 * j + 1];
+  }
+
+  static void c2c(const ComplexView<T>& p, const T* const* src, T* const* dst, bool forward, T scale, C* work,
+                  C* tmp) {
+    if (p.m != p.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * p.m);
+    const T sign = forward ? T(1) : T(-1);
+    gather(src, p.n, p.pow2.bitrev, work, sign);
+    run(p, work, tmp);
+    scatter(work, p.n, dst, scale, sign * scale);
+  }
+
+  // `work` holds max(m, n/2 + 1) elements.
+  static void r2c(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp) {
+    const ComplexView<T>& h = p.half;
+    if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
+    if (p.n % 2 == 1) {
+      gather_real(src, p.n, h.pow2.bitrev, work);
+      run(h, work, tmp);
+      scatter(work, p.n / 2 + 1, dst, scale, scale);
+      return;
+    }
+    const std::size_t hn = h.n;
+    gather(src, hn, h.pow2.bitrev, work, T(1));
+    run(h, work, tmp);
+    // Split step, in place and pairwise: with E, O the transforms of the even
+    // and odd samples, E[k] = (Z[k] + conj Z[h-k]) / 2, O[k] = -i (Z[k] - conj Z[h-k]) / 2,
+    // X[k] = E[k] + w^k O[k] and X[h-k] = conj(E[k] - w^k O[k]).
+    {
+      const V zr = work[0].r, zi = work[0].i;
+      work[0].r = zr + zi;
+      work[0].i = V{};
+      work[hn].r = zr - zi;
+      work[hn].i = V{};
+    }
+    const T half = T(0.5);
+    for (std::size_t k = 1; 2 * k <= hn; ++k) {
+      C& a = work[k];
+      C& b = work[hn - k];
+      const V er = (a.r + b.r) * half, ei = (a.i - b.i) * half;
+      V odr = (a.i + b.i) * half, odi = (b.r - a.r) * half;
+      cmul(odr, odi, p.twiddle[2 * k], p.twiddle[2 * k + 1]);
+      a.r = er + odr;
+      a.i = ei + odi;
+      if (2 * k != hn) {
+        b.r = er - odr;
+        b.i = odi - ei;
+      }
+    }
+    scatter(work, hn + 1, dst, scale, scale);
+  }
+
+  // conj(z[k]) of the c2r pre-step from a = bins[k] and c = bins[h - k], into x.
+  static inline void presplit(const RealView<T>& p, std::size_t k, V ar, V ai, V cr, V ci, C& x) {
+    if (k == 0) {
+      ai = V{};
+      ci = V{};
+    }
+    const V er = ar + cr, ei = ai - ci;
+    V odr = ar - cr, odi = ai + ci;
+    cmul(odr, odi, p.twiddle[2 * k], -p.twiddle[2 * k + 1]);
+    x.r = er - odi;
+    x.i = -(ei + odr);
+  }
+
+  static void c2r(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp, C* bins) {
+    const ComplexView<T>& h = p.half;
+    const std::uint32_t* perm = h.pow2.bitrev;
+    const std::size_t nb = p.n / 2 + 1;
+    if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
+    const V zero{};
+    // The inverse is computed as conj(FFT(conj(z))), so conj(z) goes into the work buffer.
+    if (p.n % 2 == 1) {
+      gather(src, nb, nullptr, bins, T(1));
+      const std::size_t n = p.n;
+      work[perm[0]].r = bins[0].r;
+      work[perm[0]].i = zero;
+      for (std::size_t k = 1; k < nb; ++k) {
+        C& lo = work[perm[k]];
+        lo.r = bins[k].r;
+        lo.i = -bins[k].i;
+        C& hi = work[perm[n - k]];
+        hi.r = bins[k].r;
+        hi.i = bins[k].i;
+      }
+      run(h, work, tmp);
+      scatter_real(work, n, dst, scale);
+      return;
+    }
+    const std::size_t hn = h.n;
+    std::size_t k0 = 0;
+    if constexpr (W > 1) {
+      // Chunks of bins from both ends at once, [k0, k0 + W/2) and its mirror
+      // [hn - k0 - W/2 + 1, hn - k0]: each holds the partners of the other.
+      constexpr std::size_t H = W / 2;
+      if (hn >= W) {
+        V a[W], b[W];
+        const std::size_t mid = hn / 2;
+        for (; k0 <= mid; k0 += H) {
+          const std::size_t m0 = hn - k0 - H + 1;
+          for (int l = 0; l < W; ++l) {
+            std::memcpy(&a[l], src[l] + 2 * k0, sizeof(V));
+            std::memcpy(&b[l], src[l] + 2 * m0, sizeof(V));
+          }
+          transpose<T, W>(a);
+          transpose<T, W>(b);
+          for (std::size_t j = 0; j < H; ++j) {
+            const std::size_t jm = H - 1 - j;
+            presplit(p, k0 + j, a[2 * j], a[2 * j + 1], b[2 * jm], b[2 * jm + 1], work[perm[k0 + j]]);
+            if (m0 + j < hn)
+              presplit(p, m0 + j, b[2 * j], b[2 * j + 1], a[2 * jm], a[2 * jm + 1], work[perm[m0 + j]]);
+          }
+        }
+        k0 = hn;
+      }
+    }
+    if (k0 < hn) {
+      gather(src, nb, nullptr, bins, T(1));
+      for (std::size_t k = 0; k < hn; ++k)
+        presplit(p, k, bins[k].r, bins[k].i, bins[hn - k].r, bins[hn - k].i, work[perm[k]]);
+    }
+    run(h, work, tmp);
+    scatter(work, hn, dst, scale, -scale);
+  }
+};
+
+// ------------------------------------------------------------ row drivers
+
+template <typename T>
+constexpr int native_lanes() {
+  return static_cast<int>(kVecBytes / sizeof(T));
+}
+
+// Widest lane count for transforms whose buffers hold `elems` complex elements per lane.
+template <typename T>
+int max_lanes(std::size_t elems) {
+  int w = native_lanes<T>();
+  while (w > 1 && elems * 2 * sizeof(T) * static_cast<std::size_t>(w) > kWorkBytes) w /= 2;
+  return w;
+}
+
+enum class Kind { c2c, r2c, c2r };
+
+template <typename T, int W>
+void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
+           bool forward, T scale, const ScratchSource& scratch) {
+  using E = Engine<T, W>;
+  using C = typename E::C;
+  const T* src[W];
+  T* dst[W];
+  for (int l = 0; l < W; ++l) {
+    src[l] = in + l * in_step;
+    dst[l] = out + l * out_step;
+  }
+  if (kind == Kind::c2c) {
+    const auto& p = *static_cast<const ComplexView<T>*>(view);
+    const std::size_t wl = E::work_len(p), tl = E::tmp_len(p);
+    C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (wl + tl)));
+    E::c2c(p, src, dst, forward, scale, work, work + wl);
+  } else {
+    const auto& p = *static_cast<const RealView<T>*>(view);
+    const std::size_t wl = E::work_len(p.half), tl = E::tmp_len(p.half);
+    const std::size_t bl = kind == Kind::c2r ? p.n / 2 + 1 : 0;
+    C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (wl + tl + bl)));
+    if (kind == Kind::r2c)
+      E::r2c(p, src, dst, scale, work, work + wl);
+    else
+      E::c2r(p, src, dst, scale, work, work + wl, work + wl + tl);
+  }
+}
+
+template <typename T, int W>
+bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t r0, std::size_t r1,
+                   std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale,
+                   const ScratchSource& scratch) {
+  using E = Engine<T, W>;
+  using C = typename E::C;
+  const ComplexView<T>* cp;
+  if (kind == Kind::c2c) {
+    cp = static_cast<const ComplexView<T>*>(view);
+  } else {
+    const auto* rp = static_cast<const RealView<T>*>(view);
+    if (rp->n % 2 == 1) return false;
+    cp = &rp->half;
+  }
+  // The complex plan with the four-step split: cp itself, or the m of a Bluestein cp.
+  const ComplexView<T>* split = cp->n1 > 0 ? cp : cp->whole;
+  if (split == nullptr || split->n1 == 0 || split->cols->n < static_cast<std::size_t>(W) ||
+      split->rows->n < static_cast<std::size_t>(W))
+    return false;
+  const std::size_t wl = E::four_step_work(*split), n = cp->n, m = split->n;
+  const std::size_t zl = kind == Kind::c2r ? 2 * n : 0;
+  const std::size_t bl = split == cp ? 0 : 4 * m;
+  char* mem = static_cast<char*>(scratch.get(scratch.self, sizeof(C) * wl + sizeof(T) * (2 * m + zl + bl)));
+  C* work = reinterpret_cast<C*>(mem);
+  T* mid = reinterpret_cast<T*>(mem + sizeof(C) * wl);
+  T* z = mid + 2 * m;
+  T* a = z + zl;
+  T* b = a + 2 * m;
+  for (std::size_t r = r0; r < r1; ++r) {
+    const T* i = in + static_cast<std::ptrdiff_t>(r) * in_step;
+    T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
+    if (kind == Kind::c2c)
+      E::complex_row(*cp, i, o, forward, scale, work, mid, a, b);
+    else if (kind == Kind::r2c)
+      E::four_step_r2c(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, a, b);
+    else
+      E::four_step_c2r(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, z, a, b);
+  }
+  return true;
+}
+
+template <typename T>
+void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T* out, std::size_t rows,
+                 std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale,
+                 const ScratchSource& scratch) {
+  const int widest = max_lanes<T>(elems);
+  std::size_t r = 0;
+  if constexpr (native_lanes<T>() > 1) {
+    // Rows that cannot fill the lanes of a long transform go one by one through the four-step path.
+    constexpr int wn = native_lanes<T>();
+    const std::size_t lanes_rows = rows / static_cast<std::size_t>(widest) * static_cast<std::size_t>(widest);
+    const std::size_t left = widest < wn ? rows : rows - lanes_rows;
+    if (left > 0 && four_step_row<T, wn>(kind, view, in, out, rows - left, rows, in_step, out_step, forward, scale, scratch)) {
+      rows -= left;
+    }
+  }
+  while (r < rows) {
+    int w = widest;
+    while (static_cast<std::size_t>(w) > rows - r) w /= 2;
+    const T* i = in + static_cast<std::ptrdiff_t>(r) * in_step;
+    T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
+    switch (w) {
+      case 16:
+        if constexpr (native_lanes<T>() >= 16) group<T, 16>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        break;
+      case 8:
+        if constexpr (native_lanes<T>() >= 8) group<T, 8>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        break;
+      case 4:
+        if constexpr (native_lanes<T>() >= 4) group<T, 4>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        break;
+      case 2:
+        group<T, 2>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        break;
+      default:
+        group<T, 1>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        break;
+    }
+    r += static_cast<std::size_t>(w);
+  }
+}
+
+template <typename T>
+void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
+              std::ptrdiff_t out_dist, bool forward, T scale, const ScratchSource& scratch) {
+  const std::size_t elems = 2 * p.m;
+  rows_driver<T>(Kind::c2c, &p, elems, in, out, rows, 2 * in_dist, 2 * out_dist, forward, scale, scratch);
+}
+
+template <typename T>
+void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
+              std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
+  const std::size_t elems = 2 * p.half.m;
+  rows_driver<T>(Kind::r2c, &p, elems, in, out, rows, in_dist, 2 * out_dist, true, scale, scratch);
+}
+
+template <typename T>
+void c2r_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
+              std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
+  const std::size_t elems = 2 * p.half.m + p.n / 2 + 1;
+  rows_driver<T>(Kind::c2r, &p, elems, in, out, rows, 2 * in_dist, out_dist, false, scale, scratch);
+}
+
+}  // namespace
+
+Kernels kernels() {
+  Kernels k;
+  k.name = AUDIOREP_FFT_NAME;
+  k.f32 = {&c2c_rows<float>, &r2c_rows<float>, &c2r_rows<float>, static_cast<std::size_t>(native_lanes<float>())};
+  k.f64 = {&c2c_rows<double>, &r2c_rows<double>, &c2r_rows<double>,
+           static_cast<std::size_t>(native_lanes<double>())};
+  return k;
+}
+
+}  // namespace AUDIOREP_FFT_ISA
+}  // namespace detail
+}  // namespace fft
+}  // namespace audiorep
