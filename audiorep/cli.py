@@ -145,7 +145,7 @@ def _train(args) -> int:
 
     table, x = _load_features(args.features)
     config = dict(units=args.units, layers=args.layers, cell=args.cell,
-                  bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional,
+                  bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional_decoder,
                   dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing)
     checkpoint = args.checkpoint or str(args.output) + ".ckpt"
     start = time.perf_counter()
@@ -357,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--units", type=int, default=256)
     p.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
-    p.add_argument("--bidirectional", action="store_true", help="bidirectional encoder and decoder")
+    p.add_argument("--bidirectional", action="store_true", help="bidirectional encoder")
+    p.add_argument("--bidirectional-decoder", action="store_true",
+                   help="bidirectional decoder (needs --teacher-forcing 1.0)")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--teacher-forcing", type=float, default=0.0, help="share of decoder steps fed the true frame")
     p.add_argument("--no-reverse", action="store_true", help="reconstruct in time order, not reversed")
