@@ -22,9 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import sys
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # a source checkout with an in-place build; an installed package works too
 
 
 def librosa_acg(path):
