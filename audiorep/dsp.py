@@ -685,18 +685,20 @@ def _torch_autocorrelogram(t, sr, frame_length, hop_length, max_lag, window, cen
     """:func:`autocorrelogram` of a torch CUDA tensor, on its device; same checks as for host input."""
     import torch
 
-    arr = _signal(_device.stand_in(t))
+    stand = _device.stand_in(t)
+    # The dtype and shape checks of host input, on an empty slice: the values are checked on the device.
+    arr = _signal(stand[..., :0] if stand.ndim else stand)
     if t.numel() and not bool(torch.isfinite(t).all()):
         raise ParameterError("y contains NaN or Inf; audio must be finite everywhere")
     sr = _positive_number(sr, "sr")
     frame_length = positive_int(frame_length, "frame_length")
     hop_length = positive_int(hop_length, "hop_length")
     win = get_window(window, frame_length, dtype=arr.dtype)
-    n = arr.shape[-1]
+    n = stand.shape[-1]
     padded, n_frames = _frame_count(n, frame_length, hop_length, bool(center))
     k = _check_max_lag(max_lag, max(1, frame_length // 2), frame_length, "frame_length")
     resolve_workers(workers)
-    lead = tuple(arr.shape[:-1])
+    lead = tuple(stand.shape[:-1])
     dtype = _device.torch_dtype(arr.dtype)
     rows = t.detach().to(dtype).reshape(-1, n)
     if center:

@@ -6,12 +6,14 @@ or no driver); the error a caller gets in that case is tested everywhere.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 
 import audiorep
 import audiorep.dsp as dsp
-from audiorep import DeviceError, ParameterError
+from audiorep import DeviceError, ParameterError, _core
 
 TOL = {np.float32: 5e-5, np.float64: 1e-11}
 
@@ -163,3 +165,120 @@ def test_autocorrelogram_on_the_gpu_matches_the_cpu(torch_cuda, rng, dtype, fram
         bad = t.clone()
         bad[0, 5] = float("nan")
         audiorep.autocorrelogram(bad, 44100)
+
+
+# ---------------------------------------------------------------- the tensor path, without a GPU
+#
+# The torch branch (stand-in validation, moving the axis, cropping and padding
+# on the device, dtypes, output shapes, pointers handed to the kernels) is
+# exercised here on CPU tensors, with the device kernels replaced by the CPU
+# harness of the same algorithms reading and writing through the same pointers.
+
+
+def _view(ptr, count, dtype):
+    dtype = np.dtype(dtype)
+    buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(ptr)
+    return np.frombuffer(buffer, dtype=dtype, count=count)
+
+
+def _fake_c2c(x_ptr, out_ptr, n, rows, forward, scale, double_precision, device, stream):
+    dt = np.complex128 if double_precision else np.complex64
+    x = _view(x_ptr, rows * n, dt).reshape(rows, n).copy()
+    _view(out_ptr, rows * n, dt)[:] = _core.harness_c2c(x, forward, scale).ravel()
+
+
+def _fake_r2c(x_ptr, out_ptr, n, rows, scale, double_precision, device, stream):
+    rt, ct = (np.float64, np.complex128) if double_precision else (np.float32, np.complex64)
+    x = _view(x_ptr, rows * n, rt).reshape(rows, n).copy()
+    _view(out_ptr, rows * (n // 2 + 1), ct)[:] = _core.harness_r2c(x, scale).ravel()
+
+
+def _fake_c2r(x_ptr, out_ptr, n, rows, scale, double_precision, device, stream):
+    rt, ct = (np.float64, np.complex128) if double_precision else (np.float32, np.complex64)
+    x = _view(x_ptr, rows * (n // 2 + 1), ct).reshape(rows, n // 2 + 1).copy()
+    _view(out_ptr, rows * n, rt)[:] = _core.harness_c2r(x, n, scale).ravel()
+
+
+def _fake_autocorrelogram(x_ptr, n_samples, rows, window_ptr, frame_length, hop, n_frames, max_lag, nfft, normalize,
+                          values_ptr, energy_ptr, double_precision, device, stream):
+    rt = np.float64 if double_precision else np.float32
+    x = _view(x_ptr, rows * n_samples, rt).reshape(rows, n_samples).copy()
+    w = None if window_ptr == 0 else _view(window_ptr, frame_length, rt).copy()
+    v, e = _core.harness_autocorrelogram(x, w, frame_length, hop, n_frames, max_lag, nfft, normalize)
+    _view(values_ptr, v.size, rt)[:] = v.ravel()
+    _view(energy_ptr, e.size, rt)[:] = e.ravel()
+
+
+@pytest.fixture
+def tensors_as_device(monkeypatch):
+    """CPU tensors take the GPU branch; the kernels are the harness."""
+    torch = pytest.importorskip("torch")
+    from audiorep import _device
+
+    monkeypatch.setattr(_device, "is_cuda_tensor", lambda x: isinstance(x, torch.Tensor))
+    monkeypatch.setattr(_device, "require_cuda", lambda: None)
+    monkeypatch.setattr(_device, "launch_args", lambda t: (0, 0))
+    for name, fake in (("cuda_c2c_ptr", _fake_c2c), ("cuda_r2c_ptr", _fake_r2c), ("cuda_c2r_ptr", _fake_c2r),
+                       ("cuda_autocorrelogram_ptr", _fake_autocorrelogram)):
+        monkeypatch.setattr(_core, name, fake, raising=False)
+    return torch
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tensor_path_transforms(tensors_as_device, rng, dtype):
+    torch = tensors_as_device
+    x = rng.standard_normal((3, 5, 12)).astype(dtype)
+    t = torch.from_numpy(x)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for kwargs in ({}, {"n": 7, "axis": 1}, {"n": 16, "axis": 0, "norm": "ortho"}, {"axis": -2, "norm": "forward"}):
+        for name in ("fft", "ifft", "rfft"):
+            got = getattr(audiorep, name)(t, **kwargs)
+            ref = getattr(np.fft, name)(x.astype(np.float64), **kwargs)
+            assert isinstance(got, torch.Tensor) and tuple(got.shape) == ref.shape, (name, kwargs)
+            assert got.dtype == (torch.complex64 if dtype == np.float32 else torch.complex128)
+            assert _rel(got.numpy(), ref) < tol, (name, kwargs)
+        spec = torch.from_numpy(np.fft.rfft(x, axis=1).astype(np.complex64 if dtype == np.float32 else np.complex128))
+        back = audiorep.irfft(spec, n=kwargs.get("n"), axis=1)
+        ref = np.fft.irfft(spec.numpy().astype(np.complex128), n=kwargs.get("n"), axis=1)
+        assert tuple(back.shape) == ref.shape and _rel(back.numpy(), ref) < 10 * tol
+    # A conjugated view reaches the kernel resolved.
+    z = torch.from_numpy((x + 1j * x[::-1]).astype(np.complex128)).conj()
+    assert _rel(audiorep.fft(z).numpy(), np.fft.fft(z.resolve_conj().numpy())) < 1e-12
+
+
+def test_tensor_path_checks_like_host_input(tensors_as_device):
+    torch = tensors_as_device
+    t = torch.ones(4, 8)
+    with pytest.raises(ParameterError, match="axis=2"):
+        audiorep.fft(t, axis=2)
+    with pytest.raises(ParameterError, match="n=0"):
+        audiorep.rfft(t, n=0)
+    with pytest.raises(TypeError, match="real input"):
+        audiorep.rfft(t.to(torch.complex64))
+    with pytest.raises(ParameterError, match="norm="):
+        audiorep.ifft(t, norm="both")
+    with pytest.raises(ParameterError, match="zero length"):
+        audiorep.fft(torch.ones(3, 0))
+    with pytest.raises(TypeError, match="unsupported tensor dtype"):
+        audiorep.fft(t.to(torch.bfloat16))
+    with pytest.raises(ParameterError, match="NaN"):
+        audiorep.autocorrelogram(torch.tensor([0.0, float("inf")] * 100), 8000, frame_length=16)
+    with pytest.raises(ParameterError, match="max_lag"):
+        audiorep.autocorrelogram(torch.ones(100), 8000, frame_length=16, max_lag=17)
+    with pytest.raises(ParameterError, match="frame_length"):
+        audiorep.autocorrelogram(torch.ones(10), 8000, frame_length=16, center=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("center,window,max_lag", [(True, "hann", None), (False, None, 40), (True, "hamming", 64)])
+def test_tensor_path_autocorrelogram(tensors_as_device, rng, dtype, center, window, max_lag):
+    torch = tensors_as_device
+    y = rng.standard_normal((2, 3, 1000)).astype(dtype)
+    kwargs = dict(frame_length=64, hop_length=20, max_lag=max_lag, window=window, center=center)
+    got = audiorep.autocorrelogram(torch.from_numpy(y), 16000, **kwargs)
+    ref = audiorep.autocorrelogram(y, 16000, **kwargs)
+    assert isinstance(got.values, torch.Tensor) and tuple(got.values.shape) == ref.values.shape
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert np.abs(got.values.numpy() - ref.values).max() < tol
+    assert _rel(got.energy.numpy(), ref.energy) < tol
+    np.testing.assert_array_equal(got.times, ref.times)
