@@ -49,13 +49,15 @@ def test_c2c_large_sizes_and_the_inverse(rng, dtype, tol, n):
 
 
 @pytest.mark.parametrize("dtype,tol", DTYPES)
-@pytest.mark.parametrize("n", [2, 8, 64, 256, 100, 33])
-def test_global_memory_passes_match_the_in_block_transform(rng, dtype, tol, n):
-    # A block limit of 4 sends every longer power of two (also Bluestein's
-    # convolution) through the one-launch-per-stage path.
+@pytest.mark.parametrize("n", [2, 8, 64, 256, 100, 33, 1024])
+@pytest.mark.parametrize("limit", [4, 16])
+def test_global_memory_passes_match_the_in_block_transform(rng, dtype, tol, n, limit):
+    # A small block limit sends every longer power of two (also Bluestein's
+    # convolution) through the global-memory passes: permutation, the first
+    # stages per segment of `limit` elements, then one pass per stage.
     x = _complex_rows(rng, 3, n, dtype)
     for forward in (True, False):
-        passes = _core.harness_c2c(x, forward, 0.5, 4)
+        passes = _core.harness_c2c(x, forward, 0.5, limit)
         block = _core.harness_c2c(x, forward, 0.5)
         ref = (np.fft.fft if forward else lambda a, axis: np.fft.ifft(a, axis=axis) * n)(
             x.astype(np.complex128), axis=-1

@@ -1,10 +1,12 @@
 // Batched GPU FFT. Power-of-two rows that fit in shared memory (up to 8192
 // double or 16384 float elements) are transformed by one block per row, or
-// several rows per block when they are short; longer rows go through global
-// memory in one launch per radix-2 stage. Other lengths use Bluestein's chirp-z
-// over a power-of-two convolution, as the CPU path does. Real transforms run as
-// complex transforms of the promoted rows. All index and butterfly arithmetic
-// is in fft_index.hpp, shared with the CPU harness.
+// several rows per block when they are short. Longer rows go through global
+// memory: a bit-reversal pass, one in-block pass that runs the first stages on
+// segments of the in-block size, and one launch per remaining radix-2 stage.
+// Other lengths use Bluestein's chirp-z over a power-of-two convolution, as the
+// CPU path does. Real transforms run as complex transforms of the promoted
+// rows. All index and butterfly arithmetic is in fft_index.hpp, shared with the
+// CPU harness.
 #include <algorithm>
 #include <complex>
 #include <map>
@@ -39,6 +41,13 @@ __global__ void block_fft_kernel(const cpx<T>* in, cpx<T>* out, std::size_t howm
   cpx<T>* buf = reinterpret_cast<cpx<T>*>(shared) + local * n;
   gpu::fft_pow2_row(in + r * n, buf, row < howmany ? out + r * n : static_cast<cpx<T>*>(nullptr), log2n, tw,
                     forward, scale, tid, threads_per_row, BlockSync{});
+}
+
+template <typename T>
+__global__ void segment_kernel(cpx<T>* data, unsigned log2len, unsigned log2n, const cpx<T>* tw, bool forward) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  gpu::segment_stages(data + (std::size_t{blockIdx.x} << log2len), reinterpret_cast<cpx<T>*>(shared), log2len, log2n,
+                      tw, forward, threadIdx.x, blockDim.x, BlockSync{});
 }
 
 template <typename T>
@@ -222,7 +231,17 @@ void fft_pow2(const cpx<T>* in, cpx<T>* out, std::size_t n, std::size_t howmany,
     permute_kernel<<<grid_for(total, kThreads), kThreads, 0, stream>>>(in, out, total, log2n);
   }
   AUDIOREP_CUDA_LAUNCHED("permute_kernel");
-  for (unsigned s = 0; s < log2n; ++s) {
+  // The first stages of every segment of `limit` elements in shared memory, then
+  // one global pass per remaining stage.
+  const std::size_t limit = block_limit<T>(device);
+  const unsigned log2b = gpu::log2_pow2(limit);
+  const std::size_t seg_bytes = limit * sizeof(cpx<T>);
+  if (seg_bytes > (std::size_t{48} << 10))
+    AUDIOREP_CUDA_CHECK(cudaFuncSetAttribute(segment_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(seg_bytes)));
+  segment_kernel<T><<<static_cast<unsigned>(total >> log2b), 512, seg_bytes, stream>>>(out, log2b, log2n, tw, forward);
+  AUDIOREP_CUDA_LAUNCHED("segment_kernel");
+  for (unsigned s = log2b; s < log2n; ++s) {
     stage_kernel<<<grid_for(total / 2, kThreads), kThreads, 0, stream>>>(out, total / 2, s, log2n, tw, forward);
     AUDIOREP_CUDA_LAUNCHED("stage_kernel");
   }

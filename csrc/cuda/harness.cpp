@@ -23,7 +23,9 @@ std::vector<cpx<T>> twiddle_table(std::size_t n) {
   return tw;
 }
 
-// Power-of-two rows: one block per row up to block_limit, global passes above.
+// Power-of-two rows: one block per row up to block_limit (a power of two);
+// above, a permutation pass, one in-block pass over segments of block_limit
+// elements for the first stages, and one pass per remaining stage.
 template <typename T>
 void pow2_rows(const cpx<T>* in, cpx<T>* out, unsigned log2n, std::size_t howmany, const cpx<T>* tw, bool forward,
                T scale, std::size_t block_limit) {
@@ -42,7 +44,12 @@ void pow2_rows(const cpx<T>* in, cpx<T>* out, unsigned log2n, std::size_t howman
       for (std::size_t i = 0; i < n; ++i) row[gpu::bit_reverse(static_cast<std::uint32_t>(i), log2n)] = in[r * n + i];
     }
   }
-  for (unsigned s = 0; s < log2n; ++s)
+  // The first stages segment by segment in a block, the rest one pass per stage.
+  const unsigned log2b = gpu::log2_pow2(block_limit);
+  std::vector<cpx<T>> buf(block_limit);
+  for (std::size_t seg = 0; seg < howmany * (n >> log2b); ++seg)
+    gpu::segment_stages(out + (seg << log2b), buf.data(), log2b, log2n, tw, forward, 0, 1, gpu::NoSync{});
+  for (unsigned s = log2b; s < log2n; ++s)
     for (std::size_t r = 0; r < howmany; ++r)
       for (std::size_t j = 0; j < n / 2; ++j) gpu::butterfly(out + r * n, j, s, log2n, tw, forward);
   if (scale != T(1))

@@ -183,16 +183,41 @@ struct NoSync {
   AUDIOREP_HD_INLINE void operator()() const {}
 };
 
-// All log2n stages over data already in bit-reversed order. `sync` runs after
-// each stage (and must run before the first when another thread loaded data).
+// Stages s_begin .. s_end-1 of a length-2^log2n transform (data in bit-reversed
+// order) on a segment of 2^log2len elements, log2len >= s_end: below stage
+// log2len the segments are independent transforms, and butterfly indices are
+// local to the segment while twiddle indices refer to the length-n table.
+// `sync` runs after each stage (and must run before the first when another
+// thread loaded data).
 template <typename T, class Sync>
-AUDIOREP_HD void radix2_stages(cpx<T>* data, unsigned log2n, const cpx<T>* tw, bool forward, unsigned tid,
-                               unsigned nthreads, Sync sync) {
-  const std::size_t half = (std::size_t{1} << log2n) >> 1;
-  for (unsigned s = 0; s < log2n; ++s) {
+AUDIOREP_HD void radix2_stage_range(cpx<T>* data, unsigned log2len, unsigned log2n, unsigned s_begin, unsigned s_end,
+                                    const cpx<T>* tw, bool forward, unsigned tid, unsigned nthreads, Sync sync) {
+  const std::size_t half = (std::size_t{1} << log2len) >> 1;
+  for (unsigned s = s_begin; s < s_end; ++s) {
     for (std::size_t j = tid; j < half; j += nthreads) butterfly(data, j, s, log2n, tw, forward);
     sync();
   }
+}
+
+// All log2n stages of one row.
+template <typename T, class Sync>
+AUDIOREP_HD void radix2_stages(cpx<T>* data, unsigned log2n, const cpx<T>* tw, bool forward, unsigned tid,
+                               unsigned nthreads, Sync sync) {
+  radix2_stage_range(data, log2n, log2n, 0, log2n, tw, forward, tid, nthreads, sync);
+}
+
+// The first log2len stages of a long row, one segment of 2^log2len elements at a
+// time through buf (shared memory): the long transform's global-memory passes
+// then start at stage log2len.
+template <typename T, class Sync>
+AUDIOREP_HD void segment_stages(cpx<T>* segment, cpx<T>* buf, unsigned log2len, unsigned log2n, const cpx<T>* tw,
+                                bool forward, unsigned tid, unsigned nthreads, Sync sync) {
+  const std::size_t len = std::size_t{1} << log2len;
+  for (std::size_t i = tid; i < len; i += nthreads) buf[i] = segment[i];
+  sync();
+  radix2_stage_range(buf, log2len, log2n, 0, log2len, tw, forward, tid, nthreads, sync);
+  for (std::size_t i = tid; i < len; i += nthreads) segment[i] = buf[i];
+  sync();
 }
 
 // In-place bit-reversal permutation (each thread swaps the pairs i < rev(i) it owns).
