@@ -4,11 +4,13 @@
 // memory: a bit-reversal pass, one in-block pass that runs the first stages on
 // segments of the in-block size, and one launch per remaining radix-2 stage.
 // Other lengths use Bluestein's chirp-z over a power-of-two convolution, as the
-// CPU path does. Real transforms run as complex transforms of the promoted
-// rows. All index and butterfly arithmetic is in fft_index.hpp, shared with the
-// CPU harness.
+// CPU path does. Real transforms of even length run as half-length complex
+// transforms of the row read as complex pairs; odd lengths (and real buffers
+// not aligned for that reading) are promoted to complex rows. All index and
+// butterfly arithmetic is in fft_index.hpp, shared with the CPU harness.
 #include <algorithm>
 #include <complex>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -140,6 +142,24 @@ __global__ void hermitian_kernel(const cpx<T>* half, cpx<T>* full, std::size_t n
   for (std::size_t t = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; t < rows * n;
        t += std::size_t{gridDim.x} * blockDim.x)
     full[t] = gpu::hermitian_bin(half + (t / n) * h, t % n, n);
+}
+
+template <typename T>
+__global__ void r2c_unpack_kernel(const cpx<T>* z, cpx<T>* out, std::size_t h, std::size_t rows, const cpx<T>* tw,
+                                  T scale) {
+  for (std::size_t t = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; t < rows * (h + 1);
+       t += std::size_t{gridDim.x} * blockDim.x) {
+    const std::size_t r = t / (h + 1), k = t % (h + 1);
+    out[t] = gpu::scaled(gpu::r2c_unpack(z + r * h, k, h, tw), scale);
+  }
+}
+
+template <typename T>
+__global__ void c2r_pack_kernel(const cpx<T>* half, cpx<T>* z, std::size_t n, std::size_t rows, const cpx<T>* tw) {
+  const std::size_t h = n / 2;
+  for (std::size_t t = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; t < rows * h;
+       t += std::size_t{gridDim.x} * blockDim.x)
+    z[t] = gpu::c2r_pack(half + (t / h) * (h + 1), t % h, n, tw);
 }
 
 template <typename T>
@@ -275,6 +295,17 @@ void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany, 
   if (howmany == 0) return;
   detail::DeviceGuard guard(device);
   auto s = static_cast<cudaStream_t>(stream);
+  if (n % 2 == 0 && reinterpret_cast<std::uintptr_t>(in) % sizeof(gpu::cpx<T>) == 0) {
+    // Rows of n reals are rows of n/2 complex values (rows start at even
+    // offsets): one half-length transform, then the split into the n/2 + 1 bins.
+    const std::size_t h = n / 2;
+    detail::Scratch<gpu::cpx<T>> z(howmany * h, s);
+    detail::c2c_rows(reinterpret_cast<const gpu::cpx<T>*>(in), z.get(), h, howmany, true, T(1), device, s);
+    detail::r2c_unpack_kernel<<<grid_for(howmany * (h + 1), kThreads), kThreads, 0, s>>>(
+        z.get(), reinterpret_cast<gpu::cpx<T>*>(out), h, howmany, detail::twiddles<T>(n, device), scale);
+    AUDIOREP_CUDA_LAUNCHED("r2c_unpack_kernel");
+    return;
+  }
   detail::Scratch<gpu::cpx<T>> a(howmany * n, s), b(howmany * n, s);
   detail::promote_kernel<<<grid_for(howmany * n, kThreads), kThreads, 0, s>>>(in, a.get(), howmany * n);
   AUDIOREP_CUDA_LAUNCHED("promote_kernel");
@@ -292,6 +323,15 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany, 
   if (howmany == 0) return;
   detail::DeviceGuard guard(device);
   auto s = static_cast<cudaStream_t>(stream);
+  if (n % 2 == 0 && reinterpret_cast<std::uintptr_t>(out) % sizeof(gpu::cpx<T>) == 0) {
+    const std::size_t h = n / 2;
+    detail::Scratch<gpu::cpx<T>> z(howmany * h, s);
+    detail::c2r_pack_kernel<<<grid_for(howmany * h, kThreads), kThreads, 0, s>>>(
+        reinterpret_cast<const gpu::cpx<T>*>(in), z.get(), n, howmany, detail::twiddles<T>(n, device));
+    AUDIOREP_CUDA_LAUNCHED("c2r_pack_kernel");
+    detail::c2c_rows(z.get(), reinterpret_cast<gpu::cpx<T>*>(out), h, howmany, false, scale, device, s);
+    return;
+  }
   detail::Scratch<gpu::cpx<T>> a(howmany * n, s), b(howmany * n, s);
   detail::hermitian_kernel<<<grid_for(howmany * n, kThreads), kThreads, 0, s>>>(
       reinterpret_cast<const gpu::cpx<T>*>(in), a.get(), n, howmany);

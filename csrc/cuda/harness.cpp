@@ -99,6 +99,18 @@ void c2c(const std::complex<T>* in, std::complex<T>* out, std::size_t n, std::si
 template <typename T>
 void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany, T scale, std::size_t block_limit) {
   if (n < 1) throw std::invalid_argument("n must be at least 1");
+  if (n % 2 == 0) {
+    // Rows of n reals are rows of n/2 complex values: one half-length transform.
+    const std::size_t h = n / 2;
+    const auto tw = twiddle_table<T>(n);
+    std::vector<cpx<T>> z(howmany * h);
+    c2c_rows(reinterpret_cast<const cpx<T>*>(in), z.data(), h, howmany, true, T(1), block_limit);
+    auto* o = reinterpret_cast<cpx<T>*>(out);
+    for (std::size_t r = 0; r < howmany; ++r)
+      for (std::size_t k = 0; k <= h; ++k)
+        o[r * (h + 1) + k] = gpu::scaled(gpu::r2c_unpack(z.data() + r * h, k, h, tw.data()), scale);
+    return;
+  }
   std::vector<cpx<T>> a(howmany * n), b(howmany * n);
   for (std::size_t i = 0; i < howmany * n; ++i) a[i] = gpu::make(in[i], T(0));
   c2c_rows(a.data(), b.data(), n, howmany, true, scale, block_limit);
@@ -113,6 +125,15 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany, 
   if (n < 1) throw std::invalid_argument("n must be at least 1");
   const std::size_t h = n / 2 + 1;
   const auto* src = reinterpret_cast<const cpx<T>*>(in);
+  if (n % 2 == 0) {
+    const std::size_t hn = n / 2;
+    const auto tw = twiddle_table<T>(n);
+    std::vector<cpx<T>> z(howmany * hn);
+    for (std::size_t r = 0; r < howmany; ++r)
+      for (std::size_t k = 0; k < hn; ++k) z[r * hn + k] = gpu::c2r_pack(src + r * h, k, n, tw.data());
+    c2c_rows(z.data(), reinterpret_cast<cpx<T>*>(out), hn, howmany, false, scale, block_limit);
+    return;
+  }
   std::vector<cpx<T>> a(howmany * n), b(howmany * n);
   for (std::size_t r = 0; r < howmany; ++r)
     for (std::size_t k = 0; k < n; ++k) a[r * n + k] = gpu::hermitian_bin(src + r * h, k, n);

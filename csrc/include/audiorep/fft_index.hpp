@@ -262,6 +262,32 @@ AUDIOREP_HD_INLINE cpx<T> hermitian_bin(const cpx<T>* half, std::size_t k, std::
   return conj(half[n - k]);
 }
 
+// Even n = 2h: the real row is read as h complex values x[2k] + i x[2k+1], which
+// one h-point transform Z turns into both half-length spectra at once.
+// r2c bin k (0 <= k <= h) from Z; tw is the length-n table (k < h).
+template <typename T>
+AUDIOREP_HD_INLINE cpx<T> r2c_unpack(const cpx<T>* z, std::size_t k, std::size_t h, const cpx<T>* tw) {
+  const cpx<T> zk = z[k == h ? 0 : k];
+  const cpx<T> zm = conj(z[k == 0 ? 0 : h - k]);
+  const cpx<T> even = scaled(add(zk, zm), T(0.5));
+  const cpx<T> d = scaled(sub(zk, zm), T(0.5));
+  const cpx<T> odd = make(d.im, -d.re);  // d / i
+  const cpx<T> w = k == h ? make(T(-1), T(0)) : tw[k];
+  return add(even, mul(w, odd));
+}
+
+// The inverse: element k (k < h) of the h-point spectrum whose unnormalised
+// inverse, read as pairs of reals, is the unnormalised length-n c2r of `half`
+// (n/2 + 1 bins, read as hermitian_bin does).
+template <typename T>
+AUDIOREP_HD_INLINE cpx<T> c2r_pack(const cpx<T>* half, std::size_t k, std::size_t n, const cpx<T>* tw) {
+  const std::size_t h = n / 2;
+  const cpx<T> xk = hermitian_bin(half, k, n);
+  const cpx<T> xm = conj(hermitian_bin(half, h - k, n));
+  const cpx<T> odd = mul(sub(xk, xm), conj(tw[k]));
+  return add(add(xk, xm), make(-odd.im, odd.re));  // + i * odd
+}
+
 // ---------------------------------------------------------------- autocorrelation
 
 // First sample of frame f of row `row`.
