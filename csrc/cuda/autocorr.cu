@@ -50,7 +50,8 @@ void autocorrelogram(const T* x, std::size_t n_samples, std::size_t howmany, std
   detail::DeviceGuard guard(device);
   auto s = static_cast<cudaStream_t>(stream);
   const unsigned log2n = gpu::log2_pow2(nfft);
-  const gpu::cpx<T>* tw = detail::twiddles<T>(nfft, device);
+  const auto tw_table = detail::twiddles<T>(nfft, device);
+  const gpu::cpx<T>* tw = tw_table.get();
   const std::size_t pairs = (items + 1) / 2;
   const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(512, std::max<std::size_t>(32, nfft / 2)));
   if (nfft <= detail::block_limit<T>(device)) {

@@ -5,6 +5,9 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -69,16 +72,58 @@ class Scratch {
   cudaStream_t stream_;
 };
 
+// Device tables (twiddles, Bluestein spectra) by key, at most kMax of them: a
+// process that meets many lengths would otherwise hold on to device memory.
+// When full the cache is emptied; a table still in use lives on through the
+// shared_ptr its caller holds, and the freeing waits for the device to finish
+// the work queued with it. Caches are created once and never destroyed, so no
+// CUDA call runs during static destruction at exit.
+template <class Key, class E>
+class TableCache {
+ public:
+  static constexpr std::size_t kMax = 64;
+  using Table = std::shared_ptr<const E>;
+
+  Table find(const Key& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = tables_.find(key);
+    return it == tables_.end() ? Table() : it->second;
+  }
+
+  // Takes ownership of the device allocation `table` on `device`; returns the
+  // cached table (another thread's, if it got there first).
+  Table insert(const Key& key, E* table, int device) {
+    Table owned(table, [device](const E* p) {
+      int previous = 0;
+      cudaGetDevice(&previous);
+      cudaSetDevice(device);
+      cudaDeviceSynchronize();
+      cudaFree(const_cast<E*>(p));
+      cudaSetDevice(previous);
+    });
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = tables_.find(key);
+    if (it != tables_.end()) return it->second;
+    if (tables_.size() >= kMax) tables_.clear();
+    tables_.emplace(key, owned);
+    return owned;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<Key, Table> tables_;
+};
+
 // Largest power-of-two transform one block holds in shared memory on `device`,
 // capped at 128 KiB so that sm_80 and sm_90 split the work the same way (and the
 // same way as the CPU harness).
 template <typename T>
 std::size_t block_limit(int device);
 
-// Twiddle table exp(-2 pi i k / n), k < max(1, n/2), on `device`; built once per
-// (device, n, precision) and kept for the life of the process.
+// Twiddle table exp(-2 pi i k / n), k < max(1, n/2), on `device`, cached per
+// (device, n, precision); hold the pointer until the work using it is queued.
 template <typename T>
-const gpu::cpx<T>* twiddles(std::size_t n, int device);
+std::shared_ptr<const gpu::cpx<T>> twiddles(std::size_t n, int device);
 
 // Power-of-two transforms of `howmany` packed rows (in may equal out).
 template <typename T>

@@ -169,30 +169,31 @@ __global__ void take_real_kernel(const cpx<T>* full, T* out, std::size_t total) 
     out[t] = full[t].re;
 }
 
-// Bluestein's convolution kernel spectrum per (device, n, direction), kept for the process.
+// Bluestein's convolution kernel spectrum per (device, n, direction), cached.
 template <typename T>
-const cpx<T>* bluestein_spectrum(std::size_t n, bool forward, int device, cudaStream_t stream) {
-  static std::mutex mutex;
-  static std::map<std::tuple<int, std::size_t, bool>, cpx<T>*> cache;
+std::shared_ptr<const cpx<T>> bluestein_spectrum(std::size_t n, bool forward, int device, cudaStream_t stream) {
+  static auto* cache = new TableCache<std::tuple<int, std::size_t, bool>, cpx<T>>();
   const auto key = std::make_tuple(device, n, forward);
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
-  }
+  if (auto spec = cache->find(key)) return spec;
   const std::size_t m = gpu::bluestein_size(n);
   std::vector<cpx<T>> host(m);
   for (std::size_t k = 0; k < m; ++k) host[k] = gpu::bluestein_kernel<T>(k, n, m, forward);
   cpx<T>* spec = nullptr;
   AUDIOREP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&spec), m * sizeof(cpx<T>)));
-  AUDIOREP_CUDA_CHECK(cudaMemcpy(spec, host.data(), m * sizeof(cpx<T>), cudaMemcpyHostToDevice));
-  fft_pow2<T>(spec, spec, m, 1, true, T(1), device, stream);
-  // Other streams may use the spectrum next.
-  AUDIOREP_CUDA_CHECK(cudaStreamSynchronize(stream));
-  std::lock_guard<std::mutex> lock(mutex);
-  auto inserted = cache.emplace(key, spec);
-  if (!inserted.second) cudaFree(spec);  // another thread built it first
-  return inserted.first->second;
+  cudaError_t err = cudaMemcpy(spec, host.data(), m * sizeof(cpx<T>), cudaMemcpyHostToDevice);
+  if (err == cudaSuccess) {
+    try {
+      fft_pow2<T>(spec, spec, m, 1, true, T(1), device, stream);
+    } catch (...) {
+      cudaFree(spec);
+      throw;
+    }
+    // Other streams may use the spectrum next.
+    err = cudaStreamSynchronize(stream);
+  }
+  if (err != cudaSuccess) cudaFree(spec);
+  AUDIOREP_CUDA_CHECK(err);
+  return cache->insert(key, spec, device);
 }
 
 template <typename T>
@@ -204,7 +205,8 @@ void c2c_rows(const cpx<T>* in, cpx<T>* out, std::size_t n, std::size_t howmany,
     return;
   }
   const std::size_t m = gpu::bluestein_size(n);
-  const cpx<T>* spec = bluestein_spectrum<T>(n, forward, device, stream);
+  const auto spec_table = bluestein_spectrum<T>(n, forward, device, stream);
+  const cpx<T>* spec = spec_table.get();
   // Rows in chunks, so the padded scratch stays within 256 MiB in double precision.
   const std::size_t chunk = std::max<std::size_t>(1, (std::size_t{1} << 24) / m);
   Scratch<cpx<T>> a(std::min(chunk, howmany) * m, stream);
@@ -229,7 +231,8 @@ template <typename T>
 void fft_pow2(const cpx<T>* in, cpx<T>* out, std::size_t n, std::size_t howmany, bool forward, T scale, int device,
               cudaStream_t stream) {
   const unsigned log2n = gpu::log2_pow2(n);
-  const cpx<T>* tw = twiddles<T>(n, device);
+  const auto tw_table = twiddles<T>(n, device);
+  const cpx<T>* tw = tw_table.get();
   if (n <= block_limit<T>(device)) {
     const unsigned per_row = static_cast<unsigned>(std::min<std::size_t>(512, std::max<std::size_t>(1, n / 2)));
     const unsigned threads = std::max(kThreads, per_row);
@@ -302,7 +305,7 @@ void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany, 
     detail::Scratch<gpu::cpx<T>> z(howmany * h, s);
     detail::c2c_rows(reinterpret_cast<const gpu::cpx<T>*>(in), z.get(), h, howmany, true, T(1), device, s);
     detail::r2c_unpack_kernel<<<grid_for(howmany * (h + 1), kThreads), kThreads, 0, s>>>(
-        z.get(), reinterpret_cast<gpu::cpx<T>*>(out), h, howmany, detail::twiddles<T>(n, device), scale);
+        z.get(), reinterpret_cast<gpu::cpx<T>*>(out), h, howmany, detail::twiddles<T>(n, device).get(), scale);
     AUDIOREP_CUDA_LAUNCHED("r2c_unpack_kernel");
     return;
   }
@@ -327,7 +330,7 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany, 
     const std::size_t h = n / 2;
     detail::Scratch<gpu::cpx<T>> z(howmany * h, s);
     detail::c2r_pack_kernel<<<grid_for(howmany * h, kThreads), kThreads, 0, s>>>(
-        reinterpret_cast<const gpu::cpx<T>*>(in), z.get(), n, howmany, detail::twiddles<T>(n, device));
+        reinterpret_cast<const gpu::cpx<T>*>(in), z.get(), n, howmany, detail::twiddles<T>(n, device).get());
     AUDIOREP_CUDA_LAUNCHED("c2r_pack_kernel");
     detail::c2c_rows(z.get(), reinterpret_cast<gpu::cpx<T>*>(out), h, howmany, false, scale, device, s);
     return;

@@ -85,26 +85,25 @@ std::size_t block_limit(int device) {
 }
 
 template <typename T>
-const gpu::cpx<T>* twiddles(std::size_t n, int device) {
-  static std::mutex mutex;
-  static std::map<std::pair<int, std::size_t>, gpu::cpx<T>*> cache;
-  std::lock_guard<std::mutex> lock(mutex);
+std::shared_ptr<const gpu::cpx<T>> twiddles(std::size_t n, int device) {
+  static auto* cache = new TableCache<std::pair<int, std::size_t>, gpu::cpx<T>>();
   const auto key = std::make_pair(device, n);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
+  if (auto table = cache->find(key)) return table;
   std::vector<gpu::cpx<T>> host(std::max<std::size_t>(1, n / 2));
   for (std::size_t k = 0; k < host.size(); ++k) host[k] = gpu::twiddle<T>(k, n);
   gpu::cpx<T>* table = nullptr;
   AUDIOREP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&table), host.size() * sizeof(gpu::cpx<T>)));
-  AUDIOREP_CUDA_CHECK(cudaMemcpy(table, host.data(), host.size() * sizeof(gpu::cpx<T>), cudaMemcpyHostToDevice));
-  cache.emplace(key, table);
-  return table;
+  const cudaError_t copied =
+      cudaMemcpy(table, host.data(), host.size() * sizeof(gpu::cpx<T>), cudaMemcpyHostToDevice);
+  if (copied != cudaSuccess) cudaFree(table);
+  AUDIOREP_CUDA_CHECK(copied);
+  return cache->insert(key, table, device);
 }
 
 template std::size_t block_limit<float>(int);
 template std::size_t block_limit<double>(int);
-template const gpu::cpx<float>* twiddles<float>(std::size_t, int);
-template const gpu::cpx<double>* twiddles<double>(std::size_t, int);
+template std::shared_ptr<const gpu::cpx<float>> twiddles<float>(std::size_t, int);
+template std::shared_ptr<const gpu::cpx<double>> twiddles<double>(std::size_t, int);
 
 }  // namespace detail
 }  // namespace cuda
