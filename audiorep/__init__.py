@@ -5,6 +5,7 @@ under a numpy-style API, with PyTorch models on top.
 """
 
 from ._core import build_info as _build_info
+from ._device import cuda_available
 from .audio import AudioInfo, fix_length, info, load
 from .datasets import Dataset, Instance, chunk, fold_indices, load_dataset, split_chunks
 from .dsp import (
@@ -39,6 +40,7 @@ from .errors import (
     AudioFormatError,
     AudiorepError,
     Cancelled,
+    DeviceError,
     ObjFormatError,
     ParameterError,
     StoreError,
@@ -48,7 +50,12 @@ __version__ = "0.1.0"
 
 
 def build_info() -> dict:
-    """Describe what the compiled core was built with (version, SIMD path, CUDA).
+    """Describe what the compiled core was built with (version, SIMD paths, CUDA).
+
+    ``simd_path`` is the SIMD code path in use and ``simd_paths`` those this CPU
+    runs; ``cuda`` says whether the CUDA kernels were ``built`` and, if so, their
+    ``architectures``, the CUDA ``runtime_version`` and ``driver_version``, and
+    ``device_count`` (0 without a GPU or a driver).
 
     Examples
     --------
@@ -74,7 +81,9 @@ __all__ = [
     "compute_features",
     "Correlogram",
     "correlogram",
+    "cuda_available",
     "Dataset",
+    "DeviceError",
     "FeatureParams",
     "FeatureTable",
     "fft",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core
+from . import _core, _device
 from ._util import positive_int, resolve_workers
 from .errors import ParameterError
 
@@ -119,16 +119,43 @@ def _prepare(x, n, axis, norm, workers, default_n=None):
     return arr, ax, length, _check_norm(norm), resolve_workers(workers)
 
 
-def _c2c(x, n, axis, norm, workers, forward: bool) -> np.ndarray:
+def _on_device(x, device):
+    """(input, device name): tensors that stay where they are, everything else as host data."""
+    dev = _device.resolve(x, device)
+    if dev == "cuda" and _device.is_cuda_tensor(x):
+        return x, dev
+    return _device.to_host(x), dev
+
+
+def _torch_c2c(t, n, axis, norm, workers, forward: bool):
+    arr, ax, length, norm, _ = _prepare(_device.stand_in(t), n, axis, norm, workers)
+    rows, lead = _device.torch_rows(t, ax, length, _complex_dtype(arr))
+    out = rows.new_empty(rows.shape)
+    if rows.shape[0]:
+        _core.cuda_c2c_ptr(
+            rows.data_ptr(), out.data_ptr(), length, rows.shape[0], forward, _scale(norm, length, forward),
+            out.dtype == _device.torch_dtype(np.complex128), *_device.launch_args(t),
+        )
+    return out.reshape(lead + (length,)).movedim(-1, ax)
+
+
+def _c2c(x, n, axis, norm, workers, forward: bool, device=None) -> np.ndarray:
+    x, dev = _on_device(x, device)
+    if _device.is_tensor(x):
+        return _torch_c2c(x, n, axis, norm, workers, forward)
     arr, ax, length, norm, threads = _prepare(x, n, axis, norm, workers)
     rows, lead = _fit_rows(arr, ax, length, _complex_dtype(arr))
     if rows.shape[0] == 0:
         return _restore(rows.copy(), lead, ax)
-    out = _core.c2c(rows, forward, _scale(norm, length, forward), threads)
+    scale = _scale(norm, length, forward)
+    if dev == "cuda":
+        out = _core.cuda_c2c_host(rows, forward, scale, 0)
+    else:
+        out = _core.c2c(rows, forward, scale, threads)
     return _restore(out, lead, ax)
 
 
-def fft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
+def fft(x, n=None, axis=-1, norm=None, *, workers=None, device=None) -> np.ndarray:
     """One-dimensional discrete Fourier transform.
 
     Parameters
@@ -145,17 +172,25 @@ def fft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
         Normalisation, as in :func:`numpy.fft.fft` (default "backward").
     workers : int, optional
         Threads to use, as in :mod:`scipy.fft`: None means 1, -1 all cores.
+    device : {None, "cpu", "cuda"}, optional
+        Where to compute. None: where ``x`` lives (a torch CUDA tensor on its GPU,
+        anything else on the CPU). "cuda" on host data copies it to the GPU and the
+        result back; a torch CUDA tensor stays on its device and the result is a
+        tensor there. "cpu" on a CUDA tensor copies it to the host.
 
     Returns
     -------
-    numpy.ndarray
-        complex64 or complex128 array with the shape of ``x`` except along ``axis``.
+    numpy.ndarray or torch.Tensor
+        complex64 or complex128 array with the shape of ``x`` except along ``axis``
+        (a tensor on the same GPU for torch CUDA input computed there).
 
     Raises
     ------
     ParameterError
-        For ``n < 1``, an axis out of range, zero-length input, an unknown norm
-        or an invalid ``workers`` value.
+        For ``n < 1``, an axis out of range, zero-length input, an unknown norm,
+        an invalid ``workers`` value or an unknown ``device``.
+    DeviceError
+        For ``device="cuda"`` without the CUDA build or without a GPU.
 
     Examples
     --------
@@ -164,11 +199,13 @@ def fft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
     >>> np.allclose(X, 1.0)
     True
     """
-    return _c2c(x, n, axis, norm, workers, True)
+    return _c2c(x, n, axis, norm, workers, True, device)
 
 
-def ifft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
+def ifft(x, n=None, axis=-1, norm=None, *, workers=None, device=None) -> np.ndarray:
     """Inverse of :func:`fft`; same arguments and semantics as :func:`numpy.fft.ifft`.
+
+    ``device`` is as in :func:`fft`.
 
     Examples
     --------
@@ -177,14 +214,14 @@ def ifft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
     >>> np.allclose(audiorep.ifft(audiorep.fft(x)), x)
     True
     """
-    return _c2c(x, n, axis, norm, workers, False)
+    return _c2c(x, n, axis, norm, workers, False, device)
 
 
-def rfft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
+def rfft(x, n=None, axis=-1, norm=None, *, workers=None, device=None) -> np.ndarray:
     """Discrete Fourier transform of real input, returning the ``n // 2 + 1`` non-negative bins.
 
     Semantics follow :func:`numpy.fft.rfft`; float32 input gives complex64 output.
-    Complex input raises TypeError.
+    Complex input raises TypeError. ``device`` is as in :func:`fft`.
 
     Examples
     --------
@@ -193,16 +230,33 @@ def rfft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
     >>> int(np.argmax(np.abs(audiorep.rfft(np.sin(2 * np.pi * 5 * t)))))
     5
     """
+    x, dev = _on_device(x, device)
+    if _device.is_tensor(x):
+        arr, ax, length, norm, _ = _prepare(_device.stand_in(x), n, axis, norm, workers)
+        rows, lead = _device.torch_rows(x, ax, length, _real_dtype(arr))
+        ctype = _device.torch_dtype(_complex_dtype(np.empty(0, _real_dtype(arr))))
+        out = rows.new_empty((rows.shape[0], length // 2 + 1), dtype=ctype)
+        if rows.shape[0]:
+            _core.cuda_r2c_ptr(
+                rows.data_ptr(), out.data_ptr(), length, rows.shape[0], _scale(norm, length, True),
+                rows.element_size() == 8, *_device.launch_args(x),
+            )
+        return out.reshape(lead + (length // 2 + 1,)).movedim(-1, ax)
     arr, ax, length, norm, threads = _prepare(x, n, axis, norm, workers)
     rows, lead = _fit_rows(arr, ax, length, _real_dtype(arr))
     if rows.shape[0] == 0:
         return _restore(np.zeros((0, length // 2 + 1), _complex_dtype(rows)), lead, ax)
-    out = _core.r2c(rows, _scale(norm, length, True), threads)
+    if dev == "cuda":
+        out = _core.cuda_r2c_host(rows, _scale(norm, length, True), 0)
+    else:
+        out = _core.r2c(rows, _scale(norm, length, True), threads)
     return _restore(out, lead, ax)
 
 
-def irfft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
+def irfft(x, n=None, axis=-1, norm=None, *, workers=None, device=None) -> np.ndarray:
     """Inverse of :func:`rfft`: ``n // 2 + 1`` Hermitian bins to ``n`` real samples.
+
+    ``device`` is as in :func:`fft`.
 
     ``n`` defaults to ``2 * (m - 1)`` for ``m`` input bins, as in :func:`numpy.fft.irfft`.
     The imaginary parts of the zero-frequency (and, for even ``n``, the Nyquist) bin are ignored.
@@ -214,7 +268,9 @@ def irfft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
     >>> np.allclose(audiorep.irfft(audiorep.rfft(x), n=5), x)
     True
     """
-    arr = _as_array(x)
+    x, dev = _on_device(x, device)
+    tensor = _device.is_tensor(x)
+    arr = _as_array(_device.stand_in(x) if tensor else x)
     ax = _check_axis(arr, axis)
     m = arr.shape[ax]
     if m == 0:
@@ -223,11 +279,24 @@ def irfft(x, n=None, axis=-1, norm=None, *, workers=None) -> np.ndarray:
     norm = _check_norm(norm)
     threads = resolve_workers(workers)
     ctype = _complex_dtype(arr)
-    rows, lead = _fit_rows(arr, ax, length // 2 + 1, ctype)
     rtype = np.float32 if ctype == np.complex64 else np.float64
+    scale = _scale(norm, length, False)
+    if tensor:
+        rows, lead = _device.torch_rows(x, ax, length // 2 + 1, ctype)
+        out = rows.new_empty((rows.shape[0], length), dtype=_device.torch_dtype(rtype))
+        if rows.shape[0]:
+            _core.cuda_c2r_ptr(
+                rows.data_ptr(), out.data_ptr(), length, rows.shape[0], scale, rtype == np.float64,
+                *_device.launch_args(x),
+            )
+        return out.reshape(lead + (length,)).movedim(-1, ax)
+    rows, lead = _fit_rows(arr, ax, length // 2 + 1, ctype)
     if rows.shape[0] == 0:
         return _restore(np.zeros((0, length), rtype), lead, ax)
-    out = _core.c2r(rows, length, _scale(norm, length, False), threads)
+    if dev == "cuda":
+        out = _core.cuda_c2r_host(rows, length, scale, 0)
+    else:
+        out = _core.c2r(rows, length, scale, threads)
     return _restore(out, lead, ax)
 
 
@@ -335,11 +404,23 @@ def get_window(window, length: int, *, dtype=np.float64) -> np.ndarray | None:
     return np.ascontiguousarray(w, dtype=dtype)
 
 
+def _frame_count(n: int, frame_length: int, hop_length: int, center: bool) -> tuple[int, int]:
+    """(samples per row after centre padding, frames) for rows of ``n`` samples."""
+    if n == 0:
+        raise ParameterError("y has zero length along its last axis; there is nothing to analyse")
+    padded = n + 2 * (frame_length // 2) if center else n
+    if padded < frame_length:
+        raise ParameterError(
+            f"y has {n} samples, fewer than frame_length={frame_length}; with center=False "
+            "there is not a single whole frame (use center=True or a shorter frame)"
+        )
+    return padded, 1 + (padded - frame_length) // hop_length
+
+
 def _frame_rows(arr: np.ndarray, frame_length: int, hop_length: int, center: bool) -> tuple[np.ndarray, tuple, int]:
     """Contiguous rows of the (centre-padded) signal, the batch shape and the frame count."""
     n = arr.shape[-1]
-    if n == 0:
-        raise ParameterError("y has zero length along its last axis; there is nothing to analyse")
+    _, n_frames = _frame_count(n, frame_length, hop_length, center)
     lead = arr.shape[:-1]
     rows = arr.reshape(-1, n)
     if center:
@@ -347,13 +428,7 @@ def _frame_rows(arr: np.ndarray, frame_length: int, hop_length: int, center: boo
         rows = np.pad(rows, ((0, 0), (pad, pad)), mode="constant")
     else:
         rows = np.ascontiguousarray(rows)
-    padded = rows.shape[-1]
-    if padded < frame_length:
-        raise ParameterError(
-            f"y has {n} samples, fewer than frame_length={frame_length}; with center=False "
-            "there is not a single whole frame (use center=True or a shorter frame)"
-        )
-    return rows, lead, 1 + (padded - frame_length) // hop_length
+    return rows, lead, n_frames
 
 
 def _frame_times(n_frames: int, sr: float, frame_length: int, hop_length: int, center: bool) -> np.ndarray:
@@ -518,6 +593,7 @@ def autocorrelogram(
     center=True,
     normalize=True,
     workers=None,
+    device=None,
 ) -> Autocorrelogram:
     """Autocorrelation of each windowed frame of a signal.
 
@@ -543,6 +619,10 @@ def autocorrelogram(
         Divide each frame by its lag-0 value (silent frames give zeros).
     workers : int, optional
         Threads: None means 1, -1 all cores.
+    device : {None, "cpu", "cuda"}, optional
+        Where to compute, as in :func:`fft`: a torch CUDA tensor gives ``values``
+        and ``energy`` as tensors on its GPU; "cuda" on host data computes on the
+        GPU and returns numpy arrays. :class:`DeviceError` without a usable GPU.
 
     Returns
     -------
@@ -567,6 +647,9 @@ def autocorrelogram(
     >>> int(np.argmax(ac.values[10, 20:])) + 20  # one period of 200 Hz: 40 samples
     40
     """
+    y, dev = _on_device(y, device)
+    if _device.is_tensor(y):
+        return _torch_autocorrelogram(y, sr, frame_length, hop_length, max_lag, window, center, normalize, workers)
     arr, sr, frame_length, hop_length, win, rows, lead, n_frames = _framing(
         y, sr, frame_length, hop_length, window, center
     )
@@ -577,8 +660,58 @@ def autocorrelogram(
         energy = np.zeros((0, n_frames), arr.dtype)
     else:
         nfft = _core.acf_fft_size(frame_length, k)
-        values, energy = _core.autocorrelogram(
-            rows, win, frame_length, hop_length, n_frames, k, nfft, bool(normalize), threads
+        if dev == "cuda":
+            values, energy = _core.cuda_autocorrelogram_host(
+                rows, win, frame_length, hop_length, n_frames, k, nfft, bool(normalize), 0
+            )
+        else:
+            values, energy = _core.autocorrelogram(
+                rows, win, frame_length, hop_length, n_frames, k, nfft, bool(normalize), threads
+            )
+    lags, frequencies = _lag_axes(k, sr)
+    return Autocorrelogram(
+        values=values.reshape(lead + (n_frames, k)),
+        times=_frame_times(n_frames, sr, frame_length, hop_length, bool(center)),
+        lags=lags,
+        frequencies=frequencies,
+        sr=sr,
+        energy=energy.reshape(lead + (n_frames,)),
+        frame_length=frame_length,
+        hop_length=hop_length,
+    )
+
+
+def _torch_autocorrelogram(t, sr, frame_length, hop_length, max_lag, window, center, normalize, workers):
+    """:func:`autocorrelogram` of a torch CUDA tensor, on its device; same checks as for host input."""
+    import torch
+
+    stand = _device.stand_in(t)
+    # The dtype and shape checks of host input, on an empty slice: the values are checked on the device.
+    arr = _signal(stand[..., :0] if stand.ndim else stand)
+    if t.numel() and not bool(torch.isfinite(t).all()):
+        raise ParameterError("y contains NaN or Inf; audio must be finite everywhere")
+    sr = _positive_number(sr, "sr")
+    frame_length = positive_int(frame_length, "frame_length")
+    hop_length = positive_int(hop_length, "hop_length")
+    win = get_window(window, frame_length, dtype=arr.dtype)
+    n = stand.shape[-1]
+    padded, n_frames = _frame_count(n, frame_length, hop_length, bool(center))
+    k = _check_max_lag(max_lag, max(1, frame_length // 2), frame_length, "frame_length")
+    resolve_workers(workers)
+    lead = tuple(stand.shape[:-1])
+    dtype = _device.torch_dtype(arr.dtype)
+    rows = t.detach().to(dtype).reshape(-1, n)
+    if center:
+        rows = torch.nn.functional.pad(rows, (frame_length // 2, frame_length // 2))
+    rows = rows.contiguous()
+    values = rows.new_empty((rows.shape[0], n_frames, k))
+    energy = rows.new_empty((rows.shape[0], n_frames))
+    if rows.shape[0]:
+        win_t = None if win is None else torch.as_tensor(win, device=t.device)
+        _core.cuda_autocorrelogram_ptr(
+            rows.data_ptr(), padded, rows.shape[0], 0 if win_t is None else win_t.data_ptr(), frame_length,
+            hop_length, n_frames, k, _core.acf_fft_size(frame_length, k), bool(normalize), values.data_ptr(),
+            energy.data_ptr(), arr.dtype == np.float64, *_device.launch_args(t),
         )
     lags, frequencies = _lag_axes(k, sr)
     return Autocorrelogram(

@@ -9,6 +9,7 @@ __all__ = [
     "ObjFormatError",
     "StoreError",
     "Cancelled",
+    "DeviceError",
 ]
 
 
@@ -34,3 +35,7 @@ class StoreError(AudiorepError, ValueError):
 
 class Cancelled(AudiorepError):
     """A long-running operation was cancelled by the caller."""
+
+
+class DeviceError(AudiorepError, RuntimeError):
+    """The requested compute device cannot be used (no CUDA build, no GPU or no driver)."""

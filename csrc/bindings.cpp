@@ -13,7 +13,11 @@
 
 #include "audiorep/autocorr.hpp"
 #include "audiorep/fft.hpp"
+#include "audiorep/fft_harness.hpp"
 #include "audiorep/obj.hpp"
+#ifdef AUDIOREP_HAVE_CUDA
+#include "audiorep/cuda.hpp"
+#endif
 
 namespace py = pybind11;
 
@@ -404,6 +408,327 @@ void bind_obj(py::module_& m) {
         "Parse OBJ text; a dict of arrays, or of error_line and error when the text is malformed.");
 }
 
+
+// ---------------------------------------------------------------- cuda
+//
+// The harness_* functions run the GPU algorithms on the CPU (always built); the
+// cuda_* functions exist only in CUDA builds. cuda_*_host take numpy arrays and
+// copy them through the device; cuda_*_ptr take device pointers (as integers)
+// of contiguous rows, a device index and a stream, and only queue the work.
+
+int device_count() {
+#ifdef AUDIOREP_HAVE_CUDA
+  return audiorep::cuda::device_count();
+#else
+  return 0;
+#endif
+}
+
+std::size_t harness_limit(std::size_t block_limit, bool double_precision) {
+  if (block_limit) return block_limit;
+  return double_precision ? audiorep::harness::default_block_limit<double>()
+                          : audiorep::harness::default_block_limit<float>();
+}
+
+template <typename T>
+py::array harness_c2c_impl(const py::array& x, bool forward, double scale, std::size_t block_limit) {
+  using C = std::complex<T>;
+  auto in = require_rows<C>(x, "harness_c2c");
+  py::array_t<C> out({in.shape(0), in.shape(1)});
+  const C* src = in.data();
+  C* dst = out.mutable_data();
+  const auto rows = static_cast<std::size_t>(in.shape(0)), n = static_cast<std::size_t>(in.shape(1));
+  py::gil_scoped_release release;
+  audiorep::harness::c2c<T>(src, dst, n, rows, forward, static_cast<T>(scale), block_limit);
+  return out;
+}
+
+template <typename T>
+py::array harness_r2c_impl(const py::array& x, double scale, std::size_t block_limit) {
+  using C = std::complex<T>;
+  auto in = require_rows<T>(x, "harness_r2c");
+  const auto rows = static_cast<std::size_t>(in.shape(0)), n = static_cast<std::size_t>(in.shape(1));
+  py::array_t<C> out({in.shape(0), static_cast<py::ssize_t>(n / 2 + 1)});
+  const T* src = in.data();
+  C* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  audiorep::harness::r2c<T>(src, dst, n, rows, static_cast<T>(scale), block_limit);
+  return out;
+}
+
+template <typename T>
+py::array harness_c2r_impl(const py::array& x, std::size_t n, double scale, std::size_t block_limit) {
+  using C = std::complex<T>;
+  auto in = require_rows<C>(x, "harness_c2r");
+  if (n < 1 || static_cast<std::size_t>(in.shape(1)) != n / 2 + 1)
+    throw py::value_error("harness_c2r: input rows must hold n/2+1 bins with n >= 1");
+  const auto rows = static_cast<std::size_t>(in.shape(0));
+  py::array_t<T> out({in.shape(0), static_cast<py::ssize_t>(n)});
+  const C* src = in.data();
+  T* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  audiorep::harness::c2r<T>(src, dst, n, rows, static_cast<T>(scale), block_limit);
+  return out;
+}
+
+template <typename T>
+py::tuple harness_autocorrelogram_impl(const py::array& x, const py::object& window, std::size_t frame_length,
+                                       std::size_t hop, std::size_t n_frames, std::size_t max_lag, std::size_t nfft,
+                                       bool normalize) {
+  auto in = require_rows<T>(x, "harness_autocorrelogram");
+  py::array keep;
+  const T* w = window_ptr<T>(window, frame_length, keep);
+  const auto rows = in.shape(0);
+  py::array_t<T> values({rows, static_cast<py::ssize_t>(n_frames), static_cast<py::ssize_t>(max_lag)});
+  py::array_t<T> energy({rows, static_cast<py::ssize_t>(n_frames)});
+  const T* src = in.data();
+  T* v = values.mutable_data();
+  T* e = energy.mutable_data();
+  const auto n = static_cast<std::size_t>(in.shape(1));
+  {
+    py::gil_scoped_release release;
+    audiorep::harness::autocorrelogram<T>(src, n, static_cast<std::size_t>(rows), in.shape(1), w, frame_length, hop,
+                                          n_frames, max_lag, nfft, normalize, v, e);
+  }
+  return py::make_tuple(values, energy);
+}
+
+#ifdef AUDIOREP_HAVE_CUDA
+namespace cu = audiorep::cuda;
+
+void* as_pointer(std::uintptr_t address) { return reinterpret_cast<void*>(address); }
+
+template <typename T>
+py::array cuda_c2c_host(const py::array& x, bool forward, double scale, int device) {
+  using C = std::complex<T>;
+  auto in = require_rows<C>(x, "cuda_c2c");
+  py::array_t<C> out({in.shape(0), in.shape(1)});
+  const auto rows = static_cast<std::size_t>(in.shape(0)), n = static_cast<std::size_t>(in.shape(1));
+  const C* src = in.data();
+  C* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  cu::Buffer a(rows * n * sizeof(C), device), b(rows * n * sizeof(C), device);
+  a.upload(src, rows * n * sizeof(C));
+  cu::c2c<T>(static_cast<const C*>(a.get()), static_cast<C*>(b.get()), n, rows, forward, static_cast<T>(scale),
+             device, nullptr);
+  cu::synchronize(device, nullptr);
+  b.download(dst, rows * n * sizeof(C));
+  return out;
+}
+
+template <typename T>
+py::array cuda_r2c_host(const py::array& x, double scale, int device) {
+  using C = std::complex<T>;
+  auto in = require_rows<T>(x, "cuda_r2c");
+  const auto rows = static_cast<std::size_t>(in.shape(0)), n = static_cast<std::size_t>(in.shape(1));
+  const std::size_t h = n / 2 + 1;
+  py::array_t<C> out({in.shape(0), static_cast<py::ssize_t>(h)});
+  const T* src = in.data();
+  C* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  cu::Buffer a(rows * n * sizeof(T), device), b(rows * h * sizeof(C), device);
+  a.upload(src, rows * n * sizeof(T));
+  cu::r2c<T>(static_cast<const T*>(a.get()), static_cast<C*>(b.get()), n, rows, static_cast<T>(scale), device,
+             nullptr);
+  cu::synchronize(device, nullptr);
+  b.download(dst, rows * h * sizeof(C));
+  return out;
+}
+
+template <typename T>
+py::array cuda_c2r_host(const py::array& x, std::size_t n, double scale, int device) {
+  using C = std::complex<T>;
+  auto in = require_rows<C>(x, "cuda_c2r");
+  const std::size_t h = n / 2 + 1;
+  if (n < 1 || static_cast<std::size_t>(in.shape(1)) != h)
+    throw py::value_error("cuda_c2r: input rows must hold n/2+1 bins with n >= 1");
+  const auto rows = static_cast<std::size_t>(in.shape(0));
+  py::array_t<T> out({in.shape(0), static_cast<py::ssize_t>(n)});
+  const C* src = in.data();
+  T* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  cu::Buffer a(rows * h * sizeof(C), device), b(rows * n * sizeof(T), device);
+  a.upload(src, rows * h * sizeof(C));
+  cu::c2r<T>(static_cast<const C*>(a.get()), static_cast<T*>(b.get()), n, rows, static_cast<T>(scale), device,
+             nullptr);
+  cu::synchronize(device, nullptr);
+  b.download(dst, rows * n * sizeof(T));
+  return out;
+}
+
+template <typename T>
+py::tuple cuda_autocorrelogram_host(const py::array& x, const py::object& window, std::size_t frame_length,
+                                    std::size_t hop, std::size_t n_frames, std::size_t max_lag, std::size_t nfft,
+                                    bool normalize, int device) {
+  auto in = require_rows<T>(x, "cuda_autocorrelogram");
+  py::array keep;
+  const T* w = window_ptr<T>(window, frame_length, keep);
+  const auto rows = static_cast<std::size_t>(in.shape(0)), n = static_cast<std::size_t>(in.shape(1));
+  py::array_t<T> values({in.shape(0), static_cast<py::ssize_t>(n_frames), static_cast<py::ssize_t>(max_lag)});
+  py::array_t<T> energy({in.shape(0), static_cast<py::ssize_t>(n_frames)});
+  const T* src = in.data();
+  T* v = values.mutable_data();
+  T* e = energy.mutable_data();
+  py::gil_scoped_release release;
+  cu::Buffer dx(rows * n * sizeof(T), device), dw(w ? frame_length * sizeof(T) : 0, device);
+  cu::Buffer dv(rows * n_frames * max_lag * sizeof(T), device), de(rows * n_frames * sizeof(T), device);
+  dx.upload(src, rows * n * sizeof(T));
+  if (w) dw.upload(w, frame_length * sizeof(T));
+  cu::autocorrelogram<T>(static_cast<const T*>(dx.get()), n, rows, static_cast<std::ptrdiff_t>(n),
+                         w ? static_cast<const T*>(dw.get()) : nullptr, frame_length, hop, n_frames, max_lag, nfft,
+                         normalize, static_cast<T*>(dv.get()), static_cast<T*>(de.get()), device, nullptr);
+  cu::synchronize(device, nullptr);
+  dv.download(v, rows * n_frames * max_lag * sizeof(T));
+  de.download(e, rows * n_frames * sizeof(T));
+  return py::make_tuple(values, energy);
+}
+#endif
+
+void bind_cuda(py::module_& m) {
+  m.def(
+      "harness_c2c",
+      [](const py::array& x, bool forward, double scale, std::size_t block_limit) -> py::array {
+        if (py::isinstance<py::array_t<std::complex<float>>>(x))
+          return harness_c2c_impl<float>(x, forward, scale, harness_limit(block_limit, false));
+        return harness_c2c_impl<double>(x, forward, scale, harness_limit(block_limit, true));
+      },
+      py::arg("x"), py::arg("forward"), py::arg("scale") = 1.0, py::arg("block_limit") = 0,
+      "The GPU c2c algorithm run on the CPU through the shared device functions (0: the GPU's block limit).");
+  m.def(
+      "harness_r2c",
+      [](const py::array& x, double scale, std::size_t block_limit) -> py::array {
+        if (py::isinstance<py::array_t<float>>(x))
+          return harness_r2c_impl<float>(x, scale, harness_limit(block_limit, false));
+        return harness_r2c_impl<double>(x, scale, harness_limit(block_limit, true));
+      },
+      py::arg("x"), py::arg("scale") = 1.0, py::arg("block_limit") = 0,
+      "The GPU r2c algorithm run on the CPU through the shared device functions.");
+  m.def(
+      "harness_c2r",
+      [](const py::array& x, std::size_t n, double scale, std::size_t block_limit) -> py::array {
+        if (py::isinstance<py::array_t<std::complex<float>>>(x))
+          return harness_c2r_impl<float>(x, n, scale, harness_limit(block_limit, false));
+        return harness_c2r_impl<double>(x, n, scale, harness_limit(block_limit, true));
+      },
+      py::arg("x"), py::arg("n"), py::arg("scale") = 1.0, py::arg("block_limit") = 0,
+      "The GPU c2r algorithm run on the CPU through the shared device functions.");
+  m.def(
+      "harness_autocorrelogram",
+      [](const py::array& x, const py::object& window, std::size_t frame_length, std::size_t hop,
+         std::size_t n_frames, std::size_t max_lag, std::size_t nfft, bool normalize) -> py::tuple {
+        if (py::isinstance<py::array_t<float>>(x))
+          return harness_autocorrelogram_impl<float>(x, window, frame_length, hop, n_frames, max_lag, nfft,
+                                                     normalize);
+        return harness_autocorrelogram_impl<double>(x, window, frame_length, hop, n_frames, max_lag, nfft,
+                                                    normalize);
+      },
+      py::arg("x"), py::arg("window"), py::arg("frame_length"), py::arg("hop"), py::arg("n_frames"),
+      py::arg("max_lag"), py::arg("nfft"), py::arg("normalize"),
+      "The GPU autocorrelogram algorithm (one frame pair per block) run on the CPU: (values, energy).");
+  m.def("cuda_device_count", &device_count, "CUDA devices usable by this build (0 without CUDA or a driver).");
+#ifdef AUDIOREP_HAVE_CUDA
+  m.def(
+      "cuda_c2c_host",
+      [](const py::array& x, bool forward, double scale, int device) -> py::array {
+        if (py::isinstance<py::array_t<std::complex<float>>>(x)) return cuda_c2c_host<float>(x, forward, scale, device);
+        return cuda_c2c_host<double>(x, forward, scale, device);
+      },
+      py::arg("x"), py::arg("forward"), py::arg("scale"), py::arg("device"));
+  m.def(
+      "cuda_r2c_host",
+      [](const py::array& x, double scale, int device) -> py::array {
+        if (py::isinstance<py::array_t<float>>(x)) return cuda_r2c_host<float>(x, scale, device);
+        return cuda_r2c_host<double>(x, scale, device);
+      },
+      py::arg("x"), py::arg("scale"), py::arg("device"));
+  m.def(
+      "cuda_c2r_host",
+      [](const py::array& x, std::size_t n, double scale, int device) -> py::array {
+        if (py::isinstance<py::array_t<std::complex<float>>>(x)) return cuda_c2r_host<float>(x, n, scale, device);
+        return cuda_c2r_host<double>(x, n, scale, device);
+      },
+      py::arg("x"), py::arg("n"), py::arg("scale"), py::arg("device"));
+  m.def(
+      "cuda_autocorrelogram_host",
+      [](const py::array& x, const py::object& window, std::size_t frame_length, std::size_t hop,
+         std::size_t n_frames, std::size_t max_lag, std::size_t nfft, bool normalize, int device) -> py::tuple {
+        if (py::isinstance<py::array_t<float>>(x))
+          return cuda_autocorrelogram_host<float>(x, window, frame_length, hop, n_frames, max_lag, nfft, normalize,
+                                                  device);
+        return cuda_autocorrelogram_host<double>(x, window, frame_length, hop, n_frames, max_lag, nfft, normalize,
+                                                 device);
+      },
+      py::arg("x"), py::arg("window"), py::arg("frame_length"), py::arg("hop"), py::arg("n_frames"),
+      py::arg("max_lag"), py::arg("nfft"), py::arg("normalize"), py::arg("device"));
+  m.def(
+      "cuda_c2c_ptr",
+      [](std::uintptr_t in, std::uintptr_t out, std::size_t n, std::size_t rows, bool forward, double scale,
+         bool double_precision, int device, std::uintptr_t stream) {
+        py::gil_scoped_release release;
+        if (double_precision)
+          cu::c2c<double>(static_cast<const std::complex<double>*>(as_pointer(in)),
+                          static_cast<std::complex<double>*>(as_pointer(out)), n, rows, forward, scale, device,
+                          as_pointer(stream));
+        else
+          cu::c2c<float>(static_cast<const std::complex<float>*>(as_pointer(in)),
+                         static_cast<std::complex<float>*>(as_pointer(out)), n, rows, forward,
+                         static_cast<float>(scale), device, as_pointer(stream));
+      },
+      py::arg("x_ptr"), py::arg("out_ptr"), py::arg("n"), py::arg("rows"), py::arg("forward"), py::arg("scale"),
+      py::arg("double_precision"), py::arg("device"), py::arg("stream"));
+  m.def(
+      "cuda_r2c_ptr",
+      [](std::uintptr_t in, std::uintptr_t out, std::size_t n, std::size_t rows, double scale, bool double_precision,
+         int device, std::uintptr_t stream) {
+        py::gil_scoped_release release;
+        if (double_precision)
+          cu::r2c<double>(static_cast<const double*>(as_pointer(in)), static_cast<std::complex<double>*>(as_pointer(out)),
+                          n, rows, scale, device, as_pointer(stream));
+        else
+          cu::r2c<float>(static_cast<const float*>(as_pointer(in)), static_cast<std::complex<float>*>(as_pointer(out)),
+                         n, rows, static_cast<float>(scale), device, as_pointer(stream));
+      },
+      py::arg("x_ptr"), py::arg("out_ptr"), py::arg("n"), py::arg("rows"), py::arg("scale"),
+      py::arg("double_precision"), py::arg("device"), py::arg("stream"));
+  m.def(
+      "cuda_c2r_ptr",
+      [](std::uintptr_t in, std::uintptr_t out, std::size_t n, std::size_t rows, double scale, bool double_precision,
+         int device, std::uintptr_t stream) {
+        py::gil_scoped_release release;
+        if (double_precision)
+          cu::c2r<double>(static_cast<const std::complex<double>*>(as_pointer(in)), static_cast<double*>(as_pointer(out)),
+                          n, rows, scale, device, as_pointer(stream));
+        else
+          cu::c2r<float>(static_cast<const std::complex<float>*>(as_pointer(in)), static_cast<float*>(as_pointer(out)),
+                         n, rows, static_cast<float>(scale), device, as_pointer(stream));
+      },
+      py::arg("x_ptr"), py::arg("out_ptr"), py::arg("n"), py::arg("rows"), py::arg("scale"),
+      py::arg("double_precision"), py::arg("device"), py::arg("stream"));
+  m.def(
+      "cuda_autocorrelogram_ptr",
+      [](std::uintptr_t x, std::size_t n_samples, std::size_t rows, std::uintptr_t window, std::size_t frame_length,
+         std::size_t hop, std::size_t n_frames, std::size_t max_lag, std::size_t nfft, bool normalize,
+         std::uintptr_t values, std::uintptr_t energy, bool double_precision, int device, std::uintptr_t stream) {
+        py::gil_scoped_release release;
+        const auto dist = static_cast<std::ptrdiff_t>(n_samples);
+        if (double_precision)
+          cu::autocorrelogram<double>(static_cast<const double*>(as_pointer(x)), n_samples, rows, dist,
+                                      static_cast<const double*>(as_pointer(window)), frame_length, hop, n_frames,
+                                      max_lag, nfft, normalize, static_cast<double*>(as_pointer(values)),
+                                      static_cast<double*>(as_pointer(energy)), device, as_pointer(stream));
+        else
+          cu::autocorrelogram<float>(static_cast<const float*>(as_pointer(x)), n_samples, rows, dist,
+                                     static_cast<const float*>(as_pointer(window)), frame_length, hop, n_frames,
+                                     max_lag, nfft, normalize, static_cast<float*>(as_pointer(values)),
+                                     static_cast<float*>(as_pointer(energy)), device, as_pointer(stream));
+      },
+      py::arg("x_ptr"), py::arg("n_samples"), py::arg("rows"), py::arg("window_ptr"), py::arg("frame_length"),
+      py::arg("hop"), py::arg("n_frames"), py::arg("max_lag"), py::arg("nfft"), py::arg("normalize"),
+      py::arg("values_ptr"), py::arg("energy_ptr"), py::arg("double_precision"), py::arg("device"),
+      py::arg("stream"));
+#endif
+}
+
 // ---------------------------------------------------------------- build info
 
 py::dict build_info() {
@@ -415,7 +740,18 @@ py::dict build_info() {
 #if defined(__VERSION__)
   info["compiler"] = __VERSION__;
 #endif
-  info["cuda"] = false;
+  info["simd_paths"] = audiorep::fft::available_simd_paths();
+  py::dict cuda;
+#ifdef AUDIOREP_HAVE_CUDA
+  cuda["built"] = true;
+  cuda["architectures"] = audiorep::cuda::architectures();
+  cuda["runtime_version"] = audiorep::cuda::runtime_version();
+  cuda["driver_version"] = audiorep::cuda::driver_version();
+#else
+  cuda["built"] = false;
+#endif
+  cuda["device_count"] = device_count();
+  info["cuda"] = cuda;
   return info;
 }
 
@@ -426,5 +762,6 @@ PYBIND11_MODULE(_core, m) {
   bind_fft(m);
   bind_autocorr(m);
   bind_obj(m);
+  bind_cuda(m);
   m.def("build_info", &build_info, "What this build of the core was compiled with.");
 }
