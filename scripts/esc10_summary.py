@@ -1,0 +1,109 @@
+"""Collect the ESC-10 cross-validation results of scripts/esc10.sh into docs/results/esc10.json.
+
+Reads docs/results/<system>/cv.json and the wall times in work/times.tsv; prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+TIMES = ROOT / "work" / "times.tsv"
+
+FEATURES = {
+    "mel": "log-mel spectrogram, 128 bands, 2048-sample frames / 882 hop at 22.05 kHz, clipped 80 dB below the clip's peak",
+    "acg": "broadband autocorrelogram, 1024 lags pooled into 64 log-spaced bins + frame log energy (65 values/frame)",
+    "cg": "per-band correlogram, 16 ERB bands from 50 Hz, 1024 lags pooled into 16 log-spaced bins + band log energy "
+          "(272 values/frame)",
+}
+AE = {"cell": "gru", "layers": 2, "units": 256, "teacher_forcing": 1.0, "reverse_targets": True, "epochs": 40,
+      "patience": 10, "batch_size": 64, "lr": 1e-3, "seed": 0, "representation_size": 512,
+      "training_data": "all 400 clips, no labels (auDeep convention); 10% held out for early stopping"}
+MLP = {"hidden": [150, 150], "dropout": 0.4, "epochs": 400, "lr": 1e-3, "repeats": 5, "seed": 0,
+       "folds": "official ESC folds 1-5 from the file names"}
+
+SYSTEMS = {
+    "ae_mel": ("(a) autoencoder", ["mel"], "pool_mel"),
+    "ae_acg": ("(b) autoencoder", ["acg"], "pool_acg"),
+    "ae_cg": ("(b) autoencoder", ["cg"], "pool_cg"),
+    "ae_mel+ae_acg": ("(c) fused autoencoders", ["mel", "acg"], "pool_mel+pool_acg"),
+    "ae_mel+ae_cg": ("(c) fused autoencoders", ["mel", "cg"], "pool_mel+pool_cg"),
+    "pool_mel": ("(d) mean+std baseline", ["mel"], None),
+    "pool_acg": ("(d) mean+std baseline", ["acg"], None),
+    "pool_cg": ("(d) mean+std baseline", ["cg"], None),
+    "pool_mel+pool_acg": ("(d) fused baselines", ["mel", "acg"], None),
+    "pool_mel+pool_cg": ("(d) fused baselines", ["mel", "cg"], None),
+}
+
+
+def read_times() -> dict:
+    times = {}
+    if TIMES.exists():
+        for line in TIMES.read_text().splitlines():
+            name, seconds, command = line.split("\t", 2)
+            times[name] = {"seconds": float(seconds), "command": command}
+    return times
+
+
+def main() -> int:
+    times = read_times()
+    out, rows = {}, []
+    for system, (role, kinds, baseline) in SYSTEMS.items():
+        cv_path = RESULTS / system / "cv.json"
+        if not cv_path.exists():
+            print(f"missing {cv_path}", file=sys.stderr)
+            continue
+        cv = json.loads(cv_path.read_text())
+        learned = system.startswith("ae_")
+        wall = {"extract": sum(times.get(f"extract_{k}", {}).get("seconds", 0.0) for k in kinds)}
+        if learned:
+            wall["train"] = sum(times.get(f"train_{k}", {}).get("seconds", 0.0) for k in kinds)
+            wall["represent"] = sum(times.get(f"represent_{k}", {}).get("seconds", 0.0) for k in kinds)
+        else:
+            wall["pool"] = sum(times.get(f"pool_{k}", {}).get("seconds", 0.0) for k in kinds)
+        wall["evaluate"] = times.get(f"eval_{system}", {}).get("seconds", cv.get("seconds"))
+        wall["total"] = round(sum(v for v in wall.values() if v), 1)
+        commands = [times[n]["command"] for n in
+                    [f"extract_{k}" for k in kinds]
+                    + ([f"train_{k}" for k in kinds] + [f"represent_{k}" for k in kinds] if learned
+                       else [f"pool_{k}" for k in kinds])
+                    + [f"eval_{system}"] if n in times]
+        entry = {
+            "role": role,
+            "config": {"features": {k: FEATURES[k] for k in kinds},
+                       "representation": AE if learned else "per-clip mean and std over time of each feature",
+                       "classifier": MLP},
+            "seed": cv.get("seed"),
+            "fold_ids": cv["fold_ids"],
+            "fold_accuracies": cv["fold_accuracies"],
+            "repeat_accuracies": cv["repeat_accuracies"],
+            "mean": cv["mean"],
+            "std": cv["std"],
+            "baseline": baseline,
+            "wall_seconds": wall,
+            "commands": commands,
+        }
+        out[system] = entry
+    for system, entry in out.items():
+        base = out.get(entry["baseline"]) if entry["baseline"] else None
+        entry["margin_over_baseline"] = None if base is None else entry["mean"] - base["mean"]
+        margin = "" if base is None else f"{100 * entry['margin_over_baseline']:+.1f}"
+        rows.append(f"| {system} | {entry['role']} | {100 * entry['mean']:.1f} ± {100 * entry['std']:.1f} | "
+                    f"{margin} | {entry['wall_seconds']['total']:.0f} |")
+    target = RESULTS / "esc10.json"
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    os.replace(tmp, target)
+    print("| system | role | accuracy % (mean ± std over 5 folds x 5 repeats) | margin over baseline (points) | "
+          "wall time s |")
+    print("|---|---|---|---|---|")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
