@@ -33,15 +33,20 @@ FRAMES=(--sr 22050 --frame-length 2048 --hop-length 882 --duration 5 --no-progre
 step extract_mel $W/mel.parquet python -m audiorep extract "$DATA" -o $W/mel.parquet --kind mel --n-mels 128 "${FRAMES[@]}"
 step extract_acg $W/acg.parquet python -m audiorep extract "$DATA" -o $W/acg.parquet --kind autocorrelogram --lag-bins 64 "${FRAMES[@]}"
 step extract_cg  $W/cg.parquet  python -m audiorep extract "$DATA" -o $W/cg.parquet --kind correlogram --n-bands 16 --lag-bins 16 "${FRAMES[@]}"
+# The log-mel spectrogram clipped 30, 45, 60 and 75 dB below the peak (auDeep's clipping levels);
+# only the 60 dB level got an autoencoder in the time available.
+for db in 30 45 60 75; do
+  step extract_mel$db $W/mel$db.parquet python -m audiorep extract "$DATA" -o $W/mel$db.parquet --kind mel --n-mels 128 --top-db $db "${FRAMES[@]}"
+done
 
 # (d) baselines: mean and std over time of the same features.
-for k in mel acg cg; do
+for k in mel acg cg mel30 mel45 mel60 mel75; do
   step pool_$k $W/pool_$k.parquet python -m audiorep pool $W/$k.parquet -o $W/pool_$k.parquet
 done
 
 # auDeep-style autoencoder: 2-layer GRU, 256 units, full teacher forcing, time-reversed targets.
 AE=(--cell gru --layers 2 --units 256 --teacher-forcing 1.0 --epochs 40 --patience 10 --batch-size 64 --lr 1e-3 --seed 0 --no-progress)
-for k in mel acg cg; do
+for k in mel acg cg mel60; do
   step train_${k} $W/models/${k}_gru2x256.pt python -m audiorep train $W/$k.parquet -o $W/models/${k}_gru2x256.pt "${AE[@]}"
   step represent_${k} $W/ae_$k.parquet python -m audiorep represent $W/models/${k}_gru2x256.pt $W/$k.parquet -o $W/ae_$k.parquet
 done
@@ -62,5 +67,10 @@ ev pool_acg        $W/pool_acg.parquet
 ev pool_cg         $W/pool_cg.parquet
 ev pool_mel+pool_acg $W/pool_mel.parquet $W/pool_acg.parquet
 ev pool_mel+pool_cg  $W/pool_mel.parquet $W/pool_cg.parquet
+ev ae_mel+ae_acg+ae_cg       $W/ae_mel.parquet $W/ae_acg.parquet $W/ae_cg.parquet
+ev pool_mel+pool_acg+pool_cg $W/pool_mel.parquet $W/pool_acg.parquet $W/pool_cg.parquet
+# The log-mel spectrogram clipped 60 dB below the peak, as in the earlier auDeep-style calibration run.
+ev ae_mel60        $W/ae_mel60.parquet
+ev pool_mel60      $W/pool_mel60.parquet
 
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_summary.py

@@ -17,7 +17,8 @@ TIMES = ROOT / "work" / "times.tsv"
 FEATURES = {
     "mel": "log-mel spectrogram, 128 bands, 2048-sample frames / 882 hop at 22.05 kHz, clipped 80 dB below the clip's peak",
     "acg": "broadband autocorrelogram, 1024 lags pooled into 64 log-spaced bins + frame log energy (65 values/frame)",
-    "cg": "per-band correlogram, 16 ERB bands from 50 Hz, 1024 lags pooled into 16 log-spaced bins + band log energy "
+    "mel60": "as mel, clipped 60 dB below the clip's peak",
+    "cg": "per-band correlogram, 16 mel-spaced triangular bands from 50 Hz, 1024 lags pooled into 16 log-spaced bins + band log energy "
           "(272 values/frame)",
 }
 AE = {"cell": "gru", "layers": 2, "units": 256, "teacher_forcing": 1.0, "reverse_targets": True, "epochs": 40,
@@ -32,11 +33,15 @@ SYSTEMS = {
     "ae_cg": ("(b) autoencoder", ["cg"], "pool_cg"),
     "ae_mel+ae_acg": ("(c) fused autoencoders", ["mel", "acg"], "pool_mel+pool_acg"),
     "ae_mel+ae_cg": ("(c) fused autoencoders", ["mel", "cg"], "pool_mel+pool_cg"),
+    "ae_mel+ae_acg+ae_cg": ("(c) fused autoencoders", ["mel", "acg", "cg"], "pool_mel+pool_acg+pool_cg"),
+    "ae_mel60": ("(a) autoencoder, 60 dB clipping", ["mel60"], "pool_mel60"),
     "pool_mel": ("(d) mean+std baseline", ["mel"], None),
     "pool_acg": ("(d) mean+std baseline", ["acg"], None),
     "pool_cg": ("(d) mean+std baseline", ["cg"], None),
     "pool_mel+pool_acg": ("(d) fused baselines", ["mel", "acg"], None),
     "pool_mel+pool_cg": ("(d) fused baselines", ["mel", "cg"], None),
+    "pool_mel+pool_acg+pool_cg": ("(d) fused baselines", ["mel", "acg", "cg"], None),
+    "pool_mel60": ("(d) mean+std baseline, 60 dB clipping", ["mel60"], None),
 }
 
 
