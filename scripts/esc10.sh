@@ -73,4 +73,12 @@ ev pool_mel+pool_acg+pool_cg $W/pool_mel.parquet $W/pool_acg.parquet $W/pool_cg.
 ev ae_mel60        $W/ae_mel60.parquet
 ev pool_mel60      $W/pool_mel60.parquet
 
+# Post hoc (chosen after the results above were seen, so exploratory only): a bidirectional
+# encoder and decoder, as in auDeep's bidirectional configurations, on the 60 dB log-mel.
+step train_mel60_bi $W/models/mel60_gru2x256bi.pt python -m audiorep train $W/mel60.parquet -o $W/models/mel60_gru2x256bi.pt --bidirectional "${AE[@]}"
+step represent_mel60_bi $W/ae_mel60_bi.parquet python -m audiorep represent $W/models/mel60_gru2x256bi.pt $W/mel60.parquet -o $W/ae_mel60_bi.parquet
+ev ae_mel60_bi     $W/ae_mel60_bi.parquet
+# Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
+[[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py
+
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_summary.py

@@ -35,6 +35,7 @@ SYSTEMS = {
     "ae_mel+ae_cg": ("(c) fused autoencoders", ["mel", "cg"], "pool_mel+pool_cg"),
     "ae_mel+ae_acg+ae_cg": ("(c) fused autoencoders", ["mel", "acg", "cg"], "pool_mel+pool_acg+pool_cg"),
     "ae_mel60": ("(a) autoencoder, 60 dB clipping", ["mel60"], "pool_mel60"),
+    "ae_mel60_bi": ("(a) autoencoder, bidirectional, 60 dB clipping (post hoc)", ["mel60"], "pool_mel60"),
     "pool_mel": ("(d) mean+std baseline", ["mel"], None),
     "pool_acg": ("(d) mean+std baseline", ["acg"], None),
     "pool_cg": ("(d) mean+std baseline", ["cg"], None),
@@ -42,6 +43,13 @@ SYSTEMS = {
     "pool_mel+pool_cg": ("(d) fused baselines", ["mel", "cg"], None),
     "pool_mel+pool_acg+pool_cg": ("(d) fused baselines", ["mel", "acg", "cg"], None),
     "pool_mel60": ("(d) mean+std baseline, 60 dB clipping", ["mel60"], None),
+    "ablation_cg_energy_only": ("(d) diagnostic (post hoc): pooled correlogram band energies only", ["cg"], None),
+    "ablation_cg_curves_only": ("(d) diagnostic (post hoc): pooled correlogram autocorrelation shapes only", ["cg"],
+                                None),
+    "ablation_mel+cg_energy_only": ("(d) diagnostic (post hoc): pooled log-mel + correlogram band energies",
+                                    ["mel", "cg"], None),
+    "ablation_mel+cg_curves_only": ("(d) diagnostic (post hoc): pooled log-mel + correlogram autocorrelation shapes",
+                                    ["mel", "cg"], None),
 }
 
 
@@ -64,23 +72,29 @@ def main() -> int:
             continue
         cv = json.loads(cv_path.read_text())
         learned = system.startswith("ae_")
+        bidirectional = system.endswith("_bi")
         wall = {"extract": sum(times.get(f"extract_{k}", {}).get("seconds", 0.0) for k in kinds)}
         if learned:
             wall["train"] = sum(times.get(f"train_{k}", {}).get("seconds", 0.0) for k in kinds)
             wall["represent"] = sum(times.get(f"represent_{k}", {}).get("seconds", 0.0) for k in kinds)
         else:
             wall["pool"] = sum(times.get(f"pool_{k}", {}).get("seconds", 0.0) for k in kinds)
+        if bidirectional:
+            wall["train"] = times.get("train_mel60_bi", {}).get("seconds", 0.0)
+            wall["represent"] = times.get("represent_mel60_bi", {}).get("seconds", 0.0)
         wall["evaluate"] = times.get(f"eval_{system}", {}).get("seconds", cv.get("seconds"))
         wall["total"] = round(sum(v for v in wall.values() if v), 1)
         commands = [times[n]["command"] for n in
                     [f"extract_{k}" for k in kinds]
-                    + ([f"train_{k}" for k in kinds] + [f"represent_{k}" for k in kinds] if learned
+                    + (["train_mel60_bi", "represent_mel60_bi"] if bidirectional else
+                       [f"train_{k}" for k in kinds] + [f"represent_{k}" for k in kinds] if learned
                        else [f"pool_{k}" for k in kinds])
                     + [f"eval_{system}"] if n in times]
         entry = {
             "role": role,
             "config": {"features": {k: FEATURES[k] for k in kinds},
-                       "representation": AE if learned else "per-clip mean and std over time of each feature",
+                       "representation": ({**AE, "bidirectional_encoder": True, "bidirectional_decoder": True,
+                                           "representation_size": 1024} if bidirectional else AE) if learned else "per-clip mean and std over time of each feature",
                        "classifier": MLP},
             "seed": cv.get("seed"),
             "fold_ids": cv["fold_ids"],
