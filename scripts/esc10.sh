@@ -85,6 +85,11 @@ if [[ ! -e $W/models/mel60_gru2x256e64.pt.ckpt ]]; then cp $W/models/mel60_gru2x
 step train_mel60_e64 $W/models/mel60_gru2x256e64.pt python -m audiorep train $W/mel60.parquet -o $W/models/mel60_gru2x256e64.pt "${AE[@]}" --epochs 64 --resume
 step represent_mel60_e64 $W/ae_mel60_e64.parquet python -m audiorep represent $W/models/mel60_gru2x256e64.pt $W/mel60.parquet -o $W/ae_mel60_e64.parquet
 ev ae_mel60_e64    $W/ae_mel60_e64.parquet
+# ... and on to 100 epochs, resumed from the 64-epoch checkpoint.
+if [[ ! -e $W/models/mel60_gru2x256e100.pt.ckpt ]]; then cp $W/models/mel60_gru2x256e64.pt.ckpt $W/models/mel60_gru2x256e100.pt.ckpt; fi
+step train_mel60_e100 $W/models/mel60_gru2x256e100.pt python -m audiorep train $W/mel60.parquet -o $W/models/mel60_gru2x256e100.pt "${AE[@]}" --epochs 100 --resume
+step represent_mel60_e100 $W/ae_mel60_e100.parquet python -m audiorep represent $W/models/mel60_gru2x256e100.pt $W/mel60.parquet -o $W/ae_mel60_e100.parquet
+ev ae_mel60_e100   $W/ae_mel60_e100.parquet
 # Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py
 

@@ -37,6 +37,7 @@ SYSTEMS = {
     "ae_mel60": ("(a) autoencoder, 60 dB clipping", ["mel60"], "pool_mel60"),
     "ae_mel60_bi": ("(a) autoencoder, bidirectional, 60 dB clipping (post hoc)", ["mel60"], "pool_mel60"),
     "ae_mel60_e64": ("(a) autoencoder, 60 dB clipping, 64 epochs (post hoc)", ["mel60"], "pool_mel60"),
+    "ae_mel60_e100": ("(a) autoencoder, 60 dB clipping, 100 epochs (post hoc)", ["mel60"], "pool_mel60"),
     "pool_mel": ("(d) mean+std baseline", ["mel"], None),
     "pool_acg": ("(d) mean+std baseline", ["acg"], None),
     "pool_cg": ("(d) mean+std baseline", ["cg"], None),
@@ -76,7 +77,9 @@ def main() -> int:
         bidirectional = system.endswith("_bi")
         # Post hoc models: their own training steps (the 64-epoch model resumes the 40-epoch one).
         special = {"ae_mel60_bi": ["train_mel60_bi", "represent_mel60_bi"],
-                   "ae_mel60_e64": ["train_mel60", "train_mel60_e64", "represent_mel60_e64"]}.get(system)
+                   "ae_mel60_e64": ["train_mel60", "train_mel60_e64", "represent_mel60_e64"],
+                   "ae_mel60_e100": ["train_mel60", "train_mel60_e64", "train_mel60_e100",
+                                     "represent_mel60_e100"]}.get(system)
         wall = {"extract": sum(times.get(f"extract_{k}", {}).get("seconds", 0.0) for k in kinds)}
         if learned:
             wall["train"] = sum(times.get(f"train_{k}", {}).get("seconds", 0.0) for k in kinds)
@@ -100,6 +103,7 @@ def main() -> int:
                        "representation": ({**AE, "bidirectional_encoder": True, "bidirectional_decoder": True,
                                            "representation_size": 1024, "epochs": 16} if bidirectional
                                           else {**AE, "epochs": 64} if system == "ae_mel60_e64"
+                                          else {**AE, "epochs": 100} if system == "ae_mel60_e100"
                                           else AE) if learned else "per-clip mean and std over time of each feature",
                        "classifier": MLP},
             "seed": cv.get("seed"),
