@@ -121,15 +121,18 @@ def main() -> int:
         base = out.get(entry["baseline"]) if entry["baseline"] else None
         entry["margin_over_baseline"] = None if base is None else entry["mean"] - base["mean"]
         margin = "" if base is None else f"{100 * entry['margin_over_baseline']:+.1f}"
-        rows.append(f"| {system} | {entry['role']} | {100 * entry['mean']:.1f} ± {100 * entry['std']:.1f} | "
-                    f"{margin} | {entry['wall_seconds']['total']:.0f} |")
+        inputs = " ".join(Path(p).name for p in entry["commands"][-1].split(" --output-dir")[0].split()[3:]) \
+            if entry["commands"] and "evaluate" in entry["commands"][-1] else "python scripts/esc10_ablation.py"
+        rows.append(f"| {system} | {entry['role']} | {'+'.join(SYSTEMS[system][1])} | "
+                    f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f} | {margin} | "
+                    f"{entry['wall_seconds']['total']:.0f} | `{inputs}` |")
     target = RESULTS / "esc10.json"
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(out, indent=1) + "\n")
     os.replace(tmp, target)
-    print("| system | role | accuracy % (mean ± std over 5 folds x 5 repeats) | margin over baseline (points) | "
-          "wall time s |")
-    print("|---|---|---|---|---|")
+    print("| system | role | features | accuracy % (mean ± std, 25 fold runs) | margin over baseline (points) | "
+          "wall time s | evaluated inputs (`audiorep evaluate ...`; scripts/esc10.sh has every step) |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 0
 
