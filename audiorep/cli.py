@@ -52,7 +52,7 @@ def _feature_params(args):
 
     return FeatureParams(kind=args.kind, sr=args.sr, frame_length=args.frame_length, hop_length=args.hop_length,
                          n_mels=args.n_mels, max_lag=args.max_lag, lag_bins=args.lag_bins, n_bands=args.n_bands,
-                         fmin=args.fmin, fmax=args.fmax, duration=args.duration)
+                         fmin=args.fmin, fmax=args.fmax, top_db=args.top_db, duration=args.duration)
 
 
 def _extract(args) -> int:
@@ -301,6 +301,8 @@ def _add_feature_options(p, *, kind=True):
         p.add_argument("--n-bands", type=int, default=32, help="frequency bands (kind correlogram)")
         p.add_argument("--fmin", type=float, default=50.0, help="lowest band edge in Hz (kind correlogram)")
         p.add_argument("--fmax", type=float, default=None, help="highest band edge in Hz (default: sr / 2)")
+        p.add_argument("--top-db", type=float, default=80.0,
+                       help="dynamic range kept below the clip's peak (mel clipping; silence gate for correlations)")
         p.add_argument("--duration", type=float, default=None,
                        help="pad or crop every file to this many seconds (ESC clips: 5)")
 

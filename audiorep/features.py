@@ -15,6 +15,13 @@ Kinds
 ``correlogram``
     the per-band autocorrelation (``n_bands`` bands), each band's lags pooled
     into ``lag_bins`` log-spaced bins, plus each band's log energy.
+
+For both correlation kinds, frames (or bands) more than ``top_db`` below the clip's
+loudest are treated as silence: their curves are zero and their log energy sits at that
+floor. Normalising such a frame by its own near-zero energy would otherwise amplify
+rounding noise into values far outside [-1, 1] (a true normalised autocorrelation never
+leaves that range, so curves are also clipped to it), and digital silence would sit at
+an arbitrary -10 that dominates any standardisation.
 """
 
 from __future__ import annotations
@@ -116,8 +123,14 @@ def pool_lags(values: np.ndarray, n_bins: int) -> np.ndarray:
     return (np.diff(integral, axis=-1) / np.diff(edges)).astype(values.dtype, copy=False)
 
 
-def _log_energy(energy: np.ndarray) -> np.ndarray:
-    return np.log10(np.maximum(energy, 1e-10)).astype(np.float32)
+def _gate_silence(curves: np.ndarray, energy: np.ndarray, top_db: float) -> np.ndarray:
+    """Zero the curves of quiet frames, clip the rest to [-1, 1]; return the floored log10 energy."""
+    peak = float(energy.max()) if energy.size else 0.0
+    floor = max(peak * 10.0 ** (-top_db / 10.0), 1e-20)
+    quiet = ~(energy > floor)
+    curves[quiet] = 0.0
+    np.clip(curves, -1.0, 1.0, out=curves)
+    return np.log10(np.maximum(energy, floor)).astype(np.float32)
 
 
 def compute_features(y: np.ndarray, sr: int, params: FeatureParams) -> np.ndarray:
@@ -142,13 +155,20 @@ def compute_features(y: np.ndarray, sr: int, params: FeatureParams) -> np.ndarra
         ref = max(float(S.max()), 1e-10)
         db = 10.0 * np.log10(np.maximum(S, ref * 10.0 ** (-params.top_db / 10.0)) / ref)
         return np.ascontiguousarray(db.T, dtype=np.float32)
+    # Double precision: the FFT's rounding error in a quiet frame scales with the loudest
+    # frame it shares a transform with, and float32 leaves too little headroom for that.
+    y64 = y.astype(np.float64)
     if params.kind == "autocorrelogram":
-        acg = dsp.autocorrelogram(y, sr, frame_length=params.frame_length, hop_length=params.hop_length,
+        acg = dsp.autocorrelogram(y64, sr, frame_length=params.frame_length, hop_length=params.hop_length,
                                   max_lag=params.lags)
-        curves = pool_lags(acg.values, params.lag_bins) if params.lag_bins else acg.values
-        return np.concatenate([curves, _log_energy(acg.energy)[:, None]], axis=1).astype(np.float32)
-    cg = dsp.correlogram(y, sr, n_bands=params.n_bands, fmin=params.fmin, fmax=params.fmax,
+        curves = np.array(acg.values, dtype=np.float64)
+        log_energy = _gate_silence(curves, np.asarray(acg.energy, dtype=np.float64), params.top_db)
+        curves = pool_lags(curves, params.lag_bins) if params.lag_bins else curves
+        return np.concatenate([curves, log_energy[:, None]], axis=1).astype(np.float32)
+    cg = dsp.correlogram(y64, sr, n_bands=params.n_bands, fmin=params.fmin, fmax=params.fmax,
                          frame_length=params.frame_length, hop_length=params.hop_length, max_lag=params.lags)
-    curves = pool_lags(cg.values, params.lag_bins) if params.lag_bins else cg.values
-    per_band = np.concatenate([curves, _log_energy(cg.energy)[..., None]], axis=-1)
+    curves = np.array(cg.values, dtype=np.float64)
+    log_energy = _gate_silence(curves, np.asarray(cg.energy, dtype=np.float64), params.top_db)
+    curves = pool_lags(curves, params.lag_bins) if params.lag_bins else curves
+    per_band = np.concatenate([curves, log_energy[..., None]], axis=-1)
     return per_band.reshape(per_band.shape[0], -1).astype(np.float32)

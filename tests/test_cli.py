@@ -84,6 +84,16 @@ def test_extract_mel_and_autocorrelogram(small_dataset, tmp_path):
         assert sorted(set(table.fold.tolist())) == [1, 2, 3, 4, 5]
 
 
+def test_extract_top_db_sets_the_mel_floor(small_dataset, tmp_path):
+    for top_db in (30.0, 80.0):
+        out = tmp_path / f"mel{top_db:.0f}.parquet"
+        assert main(["extract", str(small_dataset), "-o", str(out), "--frame-length", "256", "--hop-length", "128",
+                     "--n-mels", "8", "--top-db", str(top_db), "--no-progress"]) == 0
+        table = read_store(out)
+        assert table.params["top_db"] == top_db
+        assert min(float(f.min()) for f in table.features) >= -top_db - 1e-3
+
+
 def test_extract_skips_bad_files_or_stops_with_strict(small_dataset, tmp_path, capsys):
     import shutil
 
