@@ -142,17 +142,20 @@ struct Workspace {
   std::vector<cplx<T>> a, b;  // block buffers, reused by every stage
   std::vector<T> pa, pb;      // half power spectra (N/2 + 1) of each frame of a pair
   std::vector<T> spare;       // lags of the zero frame that pads an odd count
+  // Each frame is scaled to unit energy before packing (see for_each_block); undo[i] is
+  // the factor (its windowed energy) that takes frame i's results back to its own scale.
+  std::vector<double> undo;
   Workspace(std::size_t pairs, std::size_t N, std::size_t K, bool spectra)
       : a(pairs * N), b(pairs * N), pa(spectra ? pairs * (N / 2 + 1) : 0), pb(spectra ? pairs * (N / 2 + 1) : 0),
-        spare(K) {}
+        spare(K), undo(2 * pairs) {}
 };
 
 template <typename T>
 AUDIOREP_ACF_CLONES void window_pair(const T* __restrict w, const T* __restrict fa, const T* __restrict fb,
-                                     std::size_t L, std::size_t M, T* __restrict row) {
+                                     T ga, T gb, std::size_t L, std::size_t M, T* __restrict row) {
   for (std::size_t n = 0; n < L; ++n) {
-    row[2 * n] = w[n] * fa[n];
-    row[2 * n + 1] = w[n] * fb[n];
+    row[2 * n] = w[n] * fa[n] * ga;
+    row[2 * n + 1] = w[n] * fb[n] * gb;
   }
   for (std::size_t n = 2 * L; n < 2 * M; ++n) row[n] = T(0);
 }
@@ -171,10 +174,10 @@ AUDIOREP_ACF_CLONES void twist(const T* __restrict src, const T* __restrict tw, 
 
 template <typename T>
 AUDIOREP_ACF_CLONES void window_pair_split2(const T* __restrict w, const T* __restrict fa, const T* __restrict fb,
-                                            const T* __restrict tw, std::size_t L, std::size_t M,
+                                            T ga, T gb, const T* __restrict tw, std::size_t L, std::size_t M,
                                             T* __restrict row0, T* __restrict row1) {
   for (std::size_t n = 0; n < L; ++n) {
-    const T xr = w[n] * fa[n], xi = w[n] * fb[n];
+    const T xr = w[n] * fa[n] * ga, xi = w[n] * fb[n] * gb;
     const T cr = tw[2 * n], ci = tw[2 * n + 1];
     row0[2 * n] = xr;
     row0[2 * n + 1] = xi;
@@ -187,13 +190,13 @@ AUDIOREP_ACF_CLONES void window_pair_split2(const T* __restrict w, const T* __re
 // Windows frames fa and fb into the forward input of one pair: fa + i fb, zero
 // padded to Mf, and for the split transforms twisted by exp(-2 pi i n q / N).
 template <typename T>
-void load_pair(const Plan<T>& p, const T* w, const T* fa, const T* fb, cplx<T>* dst) {
+void load_pair(const Plan<T>& p, const T* w, const T* fa, const T* fb, T ga, T gb, cplx<T>* dst) {
   T* row0 = reinterpret_cast<T*>(dst);
   if (p.E == 2) {
-    window_pair_split2(w, fa, fb, p.tw.data(), p.L, p.Mf, row0, reinterpret_cast<T*>(dst + p.Mf));
+    window_pair_split2(w, fa, fb, ga, gb, p.tw.data(), p.L, p.Mf, row0, reinterpret_cast<T*>(dst + p.Mf));
     return;
   }
-  window_pair(w, fa, fb, p.L, p.Mf, row0);
+  window_pair(w, fa, fb, ga, gb, p.L, p.Mf, row0);
   // n q < L E <= N: the twiddle index needs no wrap.
   for (std::size_t q = 1; q < p.E; ++q) twist(row0, p.tw.data(), q, p.L, p.Mf, reinterpret_cast<T*>(dst + q * p.Mf));
 }
@@ -377,6 +380,31 @@ void check_lags(std::size_t frame_length, std::size_t max_lag, std::size_t nfft)
     throw std::invalid_argument("nfft=" + std::to_string(nfft) + " is shorter than frame_length + max_lag - 1");
 }
 
+// Energy of a windowed frame, in double precision.
+template <typename T>
+double windowed_energy(const T* w, const T* f, std::size_t L) {
+  double e = 0.0;
+  for (std::size_t n = 0; n < L; ++n) {
+    const double v = static_cast<double>(w[n]) * static_cast<double>(f[n]);
+    e += v * v;
+  }
+  return e;
+}
+
+// The packed transform mixes the rounding error of both frames of a pair, so a
+// quiet frame next to a loud one would inherit the loud one's error. Scaling
+// every frame to unit energy first keeps each frame's error relative to itself.
+template <typename T>
+T unit_gain(double energy) {
+  return energy > 1e-60 ? static_cast<T>(1.0 / std::sqrt(energy)) : T(1);
+}
+
+// Factor that undoes unit_gain on a quantity quadratic in the frame (power, lags).
+template <typename T>
+T undo_gain(double energy, T scale) {
+  return energy > 1e-60 ? static_cast<T>(static_cast<double>(scale) * energy) : scale;
+}
+
 // Runs body(ws, first_item, pairs_in_block) over blocks of frame pairs, after
 // loading and forward-transforming each block into ws.b. Items are the frames
 // in (row, frame) order; an odd count is padded with a zero frame.
@@ -399,8 +427,14 @@ void for_each_block(const Plan<T>& p, const T* x, std::size_t howmany, std::ptrd
     for (std::size_t blk = b0; blk < b1; ++blk) {
       const std::size_t first = 2 * blk * per_block;
       const std::size_t np = std::min(per_block, pairs - blk * per_block);
-      for (std::size_t j = 0; j < np; ++j)
-        load_pair(p, w, frame(first + 2 * j), frame(first + 2 * j + 1), ws.a.data() + j * p.N);
+      for (std::size_t j = 0; j < np; ++j) {
+        const T* fa = frame(first + 2 * j);
+        const T* fb = frame(first + 2 * j + 1);
+        const double ea = windowed_energy(w, fa, p.L), eb = windowed_energy(w, fb, p.L);
+        ws.undo[2 * j] = ea;
+        ws.undo[2 * j + 1] = eb;
+        load_pair(p, w, fa, fb, unit_gain<T>(ea), unit_gain<T>(eb), ws.a.data() + j * p.N);
+      }
       fft::c2c<T>(ws.a.data(), ws.b.data(), p.Mf, np * p.E, static_cast<std::ptrdiff_t>(p.Mf),
                   static_cast<std::ptrdiff_t>(p.Mf), true, T(1), 1);
       body(ws, first, np);
@@ -436,7 +470,8 @@ void autocorrelogram(const T* x, std::size_t n_samples, std::size_t howmany, std
                        p, np, ws.a.data(), ws.b.data(), [&](std::size_t r) { return dst(first + 2 * r); },
                        [&](std::size_t r) { return dst(first + 2 * r + 1); });
                    for (std::size_t i = first; i < std::min(first + 2 * np, items); ++i)
-                     finish_lags(values + i * K, K, scale, normalize, energy ? energy + i : nullptr);
+                     finish_lags(values + i * K, K, undo_gain(ws.undo[i - first], scale), normalize,
+                                 energy ? energy + i : nullptr);
                  });
 }
 
@@ -485,8 +520,9 @@ void correlogram(const T* x, std::size_t n_samples, std::size_t howmany, std::pt
                              return b < n_bands ? out + b * K : ws.spare.data();
                            });
                      }
+                     const T band_scale = undo_gain(ws.undo[j], scale);
                      for (std::size_t b = 0; b < n_bands; ++b)
-                       finish_lags(out + b * K, K, scale, normalize,
+                       finish_lags(out + b * K, K, band_scale, normalize,
                                    energy ? energy + item * n_bands + b : nullptr);
                    }
                  });
@@ -502,7 +538,9 @@ void power_spectrogram(const T* x, std::size_t n_samples, std::size_t howmany, s
   const Plan<T>& p = *plan;
   const std::size_t items = howmany * n_frames, hb = p.N / 2 + 1;
   const T half_power = power / T(2);
-  auto finish = [&](T* row) {
+  auto finish = [&](T* row, double undo) {
+    const T factor = undo_gain(undo, T(1));
+    for (std::size_t k = 0; k < hb; ++k) row[k] *= factor;
     if (power == T(2)) return;
     if (power == T(1)) {
       for (std::size_t k = 0; k < hb; ++k) row[k] = std::sqrt(row[k]);
@@ -518,13 +556,13 @@ void power_spectrogram(const T* x, std::size_t n_samples, std::size_t howmany, s
                      if (ia + 1 < items) {
                        T* ob = out + (ia + 1) * hb;
                        split_power(p, ws.b.data() + j * p.N, oa, ob);
-                       finish(oa);
-                       finish(ob);
+                       finish(oa, ws.undo[2 * j]);
+                       finish(ob, ws.undo[2 * j + 1]);
                      } else {
                        // The last frame of an odd count; its zero partner's row is dropped.
                        std::vector<T> drop(hb);
                        split_power(p, ws.b.data() + j * p.N, oa, drop.data());
-                       finish(oa);
+                       finish(oa, ws.undo[2 * j]);
                      }
                    }
                  });

@@ -349,3 +349,36 @@ def test_correlogram_band_sees_its_tone():
 def test_correlogram_bad_arguments(kwargs, match):
     with pytest.raises(ParameterError, match=match):
         dsp.correlogram(np.ones(1000), 8000, frame_length=256, **kwargs)
+
+
+def _reference_frames(y, frame_length, hop_length):
+    frames = np.lib.stride_tricks.sliding_window_view(y.astype(np.float64), frame_length)[::hop_length]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frame_length) / frame_length)
+    return frames * window
+
+
+@pytest.mark.parametrize("kind", ["autocorrelogram", "correlogram", "melspectrogram"])
+def test_quiet_frames_beside_loud_ones_keep_their_own_precision(kind):
+    # Frames are transformed in packed pairs; a frame 100 dB quieter than its partner
+    # must still come out with float32 accuracy relative to itself.
+    rng = np.random.default_rng(7)
+    sr, frame = 8000, 256
+    gains = np.tile([1.0, 1e-5], 8)  # non-overlapping frames: loud, quiet, loud, quiet, ...
+    y = (np.repeat(gains, frame) * rng.standard_normal(16 * frame)).astype(np.float32)
+    frames = _reference_frames(y, frame, frame)
+    power = np.abs(np.fft.rfft(frames, 1024)) ** 2
+    opts = dict(frame_length=frame, hop_length=frame, center=False)
+    if kind == "autocorrelogram":
+        got = dsp.autocorrelogram(y, sr, max_lag=64, **opts)
+        ref = np.fft.irfft(power, 1024)[:, :64]
+        np.testing.assert_allclose(got.values, ref / ref[:, :1], atol=2e-5)
+        np.testing.assert_allclose(got.energy, ref[:, 0], rtol=1e-4)
+    elif kind == "correlogram":
+        got = dsp.correlogram(y, sr, n_bands=4, fmin=100.0, max_lag=64, **opts)
+        ref = dsp.correlogram(y.astype(np.float64), sr, n_bands=4, fmin=100.0, max_lag=64, **opts)
+        np.testing.assert_allclose(got.values, ref.values, atol=1e-4)
+        np.testing.assert_allclose(got.energy, ref.energy, rtol=1e-3)
+    else:
+        S = dsp.melspectrogram(y, sr, n_fft=frame, hop_length=frame, n_mels=16, log=False, center=False)
+        ref = np.abs(np.fft.rfft(frames, frame)) ** 2 @ dsp.mel_filterbank(sr, frame, n_mels=16).T
+        np.testing.assert_allclose(S.T, ref, rtol=1e-3)
