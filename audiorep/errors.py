@@ -9,6 +9,7 @@ __all__ = [
     "ObjFormatError",
     "StoreError",
     "Cancelled",
+    "CodecError",
 ]
 
 
@@ -34,3 +35,7 @@ class StoreError(AudiorepError, ValueError):
 
 class Cancelled(AudiorepError):
     """A long-running operation was cancelled by the caller."""
+
+
+class CodecError(AudiorepError, ValueError):
+    """An ``.arep`` file is malformed, truncated, corrupt, or was made with a different codec model."""
