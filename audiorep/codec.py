@@ -91,13 +91,15 @@ DB_FLOOR = -100.0
 SEGMENT_FRAMES = 1024  # feature frames per segment (16.4 s); a multiple of every supported stride
 CONTEXT_FRAMES = 32  # feature frames of context taken from each neighbouring segment
 GL_HOP = 128
-GL_ITERS = 48
+GL_ITERS = 32
+GL_CHUNK = 4096  # Griffin-Lim block in frames of GL_HOP (33 s)
+GL_OVERLAP = 64  # frames shared with each neighbouring block
 READ_BLOCK = 131072  # input samples read at a time (a few seconds; the cancel check runs once per block)
 DEFAULT_MODEL = Path(__file__).with_name("codec_model") / "default.npz"
 
 _HEADER = struct.Struct("<4sHIQHHHHH16sfI")
 _SEGMENT = struct.Struct("<IBI")
-_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]  # a segment is far below 1 MiB
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 16}]  # a segment is below 64 KiB
 # Quality 0..100 maps log-linearly onto these step sizes (in units of the standardised codes).
 _STEP_AT_Q0 = 2.0
 _STEP_AT_Q100 = 0.05
@@ -372,10 +374,32 @@ def _istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
     return out / np.maximum(norm, 1e-6)
 
 
-def griffin_lim(mag: np.ndarray, length: int, *, hop=GL_HOP, n_iter=GL_ITERS, momentum=0.99, seed=0, cancel=None):
+def _fast_griffin_lim(mag, length, hop, n_iter, momentum, rng, cancel, init=None):
+    """Fast Griffin-Lim on one block; returns the signal and the final phase factors."""
+    n_fft = 2 * (mag.shape[1] - 1)
+    angles = np.exp(2j * np.pi * rng.random(mag.shape)).astype(np.complex64)
+    if init is not None:
+        angles[: len(init)] = init
+    prev = np.zeros_like(angles)
+    for _ in range(n_iter):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("decoding was cancelled")
+        y = _istft(mag * angles, n_fft, hop, length)
+        rebuilt = dsp.rfft(_frames(y, n_fft, hop) * _window(n_fft), axis=-1)[: mag.shape[0]]
+        accel = rebuilt - (momentum / (1 + momentum)) * prev
+        prev = rebuilt
+        angles = (accel / np.maximum(np.abs(accel), 1e-16)).astype(np.complex64)
+    return _istft(mag * angles, n_fft, hop, length), angles
+
+
+def griffin_lim(mag: np.ndarray, length: int, *, hop=GL_HOP, n_iter=GL_ITERS, momentum=0.99, seed=0, cancel=None,
+                chunk=GL_CHUNK, overlap=GL_OVERLAP):
     """Fast Griffin-Lim (Perraudin et al. 2013): a signal of ``length`` samples whose STFT magnitude is ``mag``.
 
-    ``mag`` is (frames, n_fft // 2 + 1) for centred frames ``hop`` apart.
+    ``mag`` is (frames, n_fft // 2 + 1) for centred frames ``hop`` apart. Long inputs are
+    processed in blocks of ``chunk`` frames that overlap by ``overlap`` frames on each
+    side; each block starts from the phase its predecessor found for the shared frames
+    and the blocks are cross-faded, so memory stays proportional to the block.
 
     Examples
     --------
@@ -383,21 +407,29 @@ def griffin_lim(mag: np.ndarray, length: int, *, hop=GL_HOP, n_iter=GL_ITERS, mo
     >>> griffin_lim(np.ones((9, 257), np.float32), 1024, hop=128).shape
     (1024,)
     """
-    n_fft = 2 * (mag.shape[1] - 1)
     rng = np.random.default_rng(seed)
-    angles = np.exp(2j * np.pi * rng.random(mag.shape)).astype(np.complex64)
-    prev = np.zeros_like(angles)
-    y = None
-    for _ in range(n_iter):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("decoding was cancelled")
-        y = _istft(mag * angles, n_fft, hop, length)
-        rebuilt = dsp.rfft(_frames(y, n_fft, hop) * _window(n_fft), axis=-1)
-        rebuilt = rebuilt[: mag.shape[0]]
-        accel = rebuilt - (momentum / (1 + momentum)) * prev
-        prev = rebuilt
-        angles = (accel / np.maximum(np.abs(accel), 1e-16)).astype(np.complex64)
-    return _istft(mag * angles, n_fft, hop, length)
+    n = mag.shape[0]
+    if n <= chunk + 2 * overlap:
+        return _fast_griffin_lim(mag, length, hop, n_iter, momentum, rng, cancel)[0]
+    out = np.zeros(length, np.float32)
+    weight = np.zeros(length, np.float32)
+    carried = None  # phase of the frames shared with the next block
+    for a in range(0, n, chunk):
+        lo, hi = max(a - overlap, 0), min(a + chunk + overlap, n)
+        y, angles = _fast_griffin_lim(mag[lo:hi], (hi - lo - 1) * hop + 1, hop, n_iter, momentum, rng, cancel,
+                                      init=carried)
+        carried = angles[hi - lo - 2 * overlap:] if hi < n else None
+        # trapezoid: full weight on the block's own frames, linear ramps across the shared ones
+        pos = lo * hop + np.arange(len(y))
+        w = np.ones(len(y), np.float32)
+        if lo > 0:
+            w = np.minimum(w, (pos - lo * hop + 1) / (2 * overlap * hop))
+        if hi < n:
+            w = np.minimum(w, ((hi - 1) * hop - pos + 1) / (2 * overlap * hop))
+        keep = pos < length
+        out[pos[keep]] += w[keep] * y[keep]
+        weight[pos[keep]] += w[keep]
+    return out / np.maximum(weight, 1e-6)
 
 
 def synthesize(logmel_db: np.ndarray, length: int, *, cancel=None, seed=0) -> np.ndarray:
@@ -733,8 +765,8 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
     m = load_codec_model(model)
     cfg = m.config
     stride, dims, n_mels = cfg["stride"], cfg["latent_dim"], cfg["n_mels"]
-    total_in, rate_in, blocks = _input_blocks(path_or_array, sr, str(path_or_array)
-                                              if isinstance(path_or_array, (str, os.PathLike)) else "array")
+    where = str(path_or_array) if isinstance(path_or_array, (str, os.PathLike)) else "input"
+    total_in, rate_in, blocks = _input_blocks(path_or_array, sr, where)
     resampler = None
     if rate_in != SR:
         import soxr
@@ -776,8 +808,7 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
             for block in blocks:
                 _check_cancel(cancel, "encoding")
                 if not np.all(np.isfinite(block)):
-                    raise AudioFormatError(f"{path_or_array if isinstance(path_or_array, (str, os.PathLike)) else 'input'}"
-                                           ": holds NaN or infinite samples")
+                    raise AudioFormatError(f"{where}: holds NaN or infinite samples")
                 bar.update(len(block))
                 y16 = resampler.resample_chunk(block[:, None], last=False)[:, 0] if resampler else block
                 pending = np.concatenate([pending, framer.push(y16)], axis=1)
@@ -818,8 +849,9 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
         bar.close()
         if tmp.exists():
             tmp.unlink()
-    return ArepInfo(FORMAT_VERSION, SR, n_samples, N_FFT, HOP, n_mels, stride, dims, digest, float(state["step"]),
-                    n_segments, n_bytes)
+    step32 = float(np.float32(state["step"]))  # as stored
+    return ArepInfo(FORMAT_VERSION, SR, n_samples, N_FFT, HOP, n_mels, stride, dims, digest, step32, n_segments,
+                    n_bytes)
 
 
 def decode_logmel(in_path, *, model=None) -> tuple[np.ndarray, ArepInfo]:

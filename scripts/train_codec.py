@@ -51,8 +51,10 @@ def main(argv=None):
     p.add_argument("--channels", type=int, default=160)
     p.add_argument("--stride", type=int, default=4)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--code-penalty", type=float, default=0.01)
-    p.add_argument("--loud-weight", type=float, default=3.0,
+    p.add_argument("--code-penalty", type=float, default=0.001)
+    p.add_argument("--max-noise", type=float, default=0.5,
+                   help="widest quantiser step simulated in training (log-uniform down to the finest)")
+    p.add_argument("--loud-weight", type=float, default=1.0,
                    help="extra weight of bins in proportion to their linear magnitude (favours loud parts)")
     args = p.parse_args(argv)
 
@@ -75,15 +77,31 @@ def main(argv=None):
     std = model.std[:, None]
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
-    log_lo, log_hi = math.log(codec._STEP_AT_Q100), math.log(codec._STEP_AT_Q0)
+    log_lo, log_hi = math.log(codec._STEP_AT_Q100), math.log(args.max_noise)
+
+    def crop():
+        m = train[rng.integers(len(train))]
+        t = rng.integers(0, m.shape[1] - args.crop + 1)
+        return m[:, t: t + args.crop]
+
+    n_mels = codec.N_MELS
+    bands = np.arange(n_mels)[:, None]
 
     def batch():
+        # 320 clips are few: without augmentation the model learns ESC-10's spectra, not spectra in general.
         xs = []
         for _ in range(args.batch_size):
-            m = train[rng.integers(len(train))]
-            t = rng.integers(0, m.shape[1] - args.crop + 1)
-            gain = rng.uniform(-15.0, 15.0)  # level changes, so the model does not learn ESC's loudness only
-            xs.append(np.maximum(m[:, t: t + args.crop] + gain, codec.DB_FLOOR))
+            x = crop()
+            if rng.random() < 0.5:  # a mixture of two sounds (power sum)
+                x = 10.0 * np.log10(10.0 ** (x / 10.0) + 10.0 ** ((crop() + rng.uniform(-10, 10)) / 10.0))
+            shift = int(rng.integers(-8, 9))  # move the spectrum up or down a few mel bands
+            if shift > 0:
+                x = np.concatenate([np.repeat(x[:1], shift, axis=0), x[:-shift]])
+            elif shift < 0:
+                x = np.concatenate([x[-shift:], np.repeat(x[-1:], -shift, axis=0)])
+            tilt = rng.uniform(-15.0, 15.0) * (bands / (n_mels - 1) - 0.5)  # brighter or duller
+            gain = rng.uniform(-20.0, 20.0)  # level changes
+            xs.append(np.maximum(x + tilt + gain, codec.DB_FLOOR).astype(np.float32))
         return torch.from_numpy(np.stack(xs))
 
     model.train()
@@ -105,7 +123,8 @@ def main(argv=None):
         opt.step()
         sched.step()
         if step % 250 == 0 or step == 1:
-            print(f"step {step}: mse {mse.item():.4f} weighted {loud.item():.4f} code rms {z.pow(2).mean().sqrt().item():.3f} "
+            rms = z.pow(2).mean().sqrt().item()
+            print(f"step {step}: mse {mse.item():.4f} weighted {loud.item():.4f} code rms {rms:.3f} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
 
     model.eval()
@@ -121,7 +140,8 @@ def main(argv=None):
             print(f"held-out fold 5, quality {q} (step {s:.3f}): rms error {math.sqrt(np.mean(errs)):.2f} dB",
                   flush=True)
     info = {"data": "ESC-10 folds 1-4", "seed": args.seed, "steps": args.steps, "batch_size": args.batch_size,
-            "crop": args.crop, "lr": args.lr, "code_penalty": args.code_penalty,
+            "crop": args.crop, "lr": args.lr, "code_penalty": args.code_penalty, "max_noise": args.max_noise,
+            "augmentation": "mix 0.5, shift +-8 bands, tilt +-7.5 dB, gain +-20 dB",
             "loud_weight": args.loud_weight, "latent_dim": args.latent_dim, "channels": args.channels,
             "seconds": round(time.perf_counter() - start, 1)}
     codec.save_codec_model(args.out, model, info=info)
