@@ -29,6 +29,14 @@ spectral measures (log-spectral distance, mel SNR) are what the codec optimises.
 Long inputs are read, resampled (soxr's streaming resampler) and encoded in
 segments of :data:`SEGMENT_FRAMES` feature frames with a little context from
 the neighbouring segments, so memory stays bounded whatever the input length.
+Decoding runs Griffin-Lim in overlapping blocks of about 33 s, each block
+starting from the phase its predecessor found for the shared frames, cross-faded.
+
+Known limits: the model learns spectral envelopes of environmental sound (it was
+trained on ESC-10 only); sharp spectral lines (pure tones, strongly harmonic
+sounds) come back smeared, and sounds far from that training material come back
+worse. Quality saturates near the top of the quality range, where the
+autoencoder, not the quantiser, limits it.
 
 Byte layout of an ``.arep`` file (version 1, all integers little-endian)
 ------------------------------------------------------------------------
@@ -606,7 +614,7 @@ def arep_info(path) -> ArepInfo:
 
 # ---------------------------------------------------------------- streaming input
 
-def _input_blocks(source, sr, where):
+def _input_blocks(source, sr):
     """Yield (total_input_samples, input_rate, iterator of mono float32 blocks at the input rate)."""
     if isinstance(source, (str, os.PathLike, bytes)):
         import soundfile as sf
@@ -766,7 +774,7 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
     cfg = m.config
     stride, dims, n_mels = cfg["stride"], cfg["latent_dim"], cfg["n_mels"]
     where = str(path_or_array) if isinstance(path_or_array, (str, os.PathLike)) else "input"
-    total_in, rate_in, blocks = _input_blocks(path_or_array, sr, where)
+    total_in, rate_in, blocks = _input_blocks(path_or_array, sr)
     resampler = None
     if rate_in != SR:
         import soxr

@@ -99,6 +99,11 @@ def main(argv=None):
                 x = np.concatenate([np.repeat(x[:1], shift, axis=0), x[:-shift]])
             elif shift < 0:
                 x = np.concatenate([x[-shift:], np.repeat(x[-1:], -shift, axis=0)])
+            if rng.random() < 0.5:  # a range of bands in digital silence, as band-limited sources have
+                lo = int(rng.integers(0, n_mels))
+                hi = int(rng.integers(lo + 1, n_mels + 1))
+                x = x.copy()
+                x[lo:hi] = codec.DB_FLOOR
             tilt = rng.uniform(-15.0, 15.0) * (bands / (n_mels - 1) - 0.5)  # brighter or duller
             gain = rng.uniform(-20.0, 20.0)  # level changes
             xs.append(np.maximum(x + tilt + gain, codec.DB_FLOOR).astype(np.float32))
@@ -141,7 +146,7 @@ def main(argv=None):
                   flush=True)
     info = {"data": "ESC-10 folds 1-4", "seed": args.seed, "steps": args.steps, "batch_size": args.batch_size,
             "crop": args.crop, "lr": args.lr, "code_penalty": args.code_penalty, "max_noise": args.max_noise,
-            "augmentation": "mix 0.5, shift +-8 bands, tilt +-7.5 dB, gain +-20 dB",
+            "augmentation": "mix 0.5, shift +-8 bands, silent band range 0.5, tilt +-7.5 dB, gain +-20 dB",
             "loud_weight": args.loud_weight, "latent_dim": args.latent_dim, "channels": args.channels,
             "seconds": round(time.perf_counter() - start, 1)}
     codec.save_codec_model(args.out, model, info=info)
