@@ -348,11 +348,3 @@ def test_cli_encode_and_decode(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["encode", str(wav), "-o", "y.arep", "--quality", "10", "--bitrate-target", "3"])
 
-
-@pytest.mark.parametrize("command", ["encode", "decode"])
-def test_codec_commands_have_help_with_an_example(command, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([command, "--help"])
-    assert exc.value.code == 0
-    out = capsys.readouterr().out
-    assert "Example" in out and f"audiorep {command}" in out
