@@ -44,7 +44,7 @@ def main(argv=None):
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=8000)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--crop", type=int, default=64, help="feature frames per training crop")
     p.add_argument("--latent-dim", type=int, default=64)
