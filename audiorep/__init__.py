@@ -36,7 +36,9 @@ from .store import (
     read_store_metadata,
     write_store,
 )
+from .codec import decode, encode
 from .errors import (
+    CodecError,
     AudioFormatError,
     AudiorepError,
     Cancelled,
@@ -78,12 +80,15 @@ __all__ = [
     "Cancelled",
     "check_params",
     "chunk",
+    "CodecError",
     "compute_features",
-    "Correlogram",
     "correlogram",
+    "Correlogram",
     "cuda_available",
     "Dataset",
+    "decode",
     "DeviceError",
+    "encode",
     "FeatureParams",
     "FeatureTable",
     "fft",

@@ -251,6 +251,24 @@ def _export(args) -> int:
     return 0
 
 
+def _encode(args) -> int:
+    from .codec import encode
+
+    info = encode(args.audio, args.output, bitrate=args.bitrate_target, quality=args.quality, model=args.model,
+                  progress=not args.no_progress)
+    print(f"wrote {args.output}: {info.duration:.2f} s at {info.sr} Hz in {info.n_bytes} bytes "
+          f"({info.kbps:.2f} kbit/s, quantiser step {info.step:.4g})")
+    return 0
+
+
+def _decode(args) -> int:
+    from .codec import decode
+
+    y, sr = decode(args.arep, args.output, model=args.model)
+    print(f"wrote {args.output}: {len(y)} samples at {sr} Hz ({len(y) / sr:.2f} s)")
+    return 0
+
+
 def _run(args) -> int:
     from .examples import write_synthetic_dataset
 
@@ -404,6 +422,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--mlp", default=None)
     p.add_argument("-o", "--output", required=True)
+
+    p = command("encode", _encode, "compress an audio file with the learned codec into an .arep file",
+                "audiorep encode clip.ogg -o clip.arep --bitrate-target 4")
+    p.add_argument("audio")
+    p.add_argument("-o", "--output", required=True, help="the .arep file to write")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--bitrate-target", type=float, default=None, metavar="KBPS",
+                      help="aim for this many kbit/s (default: --quality 50)")
+    rate.add_argument("--quality", type=float, default=None, metavar="Q", help="0 (smallest) .. 100 (best)")
+    p.add_argument("--model", default=None, help="codec model file (default: the one shipped with audiorep)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = command("decode", _decode, "decode an .arep file into a 16 kHz WAV file",
+                "audiorep decode clip.arep -o clip.wav")
+    p.add_argument("arep")
+    p.add_argument("-o", "--output", required=True, help="the WAV file to write")
+    p.add_argument("--model", default=None, help="the codec model that encoded the file (default: the shipped one)")
 
     p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",
                 "audiorep run            # on the embedded synthetic dataset")

@@ -10,6 +10,7 @@ __all__ = [
     "StoreError",
     "Cancelled",
     "DeviceError",
+    "CodecError",
 ]
 
 
@@ -39,3 +40,7 @@ class Cancelled(AudiorepError):
 
 class DeviceError(AudiorepError, RuntimeError):
     """The requested compute device cannot be used (no CUDA build, no GPU or no driver)."""
+
+
+class CodecError(AudiorepError, ValueError):
+    """An ``.arep`` file is malformed, truncated, corrupt, or was made with a different codec model."""

@@ -10,7 +10,7 @@ import pytest
 MODULES = ["audiorep", "audiorep.dsp", "audiorep.audio", "audiorep.datasets", "audiorep.store", "audiorep.mesh",
            "audiorep.features", "audiorep.extract", "audiorep.examples", "audiorep.plot",
            "audiorep.models.autoencoder", "audiorep.models.classifier", "audiorep.train", "audiorep.evaluate",
-           "audiorep.export"]
+           "audiorep.export", "audiorep.codec"]
 
 
 @pytest.mark.parametrize("name", MODULES)
