@@ -1,6 +1,6 @@
 """Rate-distortion benchmark of the learned codec against Opus and a plain log-mel quantiser, on ESC-10 fold 5.
 
-    python bench/bench_codec.py --data /work/shared/data/esc10 [--clips 80] [--out docs]
+    python bench/bench_codec.py --data ../shared/data/esc10 [--clips 80] [--out docs]
 
 Every clip is resampled to 16 kHz mono; that signal is the reference for every
 codec. Measures, averaged over clips:

@@ -6,12 +6,12 @@
 # The autoencoders are trained without labels on all 400 clips (the auDeep convention), with 10%
 # of the clips held out for early stopping; the classifier only ever sees the training folds.
 #
-# Usage: scripts/esc10.sh [DATASET]   (run from the repository root; default /work/shared/data/esc10)
+# Usage: scripts/esc10.sh [DATASET]   (run from the repository root; default ../shared/data/esc10)
 # Steps whose output exists are skipped, so an interrupted run can be restarted.
 # Wall times land in work/times.tsv; scripts/esc10_summary.py turns them and the cv.json files
 # into docs/results/esc10.json.
 set -euo pipefail
-DATA=${1:-/work/shared/data/esc10}
+DATA=${1:-../shared/data/esc10}
 W=work
 R=docs/results
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # the machine is shared; one thread per job

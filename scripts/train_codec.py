@@ -1,6 +1,6 @@
 """Train the codec's autoencoder on ESC-10 folds 1-4 (fold 5 is kept for evaluation).
 
-    python scripts/train_codec.py --data /work/shared/data/esc10 --out audiorep/codec_model/default.npz
+    python scripts/train_codec.py --data ../shared/data/esc10 --out audiorep/codec_model/default.npz
 
 Repeatable: one ``--seed`` fixes the crops, the noise and the initialisation; the
 run uses one CPU thread. Training minimises the mean squared error of the
