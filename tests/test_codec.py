@@ -313,18 +313,19 @@ def test_cancel_event_stops_encoding_and_leaves_no_file(long_wav, tmp_path, chec
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_stops_the_encode_command(long_wav, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_encode_command(long_wav, tmp_path, sig):
     out = tmp_path / "sig.arep"
     env = dict(os.environ, PYTHONPATH=str(Path(audiorep.__file__).resolve().parents[1]))
     proc = subprocess.Popen([sys.executable, "-m", "audiorep", "encode", str(long_wav), "-o", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     tmp = tmp_path / f".sig.arep.{proc.pid}.tmp"
     deadline = time.monotonic() + 30
     while not tmp.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert tmp.exists(), proc.communicate()
     sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=10)
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 130, err
