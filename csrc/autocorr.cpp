@@ -143,7 +143,7 @@ struct Workspace {
   std::vector<T> pa, pb;      // half power spectra (N/2 + 1) of each frame of a pair
   std::vector<T> spare;       // lags of the zero frame that pads an odd count
   // Each frame is scaled to unit energy before packing (see for_each_block); undo[i] is
-  // the factor (its windowed energy) that takes frame i's results back to its own scale.
+  // the factor that takes frame i's quadratic results back to its own scale.
   std::vector<double> undo;
   Workspace(std::size_t pairs, std::size_t N, std::size_t K, bool spectra)
       : a(pairs * N), b(pairs * N), pa(spectra ? pairs * (N / 2 + 1) : 0), pb(spectra ? pairs * (N / 2 + 1) : 0),
@@ -380,15 +380,23 @@ void check_lags(std::size_t frame_length, std::size_t max_lag, std::size_t nfft)
     throw std::invalid_argument("nfft=" + std::to_string(nfft) + " is shorter than frame_length + max_lag - 1");
 }
 
-// Energy of a windowed frame, in double precision.
+// Energy of a windowed frame. Eight independent partial sums keep the loop from
+// waiting on one long dependency chain; the value only sets a gain, so its
+// rounding does not matter (undo_factor inverts the gain actually applied).
 template <typename T>
 double windowed_energy(const T* w, const T* f, std::size_t L) {
-  double e = 0.0;
-  for (std::size_t n = 0; n < L; ++n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t n = 0;
+  for (; n + 8 <= L; n += 8)
+    for (std::size_t k = 0; k < 8; ++k) {
+      const double v = static_cast<double>(w[n + k]) * static_cast<double>(f[n + k]);
+      acc[k] += v * v;
+    }
+  for (; n < L; ++n) {
     const double v = static_cast<double>(w[n]) * static_cast<double>(f[n]);
-    e += v * v;
+    acc[0] += v * v;
   }
-  return e;
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 // The packed transform mixes the rounding error of both frames of a pair, so a
@@ -399,10 +407,16 @@ T unit_gain(double energy) {
   return energy > 1e-60 ? static_cast<T>(1.0 / std::sqrt(energy)) : T(1);
 }
 
-// Factor that undoes unit_gain on a quantity quadratic in the frame (power, lags).
+// Factor that undoes a gain g on a quantity quadratic in the frame (power, lags).
 template <typename T>
-T undo_gain(double energy, T scale) {
-  return energy > 1e-60 ? static_cast<T>(static_cast<double>(scale) * energy) : scale;
+double undo_factor(T gain) {
+  const double g = static_cast<double>(gain);
+  return 1.0 / (g * g);
+}
+
+template <typename T>
+T undo_gain(double undo, T scale) {
+  return static_cast<T>(static_cast<double>(scale) * undo);
 }
 
 // Runs body(ws, first_item, pairs_in_block) over blocks of frame pairs, after
@@ -430,10 +444,10 @@ void for_each_block(const Plan<T>& p, const T* x, std::size_t howmany, std::ptrd
       for (std::size_t j = 0; j < np; ++j) {
         const T* fa = frame(first + 2 * j);
         const T* fb = frame(first + 2 * j + 1);
-        const double ea = windowed_energy(w, fa, p.L), eb = windowed_energy(w, fb, p.L);
-        ws.undo[2 * j] = ea;
-        ws.undo[2 * j + 1] = eb;
-        load_pair(p, w, fa, fb, unit_gain<T>(ea), unit_gain<T>(eb), ws.a.data() + j * p.N);
+        const T ga = unit_gain<T>(windowed_energy(w, fa, p.L)), gb = unit_gain<T>(windowed_energy(w, fb, p.L));
+        ws.undo[2 * j] = undo_factor(ga);
+        ws.undo[2 * j + 1] = undo_factor(gb);
+        load_pair(p, w, fa, fb, ga, gb, ws.a.data() + j * p.N);
       }
       fft::c2c<T>(ws.a.data(), ws.b.data(), p.Mf, np * p.E, static_cast<std::ptrdiff_t>(p.Mf),
                   static_cast<std::ptrdiff_t>(p.Mf), true, T(1), 1);
