@@ -83,6 +83,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dsp
+from ._util import atomic_path
 from .errors import AudioFormatError, Cancelled, CodecError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -225,14 +226,8 @@ def save_codec_model(path, module, *, info=None) -> None:
     payload["config"] = np.frombuffer(json.dumps(module.config, sort_keys=True).encode(), dtype=np.uint8)
     payload["info"] = np.frombuffer(json.dumps(info or {}, sort_keys=True).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **payload)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **payload)
 
 
 def load_codec_model(path=None):
@@ -935,11 +930,6 @@ def decode(in_path, out_path=None, *, model=None, cancel=None):
 
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _tmp_beside(out_path)
-        try:
+        with atomic_path(out_path) as tmp:
             sf.write(tmp, y, info.sr, format="WAV", subtype="FLOAT")
-            os.replace(tmp, out_path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
     return y, info.sr
