@@ -90,6 +90,11 @@ if [[ ! -e $W/models/mel60_gru2x256e100.pt.ckpt ]]; then cp $W/models/mel60_gru2
 step train_mel60_e100 $W/models/mel60_gru2x256e100.pt python -m audiorep train $W/mel60.parquet -o $W/models/mel60_gru2x256e100.pt "${AE[@]}" --epochs 100 --resume
 step represent_mel60_e100 $W/ae_mel60_e100.parquet python -m audiorep represent $W/models/mel60_gru2x256e100.pt $W/mel60.parquet -o $W/ae_mel60_e100.parquet
 ev ae_mel60_e100   $W/ae_mel60_e100.parquet
+# Post hoc: each mel autoencoder representation fused with the best pooled baseline, to see
+# whether the learned representation carries anything the pooled statistics miss.
+ev pool_mel+pool_cg+ae_mel        $W/pool_mel.parquet $W/pool_cg.parquet $W/ae_mel.parquet
+ev pool_mel+pool_cg+ae_mel60      $W/pool_mel.parquet $W/pool_cg.parquet $W/ae_mel60.parquet
+ev pool_mel+pool_cg+ae_mel60_e100 $W/pool_mel.parquet $W/pool_cg.parquet $W/ae_mel60_e100.parquet
 # Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py
 
