@@ -12,17 +12,22 @@ from typing import Iterator
 from .errors import ParameterError
 
 
+def as_int(value, message: str) -> int:
+    """Return ``value`` as an int (bools refused), or raise ParameterError(message)."""
+    if isinstance(value, bool):
+        raise ParameterError(message)
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ParameterError(message) from None
+
+
 def positive_int(value, name: str) -> int:
     """Return ``value`` as an int, or raise ParameterError if it is not a positive integer."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        result = operator.index(value)
-    except TypeError:
-        raise ParameterError(f"{name}={value!r} must be a positive integer") from None
-    if result < 1:
-        raise ParameterError(f"{name}={value!r} must be a positive integer")
-    return result
+    message = f"{name}={value!r} must be a positive integer"
+    if as_int(value, message) < 1:
+        raise ParameterError(message)
+    return operator.index(value)
 
 
 def resolve_workers(workers) -> int:
@@ -32,12 +37,7 @@ def resolve_workers(workers) -> int:
     """
     if workers is None:
         return 1
-    try:
-        if isinstance(workers, bool):
-            raise TypeError
-        w = operator.index(workers)
-    except TypeError:
-        raise ParameterError(f"workers={workers!r} must be an integer or None") from None
+    w = as_int(workers, f"workers={workers!r} must be an integer or None")
     cores = os.cpu_count() or 1
     if w > 0:
         return w

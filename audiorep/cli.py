@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import time

@@ -7,13 +7,12 @@ and call the kernels in :mod:`audiorep._core`; the numerical work happens there.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core, _device
-from ._util import positive_int, resolve_workers
+from ._util import as_int, positive_int, resolve_workers
 from .errors import ParameterError
 
 __all__ = ["fft", "ifft", "rfft", "irfft"]
@@ -40,12 +39,7 @@ def _scale(norm: str, n: int, forward: bool) -> float:
 def _check_axis(x: np.ndarray, axis) -> int:
     if x.ndim == 0:
         raise ParameterError("the input is a scalar; the FFT needs at least one axis")
-    try:
-        if isinstance(axis, bool):
-            raise TypeError
-        ax = operator.index(axis)
-    except TypeError:
-        raise ParameterError(f"axis={axis!r} must be an integer") from None
+    ax = as_int(axis, f"axis={axis!r} must be an integer")
     if not -x.ndim <= ax < x.ndim:
         raise ParameterError(f"axis={ax} is out of range for an input with {x.ndim} dimension(s)")
     return ax % x.ndim
@@ -56,15 +50,7 @@ def _check_n(n, default: int, name: str = "n") -> int:
         if default < 1:
             raise ParameterError(f"invalid number of data points ({default}): {name} must be at least 1")
         return default
-    try:
-        if isinstance(n, bool):
-            raise TypeError
-        value = operator.index(n)
-    except TypeError:
-        raise ParameterError(f"{name}={n!r} must be a positive integer") from None
-    if value < 1:
-        raise ParameterError(f"{name}={value} must be at least 1")
-    return value
+    return positive_int(n, name)
 
 
 def _as_array(x) -> np.ndarray:
@@ -668,6 +654,11 @@ def autocorrelogram(
             values, energy = _core.autocorrelogram(
                 rows, win, frame_length, hop_length, n_frames, k, nfft, bool(normalize), threads
             )
+    return _autocorrelogram_result(values, energy, lead, n_frames, k, sr, frame_length, hop_length, center)
+
+
+def _autocorrelogram_result(values, energy, lead, n_frames, k, sr, frame_length, hop_length, center):
+    """Wrap kernel output rows (numpy or torch) with their batch shape and axes."""
     lags, frequencies = _lag_axes(k, sr)
     return Autocorrelogram(
         values=values.reshape(lead + (n_frames, k)),
@@ -713,17 +704,7 @@ def _torch_autocorrelogram(t, sr, frame_length, hop_length, max_lag, window, cen
             hop_length, n_frames, k, _core.acf_fft_size(frame_length, k), bool(normalize), values.data_ptr(),
             energy.data_ptr(), arr.dtype == np.float64, *_device.launch_args(t),
         )
-    lags, frequencies = _lag_axes(k, sr)
-    return Autocorrelogram(
-        values=values.reshape(lead + (n_frames, k)),
-        times=_frame_times(n_frames, sr, frame_length, hop_length, bool(center)),
-        lags=lags,
-        frequencies=frequencies,
-        sr=sr,
-        energy=energy.reshape(lead + (n_frames,)),
-        frame_length=frame_length,
-        hop_length=hop_length,
-    )
+    return _autocorrelogram_result(values, energy, lead, n_frames, k, sr, frame_length, hop_length, center)
 
 
 # -------------------------------------------------------------- frequency scales

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._util import positive_int
+from ._util import atomic_path, positive_int
 from .errors import ParameterError
 from .models import MLPClassifier, Standardizer
-from .train import atomic_path, resolve_device, seed_everything
+from .train import check_real_array, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +35,7 @@ __all__ = [
 
 
 def _check_reps(reps, name: str = "reps") -> np.ndarray:
-    if isinstance(reps, torch.Tensor):
-        reps = reps.detach().cpu().numpy()
-    if not isinstance(reps, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array of shape (N, D), got {type(reps).__name__}")
-    if reps.ndim != 2 or min(reps.shape) < 1:
-        raise ParameterError(f"{name} must have shape (N, D) with N, D >= 1, got shape {reps.shape}")
-    if not (np.issubdtype(reps.dtype, np.floating) or np.issubdtype(reps.dtype, np.integer)):
-        raise TypeError(f"{name} must hold real numbers, got dtype {reps.dtype}")
-    reps = np.ascontiguousarray(reps, dtype=np.float32)
-    if not np.isfinite(reps).all():
-        raise ParameterError(f"{name} contains NaN or infinite values")
-    return reps
+    return check_real_array(reps, name, "N, D")
 
 
 def _check_int_vector(values, n: int, name: str) -> np.ndarray:

@@ -18,9 +18,9 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ._util import atomic_path
 from .errors import ParameterError
 from .models import MLPClassifier, Seq2SeqAutoencoder, Standardizer
-from .train import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,13 @@ the compiled core; this module checks arguments and handles files.
 from __future__ import annotations
 
 import logging
-import operator
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _core
-from ._util import atomic_path, resolve_workers
+from ._util import as_int, atomic_path, resolve_workers
 from .errors import ObjFormatError, ParameterError
 
 __all__ = ["ObjMesh", "write_obj", "read_obj", "heightfield_from_obj"]
@@ -139,12 +138,7 @@ def _check_scale(scale) -> tuple[float, float, float]:
 
 
 def _check_precision(precision) -> int:
-    try:
-        if isinstance(precision, bool):
-            raise TypeError
-        value = operator.index(precision)
-    except TypeError:
-        raise ParameterError(f"precision={precision!r} must be an integer") from None
+    value = as_int(precision, f"precision={precision!r} must be an integer")
     if not 0 <= value <= 17:
         raise ParameterError(f"precision={value} must be between 0 and 17 digits")
     return value

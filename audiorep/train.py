@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
 import logging
 import math
-import os
 import random
 import sys
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -51,22 +49,28 @@ def seed_everything(seed: int) -> torch.Generator:
     return generator
 
 
+def check_real_array(x, name: str, axes: str) -> np.ndarray:
+    """Return ``x`` as a C-contiguous float32 array with the named ``axes`` (e.g. "N, T, F"), or raise."""
+    ndim = axes.count(",") + 1
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of shape ({axes}), got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ParameterError(f"{name} must have shape ({axes}), got shape {x.shape}")
+    if min(x.shape) < 1:
+        raise ParameterError(f"{name} must not be empty, got shape {x.shape}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ParameterError(f"{name} contains NaN or infinite values")
+    return x
+
+
 def check_features(features, name: str = "features") -> np.ndarray:
     """Return ``features`` as a C-contiguous float32 (N, T, F) array, or raise a clear error."""
-    if isinstance(features, torch.Tensor):
-        features = features.detach().cpu().numpy()
-    if not isinstance(features, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array of shape (N, T, F), got {type(features).__name__}")
-    if features.ndim != 3:
-        raise ParameterError(f"{name} must have shape (N, T, F), got shape {features.shape}")
-    if min(features.shape) < 1:
-        raise ParameterError(f"{name} must not be empty, got shape {features.shape}")
-    if not (np.issubdtype(features.dtype, np.floating) or np.issubdtype(features.dtype, np.integer)):
-        raise TypeError(f"{name} must hold real numbers, got dtype {features.dtype}")
-    features = np.ascontiguousarray(features, dtype=np.float32)
-    if not np.isfinite(features).all():
-        raise ParameterError(f"{name} contains NaN or infinite values")
-    return features
+    return check_real_array(features, name, "N, T, F")
 
 
 def resolve_device(device) -> torch.device:

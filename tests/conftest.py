@@ -35,3 +35,15 @@ def esc10_dir() -> Path:
     if not (ESC10 / "001 - Dog bark").is_dir():
         pytest.skip(f"ESC-10 data not found at {ESC10}")
     return ESC10
+
+
+@pytest.fixture
+def one_torch_thread():
+    # The test models are tiny: extra intra-op threads only add synchronisation, and on a loaded
+    # CI machine they make those tests several times slower.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

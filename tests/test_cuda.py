@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import audiorep
-import audiorep.dsp as dsp
 from audiorep import DeviceError, ParameterError, _core
 
 TOL = {np.float32: 5e-5, np.float64: 1e-11}

@@ -22,14 +22,7 @@ from audiorep.evaluate import (
 from audiorep.models import Standardizer
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # These models are tiny: extra intra-op threads only add synchronisation, and on a loaded
-    # CI machine they make the tests several times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 QUICK = dict(hidden=(16,), dropout=0.1, epochs=60, lr=1e-2)

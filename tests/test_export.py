@@ -18,14 +18,7 @@ from audiorep.export import export, load_torchscript, script
 from audiorep.models import MLPClassifier, Seq2SeqAutoencoder, Standardizer
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # These models are tiny: extra intra-op threads only add synchronisation, and on a loaded
-    # CI machine they make the tests several times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 LABELS = ["dog", "rain", "sea waves"]

@@ -11,14 +11,7 @@ from audiorep.models import Seq2SeqAutoencoder
 from audiorep.train import load_model, represent, save_model, train_autoencoder
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # These models are tiny: extra intra-op threads only add synchronisation, and on a loaded
-    # CI machine they make the tests several times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CONFIG = {"units": 8, "layers": 1, "teacher_forcing": 0.5, "dropout": 0.1}
