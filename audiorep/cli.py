@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ._util import atomic_path
+from .errors import ParameterError
 
 log = logging.getLogger("audiorep")
 
@@ -143,6 +144,13 @@ def _train(args) -> int:
     from .train import save_model, train_autoencoder
 
     table, x = _load_features(args.features)
+    if args.exclude_folds:
+        keep = ~np.isin(table.fold, args.exclude_folds)
+        if not keep.any():
+            raise ParameterError(f"--exclude-folds {args.exclude_folds} leaves no rows to train on")
+        if keep.all():
+            raise ParameterError(f"--exclude-folds {args.exclude_folds}: no row of {args.features} is in these folds")
+        x = x[keep]
     config = dict(units=args.units, layers=args.layers, cell=args.cell,
                   bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional_decoder,
                   dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing)
@@ -188,24 +196,80 @@ def _pool(args) -> int:
     return 0
 
 
+FOLD_FIELD = "{fold}"
+
+
+def _fold_files(template: str) -> dict[int, Path]:
+    """The files a path template with ``{fold}`` names, by fold number (e.g. ``ae_x{fold}.parquet``)."""
+    import re
+
+    path = Path(template)
+    if FOLD_FIELD in str(path.parent) or path.name.count(FOLD_FIELD) != 1:
+        raise ParameterError(f"{template}: put {FOLD_FIELD} once, in the file name")
+    head, tail = path.name.split(FOLD_FIELD)
+    pattern = re.compile(re.escape(head) + r"(\d+)" + re.escape(tail))
+    found = {}
+    if path.parent.is_dir():
+        for candidate in path.parent.iterdir():
+            match = pattern.fullmatch(candidate.name)
+            if match:
+                found[int(match.group(1))] = candidate
+    if not found:
+        raise FileNotFoundError(f"{template}: no file matches (the fold number goes where {FOLD_FIELD} is)")
+    return found
+
+
 def _load_reps(paths):
+    """Read and fuse representation stores; any path with ``{fold}`` holds one store per fold.
+
+    Returns the first store's table and either an (N, D) array or, with templates, a dict
+    mapping each fold to its (N, D) fused array.
+    """
     from .evaluate import fuse
     from .store import read_store
 
-    tables = [read_store(p) for p in paths]
-    first = tables[0]
-    for p, t in zip(paths[1:], tables[1:]):
-        if list(t.filename) != list(first.filename) or list(t.chunk_nr) != list(first.chunk_nr):
-            from .errors import StoreError
+    paths = [str(p) for p in paths]
+    templates = {p: _fold_files(p) for p in paths if FOLD_FIELD in p}
+    cache = {}
 
-            raise StoreError(f"{p} does not hold the same rows in the same order as {paths[0]}")
-    reps = fuse(*[np.stack([f.reshape(-1) for f in t.features]) for t in tables])
+    def table_of(path):
+        if path not in cache:
+            cache[path] = read_store(path)
+            first_path, first = next(iter(cache.items()))
+            t = cache[path]
+            if list(t.filename) != list(first.filename) or list(t.chunk_nr) != list(first.chunk_nr):
+                from .errors import StoreError
+
+                raise StoreError(f"{path} does not hold the same rows in the same order as {first_path}")
+        return cache[path]
+
+    def matrix(path):
+        return np.stack([f.reshape(-1) for f in table_of(path).features])
+
+    first = table_of(paths[0] if paths[0] not in templates else next(iter(templates[paths[0]].values())))
+    if not templates:
+        return first, fuse(*[matrix(p) for p in paths])
+    folds = sorted(int(f) for f in np.unique(first.fold))
+    reps = {}
+    for fold in folds:
+        members = []
+        for p in paths:
+            if p in templates:
+                if fold not in templates[p]:
+                    raise FileNotFoundError(f"{p}: no file for fold {fold} (found folds {sorted(templates[p])})")
+                members.append(str(templates[p][fold]))
+            else:
+                members.append(p)
+        reps[fold] = fuse(*[matrix(m) for m in members])
     return first, reps
 
 
 def _evaluate(args) -> int:
     from .evaluate import cross_validate, save_classifier, train_classifier, write_confusion_png, write_confusion_text
 
+    if any(FOLD_FIELD in str(p) for p in args.reps) and (args.k or args.save_mlp):
+        raise ParameterError(f"representations per fold ({FOLD_FIELD} in a path) work with the data's folds only, "
+                             "and without --save-mlp")
     table, reps = _load_reps(args.reps)
     names = [table.label_map[k] for k in sorted(table.label_map)]
     folds = None if args.k else table.fold
@@ -385,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=10, help="epochs without held-out improvement before stopping")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
+                   help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--no-progress", action="store_true")
@@ -403,7 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("evaluate", _evaluate, "cross-validate an MLP on representations (several files are fused)",
                 "audiorep evaluate reps.parquet --repeats 5 --output-dir results/")
-    p.add_argument("reps", nargs="+", type=Path)
+    p.add_argument("reps", nargs="+", type=Path,
+                   help="representation stores, fused in order; {fold} in a file name (ae_x{fold}.parquet) "
+                        "gives each held-out fold its own store, e.g. from an autoencoder trained without it")
     p.add_argument("--k", type=int, default=None, help="random stratified folds instead of the data's folds")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--hidden", type=int, nargs="+", default=[150, 150])

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -267,8 +267,11 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
 
     Parameters
     ----------
-    reps : ndarray, shape (N, D)
-        Representations (see :func:`fuse` to combine several).
+    reps : ndarray, shape (N, D), or mapping of fold to ndarray (N, D)
+        Representations (see :func:`fuse` to combine several). A mapping gives each held-out fold
+        its own representations of all N clips, e.g. from an autoencoder trained without that
+        fold's audio; the classifier for fold f trains and tests on ``reps[f]``. A mapping needs
+        ``folds`` and an entry for every fold.
     labels : ndarray of int, shape (N,)
     folds : ndarray of int, shape (N,), optional
         Predefined fold of each clip (e.g. ESC-50's 1..5). None means ``k`` random stratified folds.
@@ -300,8 +303,20 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
     >>> res.mean > 0.9, int(res.confusion.sum())
     (True, 40)
     """
-    reps = _check_reps(reps)
-    n = len(reps)
+    per_fold = isinstance(reps, Mapping)
+    if per_fold:
+        if folds is None:
+            raise ParameterError("representations per fold need the folds they belong to (folds=None)")
+        if not reps:
+            raise ParameterError("the mapping of representations per fold is empty")
+        reps = {int(f): _check_reps(r, f"reps[{f}]") for f, r in reps.items()}
+        shapes = {r.shape for r in reps.values()}
+        if len(shapes) != 1:
+            raise ParameterError(f"representations per fold must all have the same shape, got {sorted(shapes)}")
+        n = next(iter(reps.values())).shape[0]
+    else:
+        reps = _check_reps(reps)
+        n = len(reps)
     labels, n_classes = _check_labels(labels, n, n_classes)
     repeats = positive_int(repeats, "repeats")
     _check_hyper(epochs, lr, dropout, batch_size)
@@ -320,6 +335,10 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
         k = positive_int(k, "k")
 
     fold_ids = np.unique(folds).tolist() if folds is not None else list(range(k))
+    if per_fold:
+        missing = sorted(set(fold_ids) - set(reps))
+        if missing:
+            raise ParameterError(f"no representations for fold(s) {missing}; got folds {sorted(reps)}")
     fold_acc = np.zeros((repeats, len(fold_ids)))
     confusions = np.zeros((repeats, n_classes, n_classes), dtype=np.int64)
     predictions = np.full((repeats, n), -1, dtype=np.int64)
@@ -334,10 +353,11 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
                 train = ~test
                 if not test.any():
                     raise ParameterError(f"fold {fold} has no clips")
-                mlp, scaler = train_classifier(reps[train], labels[train], n_classes=n_classes, hidden=hidden,
+                x = reps[fold] if per_fold else reps
+                mlp, scaler = train_classifier(x[train], labels[train], n_classes=n_classes, hidden=hidden,
                                                dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size,
                                                weight_decay=weight_decay, seed=_fold_seed(seed, r, j), device=device)
-                pred = predict_proba(mlp, scaler, reps[test]).argmax(1)
+                pred = predict_proba(mlp, scaler, x[test]).argmax(1)
                 predictions[r, test] = pred
                 fold_acc[r, j] = float((pred == labels[test]).mean())
                 np.add.at(confusions[r], (labels[test], pred), 1)

@@ -213,3 +213,54 @@ def test_pool_and_fused_evaluation(small_dataset, tmp_path, capsys):
     result = json.loads((out / "cv.json").read_text())
     assert len(result["inputs"]) == 2
     assert (out / "confusion.txt").read_text().count("\n") >= 4
+
+
+def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    from audiorep import train as train_module
+
+    feats = tmp_path / "f.parquet"
+    assert main(["extract", str(small_dataset), "-o", str(feats), "--frame-length", "256", "--hop-length", "128",
+                 "--n-mels", "8", "--no-progress"]) == 0
+    table = read_store(feats)
+    seen = []
+    original = train_module.train_autoencoder
+
+    def recording(x, **kwargs):
+        seen.append(np.array(x, copy=True))
+        return original(x, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_autoencoder", recording)
+    tiny = ["--epochs", "1", "--units", "8", "--layers", "1", "--batch-size", "4", "--no-progress"]
+    for fold in (1, 2, 3, 4, 5):
+        model = tmp_path / f"ae_x{fold}.pt"
+        assert main(["train", str(feats), "-o", str(model), "--exclude-folds", str(fold), *tiny]) == 0
+        assert "trained on 16 sequences" in capsys.readouterr().out
+        np.testing.assert_array_equal(seen[-1], table.stacked()[table.fold != fold])
+        assert main(["represent", str(model), str(feats), "-o", str(tmp_path / f"ae_x{fold}.parquet")]) == 0
+    assert main(["train", str(feats), "-o", str(tmp_path / "none.pt"), "--exclude-folds", "1", "2", "3", "4", "5",
+                 *tiny]) == 1
+    assert "leaves no rows" in capsys.readouterr().err
+    assert main(["train", str(feats), "-o", str(tmp_path / "none.pt"), "--exclude-folds", "9", *tiny]) == 1
+    assert "no row" in capsys.readouterr().err
+
+    stats = tmp_path / "stats.parquet"
+    assert main(["pool", str(feats), "-o", str(stats)]) == 0
+    out = tmp_path / "eval"
+    template = str(tmp_path / "ae_x{fold}.parquet")
+    assert main(["evaluate", str(stats), template, "--repeats", "1", "--epochs", "20", "--hidden", "8",
+                 "--output-dir", str(out), "--no-progress"]) == 0
+    import json
+
+    result = json.loads((out / "cv.json").read_text())
+    assert result["inputs"] == [str(stats), template] and result["fold_ids"] == [1, 2, 3, 4, 5]
+    assert np.asarray(result["confusion"]).sum() == 20
+    (tmp_path / "ae_x3.parquet").unlink()
+    capsys.readouterr()
+    assert main(["evaluate", template, "--repeats", "1", "--epochs", "2", "--output-dir", str(out),
+                 "--no-progress"]) == 1
+    assert "no file for fold 3" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "nothing_{fold}.parquet"), "--output-dir", str(out)]) == 1
+    assert "no file matches" in capsys.readouterr().err
+    assert main(["evaluate", template, "--k", "5", "--output-dir", str(out)]) == 1
+    assert "data's folds only" in capsys.readouterr().err

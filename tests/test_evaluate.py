@@ -191,3 +191,28 @@ def test_cross_validate_rejects_bad_arguments(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         cross_validate(args.pop("reps"), args.pop("labels"), args.pop("folds", None), **args)
+
+
+def test_representations_per_fold(rng):
+    reps, labels = _blobs(rng, n_per_class=12)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    shared = cross_validate(reps, labels, folds, repeats=1, seed=3, **QUICK)
+    same = cross_validate({f: reps for f in (1, 2, 3, 4)}, labels, folds, repeats=1, seed=3, **QUICK)
+    np.testing.assert_array_equal(same.predictions, shared.predictions)
+    # fold 2's classifier sees only its own (uninformative) representations
+    noise = rng.standard_normal(reps.shape).astype(np.float32)
+    mixed = cross_validate({1: reps, 2: noise, 3: reps, 4: reps}, labels, folds, repeats=2, seed=3, **QUICK)
+    assert mixed.fold_accuracies[:, [0, 2, 3]].min() > 0.9
+    assert mixed.fold_accuracies[:, 1].mean() < 0.7
+
+
+@pytest.mark.parametrize("reps,folds,match", [
+    ({1: np.zeros((6, 2)), 2: np.zeros((6, 2))}, None, "need the folds"),
+    ({}, np.array([1, 2, 1, 2, 1, 2]), "empty"),
+    ({1: np.zeros((6, 2))}, np.array([1, 2, 1, 2, 1, 2]), r"fold\(s\) \[2\]"),
+    ({1: np.zeros((6, 2)), 2: np.zeros((6, 3))}, np.array([1, 2, 1, 2, 1, 2]), "same shape"),
+    ({1: np.zeros((6, 2)), 2: np.full((6, 2), np.nan)}, np.array([1, 2, 1, 2, 1, 2]), "NaN"),
+])
+def test_representations_per_fold_reject_bad_input(reps, folds, match):
+    with pytest.raises(ParameterError, match=match):
+        cross_validate(reps, np.array([0, 1, 2, 0, 1, 2]), folds, epochs=1)
