@@ -267,6 +267,8 @@ def _load_reps(paths):
 def _evaluate(args) -> int:
     from .evaluate import cross_validate, save_classifier, train_classifier, write_confusion_png, write_confusion_text
 
+    if args.save_mlp and args.ensemble != 1:
+        raise ParameterError("--save-mlp saves one classifier; it cannot be combined with --ensemble")
     if any(FOLD_FIELD in str(p) for p in args.reps) and (args.k or args.save_mlp):
         raise ParameterError(f"representations per fold ({FOLD_FIELD} in a path) work with the data's folds only, "
                              "and without --save-mlp")
@@ -276,7 +278,8 @@ def _evaluate(args) -> int:
     start = time.perf_counter()
     result = cross_validate(reps, table.label_numeric, folds, k=args.k or 5, label_names=names,
                             repeats=args.repeats, seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout,
-                            epochs=args.epochs, lr=args.lr, device=args.device, progress=not args.no_progress)
+                            epochs=args.epochs, lr=args.lr, ensemble=args.ensemble, device=args.device,
+                            progress=not args.no_progress)
     print(result)
     width = max(len(n) for n in names)
     print(f"  {'class':<{width}}  precision  recall")
@@ -289,6 +292,7 @@ def _evaluate(args) -> int:
                         title=f"accuracy {100 * result.mean:.1f}% +- {100 * result.std:.1f}")
     with atomic_path(out / "cv.json") as tmp:
         tmp.write_text(json.dumps({**result.to_dict(), "inputs": [str(p) for p in args.reps], "seed": args.seed,
+                                   "ensemble": args.ensemble,
                                    "seconds": time.perf_counter() - start}, indent=1))
     if args.save_mlp:
         mlp, scaler = train_classifier(reps, table.label_numeric, hidden=tuple(args.hidden), dropout=args.dropout,
@@ -478,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=0.4)
     p.add_argument("--epochs", type=int, default=400)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="classifiers per fold (different seeds) whose probabilities are averaged")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -255,10 +255,14 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, repeat, fold + 1]).generate_state(1)[0])
 
 
+def _member_seed(seed: int, repeat: int, fold: int, member: int) -> int:
+    return int(np.random.SeedSequence([seed, repeat, fold + 1, member]).generate_state(1)[0])
+
+
 def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | None = None,
                    label_names: Sequence[str] | None = None, repeats: int = 5, seed: int = 0,
                    hidden: Sequence[int] = (150, 150), dropout: float = 0.4, epochs: int = 400, lr: float = 1e-3,
-                   batch_size: int | None = None, weight_decay: float = 0.0, device="cpu",
+                   batch_size: int | None = None, weight_decay: float = 0.0, ensemble: int = 1, device="cpu",
                    progress: bool = False) -> CVResult:
     """Cross-validate an MLP on representations: train on all folds but one, score that one.
 
@@ -287,6 +291,9 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
         Seeds everything; the same seed gives the same result.
     hidden, dropout, epochs, lr, batch_size, weight_decay, device
         See :func:`train_classifier`.
+    ensemble : int
+        Classifiers trained per fold with different seeds; their class probabilities are averaged.
+        The first has the seed a single classifier would get, so ``ensemble=1`` is one MLP.
     progress : bool
         Show a tqdm bar over the fold runs on stderr.
 
@@ -320,6 +327,7 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
     labels, n_classes = _check_labels(labels, n, n_classes)
     repeats = positive_int(repeats, "repeats")
     _check_hyper(epochs, lr, dropout, batch_size)
+    ensemble = positive_int(ensemble, "ensemble")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed={seed!r} must be a non-negative integer")
     if label_names is None:
@@ -354,10 +362,14 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
                 if not test.any():
                     raise ParameterError(f"fold {fold} has no clips")
                 x = reps[fold] if per_fold else reps
-                mlp, scaler = train_classifier(x[train], labels[train], n_classes=n_classes, hidden=hidden,
-                                               dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size,
-                                               weight_decay=weight_decay, seed=_fold_seed(seed, r, j), device=device)
-                pred = predict_proba(mlp, scaler, x[test]).argmax(1)
+                probs = 0.0
+                for m in range(ensemble):
+                    member_seed = _fold_seed(seed, r, j) if m == 0 else _member_seed(seed, r, j, m)
+                    mlp, scaler = train_classifier(x[train], labels[train], n_classes=n_classes, hidden=hidden,
+                                                   dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size,
+                                                   weight_decay=weight_decay, seed=member_seed, device=device)
+                    probs = probs + predict_proba(mlp, scaler, x[test])
+                pred = probs.argmax(1)
                 predictions[r, test] = pred
                 fold_acc[r, j] = float((pred == labels[test]).mean())
                 np.add.at(confusions[r], (labels[test], pred), 1)

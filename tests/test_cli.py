@@ -254,6 +254,12 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
 
     result = json.loads((out / "cv.json").read_text())
     assert result["inputs"] == [str(stats), template] and result["fold_ids"] == [1, 2, 3, 4, 5]
+    assert main(["evaluate", str(stats), "--ensemble", "2", "--repeats", "1", "--epochs", "5", "--hidden", "8",
+                 "--output-dir", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "cv.json").read_text())["ensemble"] == 2
+    assert main(["evaluate", str(stats), "--ensemble", "2", "--save-mlp", str(tmp_path / "m.pt"),
+                 "--output-dir", str(out)]) == 1
+    assert "--ensemble" in capsys.readouterr().err
     assert np.asarray(result["confusion"]).sum() == 20
     (tmp_path / "ae_x3.parquet").unlink()
     capsys.readouterr()

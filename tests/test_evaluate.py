@@ -216,3 +216,25 @@ def test_representations_per_fold(rng):
 def test_representations_per_fold_reject_bad_input(reps, folds, match):
     with pytest.raises(ParameterError, match=match):
         cross_validate(reps, np.array([0, 1, 2, 0, 1, 2]), folds, epochs=1)
+
+
+def test_ensemble_averages_the_probabilities_of_differently_seeded_classifiers(rng):
+    reps, labels = _blobs(rng, n_per_class=10, sep=1.0)
+    folds = np.tile(np.arange(1, 4), len(labels) // 3)
+    single = cross_validate(reps, labels, folds, repeats=1, seed=4, **QUICK)
+    one = cross_validate(reps, labels, folds, repeats=1, seed=4, ensemble=1, **QUICK)
+    np.testing.assert_array_equal(one.predictions, single.predictions)
+    res = cross_validate(reps, labels, folds, repeats=1, seed=4, ensemble=3, **QUICK)
+    expected = np.full(len(labels), -1)
+    for j, fold in enumerate([1, 2, 3]):
+        test = folds == fold
+        probs = 0
+        for m in range(3):
+            s = evaluate._fold_seed(4, 0, j) if m == 0 else evaluate._member_seed(4, 0, j, m)
+            mlp, scaler = train_classifier(reps[~test], labels[~test], seed=s, **QUICK)
+            probs = probs + evaluate.predict_proba(mlp, scaler, reps[test])
+        expected[test] = probs.argmax(1)
+    np.testing.assert_array_equal(res.predictions[0], expected)
+    assert not np.array_equal(res.predictions, single.predictions)
+    with pytest.raises(ParameterError, match="ensemble=0"):
+        cross_validate(reps, labels, folds, ensemble=0, **QUICK)
