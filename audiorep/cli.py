@@ -158,6 +158,7 @@ def _train(args) -> int:
     start = time.perf_counter()
     model, history = train_autoencoder(x, config=config, seed=args.seed, device=args.device, epochs=args.epochs,
                                        batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                                       scaling=args.scaling,
                                        checkpoint_path=checkpoint, resume=args.resume,
                                        progress=not args.no_progress)
     save_model(args.output, model, feature_params=table.params)
@@ -453,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=10, help="epochs without held-out improvement before stopping")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--scaling", choices=("dimension", "global"), default="dimension",
+                   help="standardise each feature dimension, or all with one mean and std")
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")

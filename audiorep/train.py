@@ -143,14 +143,18 @@ def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, 
     return total / data.numel()
 
 
+# Settings added after the first checkpoint format; older checkpoints used these values.
+_SETTING_DEFAULTS = {"scaling": "dimension"}
+
+
 def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
-                      clip_norm: float = 1.0, checkpoint_path=None, resume: bool = False, progress: bool = True,
+                      clip_norm: float = 1.0, scaling: str = "dimension", checkpoint_path=None, resume: bool = False, progress: bool = True,
                       cancel: Callable[[], bool] | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
 
-    The loss is the mean squared error in the standardised feature space; the per-dimension
-    standardisation is fitted on the training share and kept in the model's ``scaler`` buffers.
+    The loss is the mean squared error in the standardised feature space; the standardisation is
+    fitted on the training share and kept in the model's ``scaler`` buffers.
     Optimisation is Adam with gradient-norm clipping. A seeded share of the clips is held out;
     training stops after ``patience`` epochs without a better held-out loss and the best weights
     are restored.
@@ -171,6 +175,12 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         Share of clips held out for early stopping, in [0, 1). 0 stops on the training loss.
     clip_norm : float
         Maximum gradient norm.
+    scaling : {"dimension", "global"}
+        Standardise each feature dimension on its own, or all of them with one mean and std.
+        Per-dimension scaling weights every dimension equally in the loss, which lifts rarely
+        active ones (e.g. high mel bands that sit at the clipping floor) to the same weight as
+        the busy ones; global scaling keeps the features' own relative scale (auDeep scales its
+        spectrograms this way).
     checkpoint_path : path, optional
         Written atomically after every epoch, and on interruption, with model, optimiser, epoch,
         history, config and RNG states.
@@ -207,6 +217,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         raise ParameterError(f"clip_norm={clip_norm!r} must be a positive number")
     if not (isinstance(validation_share, (int, float)) and 0.0 <= validation_share < 1.0):
         raise ParameterError(f"validation_share={validation_share!r} must be in [0, 1)")
+    if scaling not in ("dimension", "global"):
+        raise ParameterError(f"scaling={scaling!r} must be 'dimension' or 'global'")
     if resume and checkpoint_path is None:
         raise ParameterError("resume=True needs a checkpoint_path")
     config = dict(config or {})
@@ -226,12 +238,12 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     val_data = torch.from_numpy(features[np.sort(order[:n_val])])
 
     model = Seq2SeqAutoencoder(**config)
-    model.scaler.fit(train_data.numpy())
+    model.scaler.fit(train_data.numpy(), per_dimension=scaling == "dimension")
     model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
-                "data": _fingerprint(features)}
+                "scaling": scaling, "data": _fingerprint(features)}
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
     bad_epochs = 0
@@ -245,8 +257,9 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
             raise ParameterError(f"cannot resume {checkpoint_path}: it was trained with config {ckpt['config']}, "
                                  f"not {model.config}")
         for key, value in settings.items():
-            if ckpt["settings"].get(key) != value:
-                raise ParameterError(f"cannot resume {checkpoint_path}: {key}={ckpt['settings'].get(key)!r} there, "
+            there = ckpt["settings"].get(key, _SETTING_DEFAULTS.get(key))
+            if there != value:
+                raise ParameterError(f"cannot resume {checkpoint_path}: {key}={there!r} there, "
                                      f"{value!r} now")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])

@@ -56,6 +56,31 @@ def test_standardisation_uses_training_statistics(features):
     assert not np.allclose(held_out.scaler.mean.numpy(), flat.mean(0), rtol=1e-4)
 
 
+def test_global_scaling_uses_one_mean_and_std(features):
+    model, _ = train_autoencoder(features, seed=0, epochs=1, validation_share=0.0, scaling="global", **FAST)
+    np.testing.assert_allclose(model.scaler.mean.numpy(), np.full(3, features.mean()), rtol=1e-5)
+    np.testing.assert_allclose(model.scaler.std.numpy(), np.full(3, features.std()), rtol=1e-5)
+    # the relative scale of the dimensions survives: their standardised stds keep the raw ratios
+    z = model.scaler(torch.from_numpy(features)).numpy().reshape(-1, 3)
+    np.testing.assert_allclose(z.std(0) / z.std(0)[0], features.reshape(-1, 3).std(0) / features[..., 0].std(),
+                               rtol=1e-4)
+    per_dim, _ = train_autoencoder(features, seed=0, epochs=1, validation_share=0.0, **FAST)
+    assert not np.allclose(per_dim.scaler.std.numpy(), model.scaler.std.numpy())
+
+
+def test_resume_accepts_checkpoints_from_before_the_scaling_setting(features, tmp_path):
+    path = tmp_path / "old.ckpt"
+    full, _ = train_autoencoder(features, seed=2, epochs=3, **FAST)
+    train_autoencoder(features, seed=2, epochs=1, checkpoint_path=path, **FAST)
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["settings"]["scaling"]
+    torch.save(ckpt, path)
+    resumed, _ = train_autoencoder(features, seed=2, epochs=3, checkpoint_path=path, resume=True, **FAST)
+    _same_state(full, resumed)
+    with pytest.raises(ParameterError, match="scaling='dimension' there, 'global' now"):
+        train_autoencoder(features, seed=2, epochs=4, checkpoint_path=path, resume=True, scaling="global", **FAST)
+
+
 def test_early_stopping_restores_best_weights(features):
     model, history = train_autoencoder(features, seed=1, epochs=40, config=CONFIG, batch_size=8, lr=0.5,
                                        patience=2, progress=False)
@@ -191,6 +216,7 @@ def test_load_model_rejects_other_files(tmp_path):
     (dict(config={"cell": "rnn"}), ParameterError, "cell='rnn'"),
     (dict(seed=-1), ParameterError, "seed=-1"),
     (dict(device="tpu:0"), ParameterError, "device='tpu:0'"),
+    (dict(scaling="minmax"), ParameterError, "scaling='minmax'"),
 ])
 def test_train_rejects_bad_arguments(kwargs, error, match):
     args = dict(features=np.zeros((4, 5, 2), dtype=np.float32), epochs=1, progress=False)

@@ -46,13 +46,21 @@ class Standardizer(nn.Module):
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
 
-    def fit(self, x, *, min_std: float = 1e-6) -> "Standardizer":
-        """Set mean and std from ``x`` (any shape whose last axis is the feature axis); returns self."""
+    def fit(self, x, *, min_std: float = 1e-6, per_dimension: bool = True) -> "Standardizer":
+        """Set mean and std from ``x`` (any shape whose last axis is the feature axis); returns self.
+
+        ``per_dimension=False`` uses one mean and one std over all values (a global affine scaling
+        that keeps the relative scale of the dimensions), stored in every dimension.
+        """
         t = torch.as_tensor(x, dtype=torch.float64).reshape(-1, self.mean.shape[0])
         if t.shape[0] == 0:
             raise ParameterError("cannot fit a standardiser on zero rows")
-        mean = t.mean(0)
-        std = t.std(0, unbiased=False)
+        if per_dimension:
+            mean = t.mean(0)
+            std = t.std(0, unbiased=False)
+        else:
+            mean = t.mean().expand(t.shape[1])
+            std = t.std(unbiased=False).expand(t.shape[1])
         # Constant dimensions keep their scale rather than blowing up to inf.
         std = torch.where(std < min_std, torch.ones_like(std), std)
         self.mean.copy_(mean.to(self.mean.dtype))
