@@ -266,7 +266,7 @@ def _load_reps(paths):
 
 
 def _evaluate(args) -> int:
-    from .evaluate import cross_validate, save_classifier, train_classifier, write_confusion_png, write_confusion_text
+    from .evaluate import cross_validate, save_classifier, train_classifier
 
     if args.save_mlp and args.ensemble != 1:
         raise ParameterError("--save-mlp saves one classifier; it cannot be combined with --ensemble")
@@ -281,25 +281,91 @@ def _evaluate(args) -> int:
                             repeats=args.repeats, seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout,
                             epochs=args.epochs, lr=args.lr, ensemble=args.ensemble, device=args.device,
                             progress=not args.no_progress)
-    print(result)
-    width = max(len(n) for n in names)
-    print(f"  {'class':<{width}}  precision  recall")
-    for name, p, r in zip(names, result.precision, result.recall):
-        print(f"  {name:<{width}}  {100 * p:8.1f}%  {100 * r:5.1f}%")
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_confusion_text(result.confusion, out / "confusion.txt", label_names=names)
-    write_confusion_png(result.confusion, out / "confusion.png", label_names=names,
-                        title=f"accuracy {100 * result.mean:.1f}% +- {100 * result.std:.1f}")
-    with atomic_path(out / "cv.json") as tmp:
-        tmp.write_text(json.dumps({**result.to_dict(), "inputs": [str(p) for p in args.reps], "seed": args.seed,
-                                   "ensemble": args.ensemble,
-                                   "seconds": time.perf_counter() - start}, indent=1))
+    out = _report(result, names, Path(args.output_dir), {"inputs": [str(p) for p in args.reps], "seed": args.seed,
+                                                         "ensemble": args.ensemble,
+                                                         "seconds": time.perf_counter() - start})
     if args.save_mlp:
         mlp, scaler = train_classifier(reps, table.label_numeric, hidden=tuple(args.hidden), dropout=args.dropout,
                                        epochs=args.epochs, lr=args.lr, seed=args.seed, device=args.device)
         save_classifier(args.save_mlp, mlp, scaler, label_names=names)
         print(f"wrote the classifier trained on all {len(reps)} rows to {args.save_mlp}")
+    print(f"wrote {out / 'confusion.txt'}, {out / 'confusion.png'}, {out / 'cv.json'}")
+    return 0
+
+
+def _report(result, names, out: Path, meta: dict) -> Path:
+    """Print a cross-validation result; write confusion.txt/.png and cv.json (with ``meta``) to ``out``."""
+    from .evaluate import write_confusion_png, write_confusion_text
+
+    print(result)
+    width = max(len(n) for n in names)
+    print(f"  {'class':<{width}}  precision  recall")
+    for name, p, r in zip(names, result.precision, result.recall):
+        print(f"  {name:<{width}}  {100 * p:8.1f}%  {100 * r:5.1f}%")
+    out.mkdir(parents=True, exist_ok=True)
+    write_confusion_text(result.confusion, out / "confusion.txt", label_names=names)
+    write_confusion_png(result.confusion, out / "confusion.png", label_names=names,
+                        title=f"accuracy {100 * result.mean:.1f}% +- {100 * result.std:.1f}")
+    with atomic_path(out / "cv.json") as tmp:
+        tmp.write_text(json.dumps({**result.to_dict(), **meta}, indent=1))
+    return out
+
+
+def _add_classifier_options(p) -> None:
+    p.add_argument("--hidden", type=int, nargs="+", default=[150, 150])
+    p.add_argument("--dropout", type=float, default=0.4)
+    p.add_argument("--epochs", type=int, default=400)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="classifiers per fold (different seeds) whose probabilities are averaged")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _parse_candidate(text: str) -> tuple[str, list[str]]:
+    name, sep, files = text.partition("=")
+    if not sep:
+        name, files = text, text
+    paths = [f for f in files.split(",") if f]
+    if not name or not paths:
+        raise ParameterError(f"candidate {text!r}: expected NAME=FILE[,FILE...] or FILE[,FILE...]")
+    return name, paths
+
+
+def _select(args) -> int:
+    from .evaluate import nested_cross_validate
+
+    parsed = [_parse_candidate(c) for c in args.candidates]
+    if args.k and any(FOLD_FIELD in p for _, paths in parsed for p in paths):
+        raise ParameterError(f"representations per fold ({FOLD_FIELD} in a path) work with the data's folds only")
+    if len({name for name, _ in parsed}) != len(parsed):
+        raise ParameterError(f"candidate names must be distinct: {[name for name, _ in parsed]}")
+    candidates, table = {}, None
+    for name, paths in parsed:
+        t, reps = _load_reps(paths)
+        if table is not None and (list(t.filename) != list(table.filename) or list(t.chunk_nr) != list(table.chunk_nr)):
+            from .errors import StoreError
+
+            raise StoreError(f"candidate {name!r} does not hold the same rows in the same order as the first")
+        table = table or t
+        candidates[name] = reps
+    names = [table.label_map[k] for k in sorted(table.label_map)]
+    start = time.perf_counter()
+    result = nested_cross_validate(candidates, table.label_numeric, None if args.k else table.fold, k=args.k or 5,
+                                   inner_repeats=args.inner_repeats, label_names=names, repeats=args.repeats,
+                                   seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout, epochs=args.epochs,
+                                   lr=args.lr, ensemble=args.ensemble, device=args.device,
+                                   progress=not args.no_progress)
+    for fold, choice in zip(result.fold_ids, result.selected):
+        inner = ", ".join(f"{n} {100 * result.selection_scores[n][result.fold_ids.index(fold)]:.1f}%"
+                          for n in result.selection_scores)
+        print(f"fold {fold}: chose {choice} (inner accuracy: {inner})")
+    out = _report(result, names, Path(args.output_dir),
+                  {"candidates": {name: paths for name, paths in parsed}, "seed": args.seed,
+                   "inner_repeats": args.inner_repeats, "ensemble": args.ensemble,
+                   "seconds": time.perf_counter() - start})
     print(f"wrote {out / 'confusion.txt'}, {out / 'confusion.png'}, {out / 'cv.json'}")
     return 0
 
@@ -481,17 +547,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "gives each held-out fold its own store, e.g. from an autoencoder trained without it")
     p.add_argument("--k", type=int, default=None, help="random stratified folds instead of the data's folds")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--hidden", type=int, nargs="+", default=[150, 150])
-    p.add_argument("--dropout", type=float, default=0.4)
-    p.add_argument("--epochs", type=int, default=400)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--ensemble", type=int, default=1,
-                   help="classifiers per fold (different seeds) whose probabilities are averaged")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")
+    _add_classifier_options(p)
     p.add_argument("--save-mlp", default=None, help="also train on all rows and save the classifier here")
-    p.add_argument("--no-progress", action="store_true")
+
+    p = command("select", _select, "cross-validate choosing among candidate representations inside each "
+                "training part (nested cross-validation)",
+                "audiorep select mel=mel.parquet fused=mel.parquet,cg.parquet --output-dir results/")
+    p.add_argument("candidates", nargs="+",
+                   help="NAME=FILE[,FILE...]: a fusion of representation stores; {fold} as for evaluate")
+    p.add_argument("--k", type=int, default=None, help="random stratified folds (drawn once) instead of the data's")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--inner-repeats", type=int, default=1, help="repeats of each inner cross-validation")
+    _add_classifier_options(p)
 
     p = command("export", _export, "export TorchScript files for deployment",
                 "audiorep export ae.pt --mlp mlp.pt -o deploy/")

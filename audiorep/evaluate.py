@@ -25,6 +25,7 @@ __all__ = [
     "format_confusion",
     "fuse",
     "load_classifier",
+    "nested_cross_validate",
     "predict_proba",
     "save_classifier",
     "stratified_folds",
@@ -220,6 +221,12 @@ class CVResult:
     predictions : ndarray, shape (repeats, N)
         Predicted class of every clip when it was held out.
     label_names : list of str
+    selected : list of str or None
+        With :func:`nested_cross_validate`: the candidate chosen for each fold (same order as
+        ``fold_ids``).
+    selection_scores : dict or None
+        With :func:`nested_cross_validate`: for each candidate, its inner cross-validated accuracy
+        on each fold's training part.
     """
 
     fold_ids: list
@@ -233,6 +240,8 @@ class CVResult:
     recall: np.ndarray
     predictions: np.ndarray
     label_names: list
+    selected: list | None = None
+    selection_scores: dict | None = None
 
     def to_dict(self) -> dict:
         """Plain Python types, ready for JSON."""
@@ -385,6 +394,93 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
                     repeat_accuracies=np.trace(confusions, axis1=1, axis2=2) / n, mean=float(fold_acc.mean()),
                     std=float(fold_acc.std()), confusions=confusions, confusion=confusion, precision=precision,
                     recall=recall, predictions=predictions, label_names=label_names)
+
+
+def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5, inner_repeats: int = 1,
+                          seed: int = 0, **kwargs) -> CVResult:
+    """Cross-validate a choice among candidate representations, made inside each training part.
+
+    For each held-out fold, every candidate is scored by cross-validation on the other folds
+    alone (leaving one of them out at a time), and the best one (the first on ties) is trained on
+    all of them and tested on the held-out fold. The test fold never influences which candidate
+    it is scored with, so the result is an honest estimate for the whole procedure "pick the best
+    of these by cross-validation", unlike the best of several separately cross-validated results.
+
+    Parameters
+    ----------
+    candidates : mapping of str to ndarray (N, D) or to a mapping of fold to ndarray (N, D)
+        Named alternatives (e.g. different fusions of representation files), in order of
+        preference for ties; per-fold mappings as in :func:`cross_validate`.
+    labels : ndarray of int, shape (N,)
+    folds : ndarray of int, shape (N,), optional
+        The folds; None draws ``k`` stratified folds once (from ``seed``) and keeps them.
+    inner_repeats : int
+        Repeats of each inner cross-validation.
+    seed : int
+        Seeds the inner and outer runs; the outer runs are seeded as in :func:`cross_validate`, so
+        with one candidate the result equals ``cross_validate`` on it.
+    **kwargs
+        ``repeats``, classifier settings, ``device``, ``progress`` and the rest, as for
+        :func:`cross_validate`; they apply to the inner and the outer runs alike.
+
+    Returns
+    -------
+    CVResult
+        With ``selected`` and ``selection_scores`` filled in.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 20); folds = np.tile([1, 2, 3, 4], 10)
+    >>> good = rng.standard_normal((40, 3)).astype(np.float32) + y[:, None] * 3
+    >>> noise = rng.standard_normal((40, 3)).astype(np.float32)
+    >>> res = nested_cross_validate({"noise": noise, "good": good}, y, folds, repeats=1, hidden=(8,),
+    ...                             epochs=100, lr=1e-2)
+    >>> res.selected, res.mean > 0.9
+    (['good', 'good', 'good', 'good'], True)
+    """
+    if not isinstance(candidates, Mapping) or not candidates:
+        raise ParameterError("candidates must be a non-empty mapping of names to representations")
+    names = [str(name) for name in candidates]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"candidate names must be distinct, got {names}")
+    candidates = dict(zip(names, candidates.values()))
+    labels = np.asarray(labels)
+    if folds is None:
+        folds = stratified_folds(labels, k, seed=_fold_seed(seed, 0, -1))
+    folds = _check_int_vector(folds, len(labels), "folds")
+    fold_ids = np.unique(folds).tolist()
+    if len(fold_ids) < 3:
+        raise ParameterError(f"nested cross-validation needs at least 3 folds, got {fold_ids}")
+    inner_repeats = positive_int(inner_repeats, "inner_repeats")
+    inner_kwargs = {key: value for key, value in kwargs.items() if key not in ("repeats", "progress")}
+
+    def rows(name, fold):
+        candidate = candidates[name]
+        if not isinstance(candidate, Mapping):
+            return candidate
+        if fold not in candidate:
+            raise ParameterError(f"candidate {name!r} has no representations for fold {fold}")
+        return candidate[fold]
+
+    scores = {name: [] for name in names}
+    selected, chosen = [], {}
+    for j, fold in enumerate(fold_ids):
+        train = folds != fold
+        for name in names:
+            x = _check_reps(rows(name, fold), f"candidate {name!r}")
+            inner = cross_validate(x[train], labels[train], folds[train], repeats=inner_repeats,
+                                   seed=_member_seed(seed, 0, j, 0), **inner_kwargs)
+            scores[name].append(inner.mean)
+        best = max(names, key=lambda name: scores[name][j])  # max keeps the first of equal scores
+        selected.append(best)
+        chosen[fold] = rows(best, fold)
+        log.info("fold %s: chose %s (inner accuracy %.4f)", fold, best, scores[best][j])
+    result = cross_validate(chosen, labels, folds, seed=seed, **kwargs)
+    result.selected = selected
+    result.selection_scores = scores
+    return result
 
 
 def _check_confusion(matrix, label_names):

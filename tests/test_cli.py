@@ -17,7 +17,7 @@ from audiorep.cli import build_parser, main
 from audiorep.examples import write_synthetic_dataset
 from audiorep.store import read_store
 
-COMMANDS = ["demo", "extract", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "export",
+COMMANDS = ["demo", "extract", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "select", "export",
             "encode", "decode", "run"]
 
 
@@ -261,6 +261,20 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
                  "--output-dir", str(out)]) == 1
     assert "--ensemble" in capsys.readouterr().err
     assert np.asarray(result["confusion"]).sum() == 20
+    sel = tmp_path / "select"
+    assert main(["select", f"pooled={stats}", f"both={stats},{template}", "--repeats", "1", "--epochs", "10",
+                 "--hidden", "8", "--output-dir", str(sel), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("chose ") == 5 and "inner accuracy" in text
+    result = json.loads((sel / "cv.json").read_text())
+    assert result["candidates"] == {"pooled": [str(stats)], "both": [str(stats), template]}
+    assert len(result["selected"]) == 5 and set(result["selected"]) <= {"pooled", "both"}
+    assert set(result["selection_scores"]) == {"pooled", "both"}
+    assert np.asarray(result["confusion"]).sum() == 20
+    assert main(["select", f"a={stats}", f"a={stats}", "--output-dir", str(sel)]) == 1
+    assert "distinct" in capsys.readouterr().err
+    assert main(["select", "a=", "--output-dir", str(sel)]) == 1
+    assert "NAME=FILE" in capsys.readouterr().err
     (tmp_path / "ae_x3.parquet").unlink()
     capsys.readouterr()
     assert main(["evaluate", template, "--repeats", "1", "--epochs", "2", "--output-dir", str(out),

@@ -238,3 +238,55 @@ def test_ensemble_averages_the_probabilities_of_differently_seeded_classifiers(r
     assert not np.array_equal(res.predictions, single.predictions)
     with pytest.raises(ParameterError, match="ensemble=0"):
         cross_validate(reps, labels, folds, ensemble=0, **QUICK)
+
+
+def test_nested_selection_with_one_candidate_equals_cross_validation(rng):
+    reps, labels = _blobs(rng, n_per_class=8)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    plain = cross_validate(reps, labels, folds, repeats=2, seed=2, **QUICK)
+    nested = evaluate.nested_cross_validate({"only": reps}, labels, folds, repeats=2, seed=2, **QUICK)
+    np.testing.assert_array_equal(nested.predictions, plain.predictions)
+    assert nested.selected == ["only"] * 4
+    assert len(nested.selection_scores["only"]) == 4
+
+
+def test_nested_selection_never_looks_at_the_held_out_fold(rng, monkeypatch):
+    reps, labels = _blobs(rng, n_per_class=8)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    ids = np.arange(len(labels), dtype=np.float32)[:, None]  # a column that names each row
+    candidates = {"a": np.concatenate([reps, ids], axis=1),
+                  "b": {f: np.concatenate([reps[:, :2] + f, ids], axis=1) for f in (1, 2, 3, 4)}}
+    calls = []
+    original = evaluate.cross_validate
+
+    def recording(x, y, f, **kwargs):
+        calls.append((x, f))
+        return original(x, y, f, **kwargs)
+
+    monkeypatch.setattr(evaluate, "cross_validate", recording)
+    res = evaluate.nested_cross_validate(candidates, labels, folds, repeats=1, seed=0, **QUICK)
+    inner, outer = calls[:-1], calls[-1]
+    assert len(inner) == 4 * 2
+    for i, (x, f) in enumerate(inner):
+        held_out = i // 2 + 1
+        np.testing.assert_array_equal(x[:, -1], np.flatnonzero(folds != held_out))
+        np.testing.assert_array_equal(f, folds[folds != held_out])
+        if i % 2 == 1:  # candidate "b" uses the representations meant for the held-out fold
+            np.testing.assert_array_equal(x[:, 0], reps[folds != held_out, 0] + held_out)
+    for j, fold in enumerate(res.fold_ids):
+        expected = candidates[res.selected[j]]
+        expected = expected[fold] if isinstance(expected, dict) else expected
+        np.testing.assert_array_equal(outer[0][fold], expected)
+    assert set(res.selected) <= {"a", "b"}
+
+
+@pytest.mark.parametrize("candidates,folds,match", [
+    ({}, None, "non-empty"),
+    ([np.zeros((12, 2))], None, "mapping"),
+    ({"a": np.zeros((12, 2))}, np.tile([1, 2], 6), "at least 3 folds"),
+    ({"a": {1: np.zeros((12, 2))}}, np.tile([1, 2, 3], 4), "no representations for fold 2"),
+    ({"a": np.full((12, 2), np.nan)}, np.tile([1, 2, 3], 4), "NaN"),
+])
+def test_nested_selection_rejects_bad_input(candidates, folds, match):
+    with pytest.raises(ParameterError, match=match):
+        evaluate.nested_cross_validate(candidates, np.tile([0, 1], 6), folds, k=3, epochs=1)
