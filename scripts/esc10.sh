@@ -112,6 +112,27 @@ for db in 30 45 75; do
   step train_mel${db}_e100 $W/models/mel${db}_gru2x256e100.pt python -m audiorep train $W/mel$db.parquet -o $W/models/mel${db}_gru2x256e100.pt "${E100[@]}"
   step represent_mel${db}_e100 $W/ae_mel${db}_e100.parquet python -m audiorep represent $W/models/mel${db}_gru2x256e100.pt $W/mel$db.parquet -o $W/ae_mel${db}_e100.parquet
 done
+# The evaluations of the confirmation runs, also fixed before they ran:
+ev ae_mel60_e100_x      "$W/ae_mel60_e100_x{fold}.parquet"
+ev pool_mel+pool_cg+ae_mel60_e100_x $W/pool_mel.parquet $W/pool_cg.parquet "$W/ae_mel60_e100_x{fold}.parquet"
+for db in 30 45 75; do ev ae_mel${db}_e100 $W/ae_mel${db}_e100.parquet; done
+MEL4=($W/ae_mel30_e100.parquet $W/ae_mel45_e100.parquet $W/ae_mel60_e100.parquet $W/ae_mel75_e100.parquet)
+ev ae_mel4_e100         "${MEL4[@]}"
+ev pool_mel+pool_cg+ae_mel4_e100 $W/pool_mel.parquet $W/pool_cg.parquet "${MEL4[@]}"
+# The headline system: the choice between the best pooled system and the two ways of adding the
+# learned representations is itself made by cross-validation inside each training part (nested),
+# and each fold's classifier is an ensemble of 5 MLPs. The same without the ensemble, for scale.
+CAND=(pooled=$W/pool_mel.parquet,$W/pool_cg.parquet
+      pooled+ae_per_fold=$W/pool_mel.parquet,$W/pool_cg.parquet,"$W/ae_mel60_e100_x{fold}.parquet"
+      pooled+ae_mel4=$W/pool_mel.parquet,$W/pool_cg.parquet,$(IFS=,; echo "${MEL4[*]}"))
+sel() {  # sel SYSTEM OPTIONS...
+  local sys=$1; shift
+  step eval_$sys $R/$sys/cv.json python -m audiorep select "${CAND[@]}" --output-dir $R/$sys "${EVAL[@]}" "$@"
+}
+sel select                                  # nested choice, one MLP per fold
+sel select_ensemble5   --ensemble 5         # nested choice, 5 MLPs per fold (the headline)
+ev pool_mel+pool_cg_ensemble5 $W/pool_mel.parquet $W/pool_cg.parquet --ensemble 5   # the baseline, same ensemble
+
 # Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py
 
