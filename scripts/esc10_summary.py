@@ -17,7 +17,10 @@ TIMES = ROOT / "work" / "times.tsv"
 FEATURES = {
     "mel": "log-mel spectrogram, 128 bands, 2048-sample frames / 882 hop at 22.05 kHz, clipped 80 dB below the clip's peak",
     "acg": "broadband autocorrelogram, 1024 lags pooled into 64 log-spaced bins + frame log energy (65 values/frame)",
+    "mel30": "as mel, clipped 30 dB below the clip's peak",
+    "mel45": "as mel, clipped 45 dB below the clip's peak",
     "mel60": "as mel, clipped 60 dB below the clip's peak",
+    "mel75": "as mel, clipped 75 dB below the clip's peak",
     "cg": "per-band correlogram, 16 mel-spaced triangular bands from 50 Hz, 1024 lags pooled into 16 log-spaced bins + band log energy "
           "(272 values/frame)",
 }
@@ -45,6 +48,39 @@ SYSTEMS = {
     "pool_mel+pool_cg": ("(d) fused baselines", ["mel", "cg"], None),
     "pool_mel+pool_acg+pool_cg": ("(d) fused baselines", ["mel", "acg", "cg"], None),
     "pool_mel60": ("(d) mean+std baseline, 60 dB clipping", ["mel60"], None),
+    # Confirmation runs (configured before they ran) and the nested-selection headline.
+    "ae_mel60_e100_x": ("(a) autoencoder per fold (trained without the held-out fold), 60 dB, 100 epochs",
+                        ["mel60"], "pool_mel60"),
+    "ae_mel30_e100": ("(a) autoencoder, 30 dB clipping, 100 epochs", ["mel30"], "pool_mel30"),
+    "ae_mel45_e100": ("(a) autoencoder, 45 dB clipping, 100 epochs", ["mel45"], "pool_mel45"),
+    "ae_mel75_e100": ("(a) autoencoder, 75 dB clipping, 100 epochs", ["mel75"], "pool_mel75"),
+    "ae_mel4_e100": ("(c) fused autoencoders, four clipping levels, 100 epochs", ["mel30", "mel45", "mel60", "mel75"],
+                     "pool_mel4"),
+    "pool_mel30": ("(d) mean+std baseline, 30 dB clipping", ["mel30"], None),
+    "pool_mel45": ("(d) mean+std baseline, 45 dB clipping", ["mel45"], None),
+    "pool_mel75": ("(d) mean+std baseline, 75 dB clipping", ["mel75"], None),
+    "pool_mel4": ("(d) fused baselines, four clipping levels", ["mel30", "mel45", "mel60", "mel75"], None),
+    "pool_mel+pool_cg+ae_mel60_e100_x": ("(d) fused baselines + (a) per-fold autoencoder", ["mel", "cg", "mel60"],
+                                         "pool_mel+pool_cg"),
+    "pool_mel+pool_cg+ae_mel4_e100": ("(d) fused baselines + (c) four-level autoencoders",
+                                      ["mel", "cg", "mel30", "mel45", "mel60", "mel75"], "pool_mel+pool_cg"),
+    "select": ("nested choice among pooled / + per-fold AE / + four-level AEs", ["mel", "cg", "mel30", "mel45",
+                                                                                  "mel60", "mel75"],
+               "pool_mel+pool_cg"),
+    "pool_mel+pool_cg_ensemble5": ("(d) fused baselines, 5-MLP ensemble", ["mel", "cg"], None),
+    "select_ensemble5": ("nested choice as above, 5-MLP ensemble (headline)", ["mel", "cg", "mel30", "mel45",
+                                                                               "mel60", "mel75"],
+                         "pool_mel+pool_cg_ensemble5"),
+    # Post hoc.
+    "pool_mel+pool_cg+ae_mel": ("(d) fused baselines + (a) 40-epoch autoencoder (post hoc)", ["mel", "cg"],
+                                "pool_mel+pool_cg"),
+    "pool_mel+pool_cg+ae_mel60": ("(d) fused baselines + (a) 40-epoch 60 dB autoencoder (post hoc)",
+                                  ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
+    "pool_mel+pool_cg+ae_mel60_e100": ("(d) fused baselines + (a) 100-epoch 60 dB autoencoder (post hoc)",
+                                       ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
+    "ae_mel60g_e100": ("(a) autoencoder, 60 dB, 100 epochs, global scaling (post hoc)", ["mel60"], "pool_mel60"),
+    "pool_mel+pool_cg+ae_mel60g_e100": ("(d) fused baselines + (a) global-scaling autoencoder (post hoc)",
+                                        ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
     "ablation_cg_energy_only": ("(d) diagnostic (post hoc): pooled correlogram band energies only", ["cg"], None),
     "ablation_cg_curves_only": ("(d) diagnostic (post hoc): pooled correlogram autocorrelation shapes only", ["cg"],
                                 None),
@@ -60,12 +96,89 @@ def read_times() -> dict:
     if TIMES.exists():
         for line in TIMES.read_text().splitlines():
             name, seconds, command = line.split("\t", 2)
+            # the data path as the repository sees it (scripts/esc10.sh's default), not this machine's
+            command = command.replace(str(ROOT.parent / "shared") + "/", "../shared/").strip()
             times[name] = {"seconds": float(seconds), "command": command}
     return times
 
 
+def producers(times: dict) -> dict:
+    """Map each file a step wrote (its -o argument) to the step's name."""
+    out = {}
+    for name, entry in times.items():
+        words = entry["command"].split()
+        if "-o" in words:
+            out[words[words.index("-o") + 1]] = name
+    return out
+
+
+# Steps that resume an earlier step's checkpoint: their wall time includes the earlier step's.
+RESUMES = {"train_mel60_e64": "train_mel60", "train_mel60_e100": "train_mel60_e64"}
+
+
+def upstream(files, times: dict, made_by: dict) -> list:
+    """Every recorded step that produced ``files``, directly or through their inputs, in run order."""
+    import re
+
+    seen, todo = set(), []
+    for f in files:
+        if "{fold}" in f:
+            pattern = re.compile(re.escape(f).replace(r"\{fold\}", r"\d+"))
+            todo += [made_by[g] for g in made_by if pattern.fullmatch(g)]
+        elif f in made_by:
+            todo.append(made_by[f])
+    while todo:
+        step = todo.pop()
+        if step in seen:
+            continue
+        seen.add(step)
+        if step in RESUMES:
+            todo.append(RESUMES[step])
+        words = times[step]["command"].split()
+        out = words[words.index("-o") + 1]
+        todo += [made_by[w] for w in words if w in made_by and w != out]
+    order, stages = list(times), ["extract", "pool", "train", "represent"]
+    return sorted(seen, key=lambda n: (stages.index(n.split("_")[0]) if n.split("_")[0] in stages else 9,
+                                       order.index(n)))
+
+
+def eval_inputs(command: str) -> list:
+    words = command.split()
+    if words[3] == "select":  # python -m audiorep select NAME=F1,F2 ...
+        files = []
+        for word in words[4:]:
+            if word.startswith("-"):
+                break
+            files += word.partition("=")[2].split(",")
+        return files
+    files = []
+    for word in words[4:]:
+        if word.startswith("-"):
+            break
+        files.append(word)
+    return files
+
+
+def representation_config(system: str):
+    if not any(part.startswith("ae_") for part in system.split("+")) and not system.startswith("select"):
+        return "per-clip mean and std over time of each feature"
+    if system == "ae_mel60_bi":
+        return {**AE, "bidirectional_encoder": True, "bidirectional_decoder": True, "representation_size": 1024,
+                "epochs": 16}
+    if system == "ae_mel60_e64":
+        return {**AE, "epochs": 64}
+    config = {**AE, "epochs": 100} if "e100" in system or system.startswith("select") else dict(AE)
+    if "mel60g" in system:
+        config["scaling"] = "global (one mean and std for all bands)"
+    if system.endswith("_x") or system.startswith("select"):
+        config["training_data_per_fold"] = ("for each held-out fold, the other four folds only (320 clips, no "
+                                            "labels); 10% of them held out for early stopping")
+    return config
+
+
 def main() -> int:
     times = read_times()
+    made_by = producers(times)
     out, rows = {}, []
     for system, (role, kinds, baseline) in SYSTEMS.items():
         cv_path = RESULTS / system / "cv.json"
@@ -73,39 +186,29 @@ def main() -> int:
             print(f"missing {cv_path}", file=sys.stderr)
             continue
         cv = json.loads(cv_path.read_text())
-        learned = system.startswith("ae_")
-        bidirectional = system.endswith("_bi")
-        # Post hoc models: their own training steps (the 64-epoch model resumes the 40-epoch one).
-        special = {"ae_mel60_bi": ["train_mel60_bi", "represent_mel60_bi"],
-                   "ae_mel60_e64": ["train_mel60", "train_mel60_e64", "represent_mel60_e64"],
-                   "ae_mel60_e100": ["train_mel60", "train_mel60_e64", "train_mel60_e100",
-                                     "represent_mel60_e100"]}.get(system)
-        wall = {"extract": sum(times.get(f"extract_{k}", {}).get("seconds", 0.0) for k in kinds)}
-        if learned:
-            wall["train"] = sum(times.get(f"train_{k}", {}).get("seconds", 0.0) for k in kinds)
-            wall["represent"] = sum(times.get(f"represent_{k}", {}).get("seconds", 0.0) for k in kinds)
-        else:
-            wall["pool"] = sum(times.get(f"pool_{k}", {}).get("seconds", 0.0) for k in kinds)
-        if special:
-            wall["train"] = sum(times.get(n, {}).get("seconds", 0.0) for n in special if n.startswith("train"))
-            wall["represent"] = sum(times.get(n, {}).get("seconds", 0.0) for n in special if n.startswith("repr"))
-        wall["evaluate"] = times.get(f"eval_{system}", {}).get("seconds", cv.get("seconds"))
+        evaluation = times.get(f"eval_{system}")
+        if evaluation is None and isinstance(cv.get("inputs"), list):
+            # evaluated outside the recorded steps: rebuild the command from the recorded inputs
+            evaluation = {"seconds": cv.get("seconds"), "command": "python -m audiorep evaluate "
+                          + " ".join(cv["inputs"]) + f" --output-dir docs/results/{system} --repeats 5 --seed 0"}
+        if evaluation is not None:
+            inputs = eval_inputs(evaluation["command"])
+        else:  # the ablation script reads the pooled stores itself
+            inputs = [f"work/pool_{k}.parquet" for k in kinds]
+        steps = upstream(inputs, times, made_by)
+        wall = {}
+        for stage in ("extract", "pool", "train", "represent"):
+            total = sum(times[n]["seconds"] for n in steps if n.startswith(stage + "_"))
+            if total:
+                wall[stage] = round(total, 1)
+        wall["evaluate"] = evaluation["seconds"] if evaluation else cv.get("seconds")
         wall["total"] = round(sum(v for v in wall.values() if v), 1)
-        commands = [times[n]["command"] for n in
-                    [f"extract_{k}" for k in kinds]
-                    + (special if special else
-                       [f"train_{k}" for k in kinds] + [f"represent_{k}" for k in kinds] if learned
-                       else [f"pool_{k}" for k in kinds])
-                    + [f"eval_{system}"] if n in times]
+        commands = [times[n]["command"] for n in steps] + ([evaluation["command"]] if evaluation else [])
         entry = {
             "role": role,
             "config": {"features": {k: FEATURES[k] for k in kinds},
-                       "representation": ({**AE, "bidirectional_encoder": True, "bidirectional_decoder": True,
-                                           "representation_size": 1024, "epochs": 16} if bidirectional
-                                          else {**AE, "epochs": 64} if system == "ae_mel60_e64"
-                                          else {**AE, "epochs": 100} if system == "ae_mel60_e100"
-                                          else AE) if learned else "per-clip mean and std over time of each feature",
-                       "classifier": MLP},
+                       "representation": representation_config(system),
+                       "classifier": {**MLP, "ensemble": cv.get("ensemble", 1)}},
             "seed": cv.get("seed"),
             "fold_ids": cv["fold_ids"],
             "fold_accuracies": cv["fold_accuracies"],
@@ -116,13 +219,22 @@ def main() -> int:
             "wall_seconds": wall,
             "commands": commands,
         }
+        if cv.get("selected"):
+            entry["selected"] = cv["selected"]
+            entry["selection_scores"] = cv["selection_scores"]
         out[system] = entry
     for system, entry in out.items():
         base = out.get(entry["baseline"]) if entry["baseline"] else None
         entry["margin_over_baseline"] = None if base is None else entry["mean"] - base["mean"]
         margin = "" if base is None else f"{100 * entry['margin_over_baseline']:+.1f}"
-        inputs = " ".join(Path(p).name for p in entry["commands"][-1].split(" --output-dir")[0].split()[3:]) \
-            if entry["commands"] and "evaluate" in entry["commands"][-1] else "python scripts/esc10_ablation.py"
+        last = entry["commands"][-1] if entry["commands"] else ""
+        if "audiorep evaluate" in last or "audiorep select" in last:
+            verb = last.split()[3]
+            inputs = f"{verb} " + " ".join(Path(f).name for f in eval_inputs(last))
+            if "--ensemble" in last:
+                inputs += " --ensemble 5"
+        else:
+            inputs = "python scripts/esc10_ablation.py"
         rows.append(f"| {system} | {entry['role']} | {'+'.join(SYSTEMS[system][1])} | "
                     f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f} | {margin} | "
                     f"{entry['wall_seconds']['total']:.0f} | `{inputs}` |")
@@ -131,7 +243,7 @@ def main() -> int:
     tmp.write_text(json.dumps(out, indent=1) + "\n")
     os.replace(tmp, target)
     print("| system | role | features | accuracy % (mean ± std, 25 fold runs) | margin over baseline (points) | "
-          "wall time s | evaluated inputs (`audiorep evaluate ...`; scripts/esc10.sh has every step) |")
+          "wall time s | evaluated inputs (scripts/esc10.sh has every step) |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 0
