@@ -284,7 +284,7 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
         Representations (see :func:`fuse` to combine several). A mapping gives each held-out fold
         its own representations of all N clips, e.g. from an autoencoder trained without that
         fold's audio; the classifier for fold f trains and tests on ``reps[f]``. A mapping needs
-        ``folds`` and an entry for every fold.
+        ``folds`` and an entry for every fold; the widths D may differ between folds.
     labels : ndarray of int, shape (N,)
     folds : ndarray of int, shape (N,), optional
         Predefined fold of each clip (e.g. ESC-50's 1..5). None means ``k`` random stratified folds.
@@ -326,10 +326,11 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
         if not reps:
             raise ParameterError("the mapping of representations per fold is empty")
         reps = {int(f): _check_reps(r, f"reps[{f}]") for f, r in reps.items()}
-        shapes = {r.shape for r in reps.values()}
-        if len(shapes) != 1:
-            raise ParameterError(f"representations per fold must all have the same shape, got {sorted(shapes)}")
-        n = next(iter(reps.values())).shape[0]
+        # Each fold may have its own width (e.g. a different fusion chosen per fold), not its own rows.
+        rows = {r.shape[0] for r in reps.values()}
+        if len(rows) != 1:
+            raise ParameterError(f"representations per fold must all have the same number of rows, got {sorted(rows)}")
+        n = rows.pop()
     else:
         reps = _check_reps(reps)
         n = len(reps)

@@ -204,13 +204,17 @@ def test_representations_per_fold(rng):
     mixed = cross_validate({1: reps, 2: noise, 3: reps, 4: reps}, labels, folds, repeats=2, seed=3, **QUICK)
     assert mixed.fold_accuracies[:, [0, 2, 3]].min() > 0.9
     assert mixed.fold_accuracies[:, 1].mean() < 0.7
+    # folds may differ in width, e.g. when each fold uses a different fusion
+    wide = np.concatenate([reps, noise], axis=1)
+    res = cross_validate({1: reps, 2: wide, 3: reps, 4: wide}, labels, folds, repeats=1, seed=3, **QUICK)
+    assert res.mean > 0.9
 
 
 @pytest.mark.parametrize("reps,folds,match", [
     ({1: np.zeros((6, 2)), 2: np.zeros((6, 2))}, None, "need the folds"),
     ({}, np.array([1, 2, 1, 2, 1, 2]), "empty"),
     ({1: np.zeros((6, 2))}, np.array([1, 2, 1, 2, 1, 2]), r"fold\(s\) \[2\]"),
-    ({1: np.zeros((6, 2)), 2: np.zeros((6, 3))}, np.array([1, 2, 1, 2, 1, 2]), "same shape"),
+    ({1: np.zeros((6, 2)), 2: np.zeros((5, 2))}, np.array([1, 2, 1, 2, 1, 2]), "same number of rows"),
     ({1: np.zeros((6, 2)), 2: np.full((6, 2), np.nan)}, np.array([1, 2, 1, 2, 1, 2]), "NaN"),
 ])
 def test_representations_per_fold_reject_bad_input(reps, folds, match):
@@ -278,6 +282,15 @@ def test_nested_selection_never_looks_at_the_held_out_fold(rng, monkeypatch):
         expected = expected[fold] if isinstance(expected, dict) else expected
         np.testing.assert_array_equal(outer[0][fold], expected)
     assert set(res.selected) <= {"a", "b"}
+
+
+def test_nested_selection_between_candidates_of_different_widths(rng):
+    reps, labels = _blobs(rng, n_per_class=12)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    noise = rng.standard_normal((len(labels), 9)).astype(np.float32)
+    res = evaluate.nested_cross_validate({"noise": noise, "wide": np.concatenate([reps, noise], axis=1)}, labels,
+                                         folds, repeats=1, seed=0, **QUICK)
+    assert res.selected == ["wide"] * 4 and res.mean > 0.9
 
 
 @pytest.mark.parametrize("candidates,folds,match", [
