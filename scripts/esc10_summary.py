@@ -24,7 +24,7 @@ FEATURES = {
     "cg": "per-band correlogram, 16 mel-spaced triangular bands from 50 Hz, 1024 lags pooled into 16 log-spaced bins + band log energy "
           "(272 values/frame)",
 }
-AE = {"cell": "gru", "layers": 2, "units": 256, "teacher_forcing": 1.0, "reverse_targets": True, "epochs": 40,
+AE = {"cell": "gru", "layers": 2, "units": 256, "dropout": 0.0, "scaling": "per dimension", "teacher_forcing": 1.0, "reverse_targets": True, "epochs": 40,
       "patience": 10, "batch_size": 64, "lr": 1e-3, "seed": 0, "representation_size": 512,
       "training_data": "all 400 clips, no labels (auDeep convention); 10% held out for early stopping"}
 MLP = {"hidden": [150, 150], "dropout": 0.4, "epochs": 400, "lr": 1e-3, "repeats": 5, "seed": 0,
@@ -80,6 +80,9 @@ SYSTEMS = {
                                        ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
     "ae_mel60g_e100": ("(a) autoencoder, 60 dB, 100 epochs, global scaling (post hoc)", ["mel60"], "pool_mel60"),
     "pool_mel+pool_cg+ae_mel60g_e100": ("(d) fused baselines + (a) global-scaling autoencoder (post hoc)",
+                                        ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
+    "ae_mel60d_e100": ("(a) autoencoder, 60 dB, 100 epochs, dropout 0.2 (post hoc)", ["mel60"], "pool_mel60"),
+    "pool_mel+pool_cg+ae_mel60d_e100": ("(d) fused baselines + (a) dropout-0.2 autoencoder (post hoc)",
                                         ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
     "ablation_cg_energy_only": ("(d) diagnostic (post hoc): pooled correlogram band energies only", ["cg"], None),
     "ablation_cg_curves_only": ("(d) diagnostic (post hoc): pooled correlogram autocorrelation shapes only", ["cg"],
@@ -160,17 +163,23 @@ def eval_inputs(command: str) -> list:
 
 
 def representation_config(system: str):
-    if not any(part.startswith("ae_") for part in system.split("+")) and not system.startswith("select"):
+    if system.startswith("select"):
+        return ("for each held-out fold, the candidate with the best cross-validated accuracy on the other four "
+                "folds (see 'candidates'): the pooled baseline, + the per-fold autoencoder, + the four-level "
+                "autoencoders; autoencoders as in ae_mel60_e100_x and ae_mel4_e100")
+    if not any(part.startswith("ae_") for part in system.split("+")):
         return "per-clip mean and std over time of each feature"
     if system == "ae_mel60_bi":
         return {**AE, "bidirectional_encoder": True, "bidirectional_decoder": True, "representation_size": 1024,
                 "epochs": 16}
     if system == "ae_mel60_e64":
         return {**AE, "epochs": 64}
-    config = {**AE, "epochs": 100} if "e100" in system or system.startswith("select") else dict(AE)
+    config = {**AE, "epochs": 100} if "e100" in system else dict(AE)
     if "mel60g" in system:
         config["scaling"] = "global (one mean and std for all bands)"
-    if system.endswith("_x") or system.startswith("select"):
+    if "mel60d" in system:
+        config["dropout"] = 0.2
+    if system.endswith("_x"):
         config["training_data_per_fold"] = ("for each held-out fold, the other four folds only (320 clips, no "
                                             "labels); 10% of them held out for early stopping")
     return config
@@ -220,6 +229,7 @@ def main() -> int:
             "commands": commands,
         }
         if cv.get("selected"):
+            entry["candidates"] = cv["candidates"]
             entry["selected"] = cv["selected"]
             entry["selection_scores"] = cv["selection_scores"]
         out[system] = entry
