@@ -145,11 +145,12 @@ def _train(args) -> int:
 
     table, x = _load_features(args.features)
     if args.exclude_folds:
+        unknown = sorted(set(args.exclude_folds) - set(np.unique(table.fold).tolist()))
+        if unknown:
+            raise ParameterError(f"--exclude-folds: {args.features} has no rows in fold(s) {unknown}")
         keep = ~np.isin(table.fold, args.exclude_folds)
         if not keep.any():
             raise ParameterError(f"--exclude-folds {args.exclude_folds} leaves no rows to train on")
-        if keep.all():
-            raise ParameterError(f"--exclude-folds {args.exclude_folds}: no row of {args.features} is in these folds")
         x = x[keep]
     config = dict(units=args.units, layers=args.layers, cell=args.cell,
                   bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional_decoder,
@@ -161,19 +162,22 @@ def _train(args) -> int:
                                        scaling=args.scaling,
                                        checkpoint_path=checkpoint, resume=args.resume,
                                        progress=not args.no_progress)
-    save_model(args.output, model, feature_params=table.params)
+    training = {"excluded_folds": sorted(args.exclude_folds)} if args.exclude_folds else None
+    save_model(args.output, model, feature_params=table.params, training=training)
     print(f"trained on {x.shape[0]} sequences of {x.shape[1]} x {x.shape[2]} in {time.perf_counter() - start:.1f} s; "
           f"best held-out loss {history['best_loss']:.4f} at epoch {history['best_epoch']}; wrote {args.output}")
     return 0
 
 
 def _represent(args) -> int:
-    from .train import load_model, represent
+    from .train import load_model, model_training_info, represent
 
     table, x = _load_features(args.features)
     model, params = load_model(args.model, device=args.device, expected_feature_params=table.params)
     reps = represent(model, x)
-    _write_reps(args.output, table, reps, {"kind": "representation", "model": str(Path(args.model).name)})
+    # Which folds the autoencoder never saw travels with the representations (see _load_reps).
+    _write_reps(args.output, table, reps, {"kind": "representation", "model": str(Path(args.model).name),
+                                           **model_training_info(args.model)})
     print(f"wrote {reps.shape[0]} representations of size {reps.shape[1]} to {args.output}")
     return 0
 
@@ -214,17 +218,28 @@ def _fold_files(template: str) -> dict[int, Path]:
         for candidate in path.parent.iterdir():
             match = pattern.fullmatch(candidate.name)
             if match:
-                found[int(match.group(1))] = candidate
+                fold = int(match.group(1))
+                if fold in found:
+                    raise ParameterError(f"{template}: {found[fold].name} and {candidate.name} both name fold {fold}")
+                found[fold] = candidate
     if not found:
         raise FileNotFoundError(f"{template}: no file matches (the fold number goes where {FOLD_FIELD} is)")
     return found
+
+
+def _check_same_rows(table, reference, what: str, reference_name: str) -> None:
+    if list(table.filename) != list(reference.filename) or list(table.chunk_nr) != list(reference.chunk_nr):
+        from .errors import StoreError
+
+        raise StoreError(f"{what} does not hold the same rows in the same order as {reference_name}")
 
 
 def _load_reps(paths):
     """Read and fuse representation stores; any path with ``{fold}`` holds one store per fold.
 
     Returns the first store's table and either an (N, D) array or, with templates, a dict
-    mapping each fold to its (N, D) fused array.
+    mapping each fold to its (N, D) fused array. A store for fold f whose autoencoder was
+    trained on fold f (recorded by ``train --exclude-folds``) is refused.
     """
     from .evaluate import fuse
     from .store import read_store
@@ -237,17 +252,14 @@ def _load_reps(paths):
         if path not in cache:
             cache[path] = read_store(path)
             first_path, first = next(iter(cache.items()))
-            t = cache[path]
-            if list(t.filename) != list(first.filename) or list(t.chunk_nr) != list(first.chunk_nr):
-                from .errors import StoreError
-
-                raise StoreError(f"{path} does not hold the same rows in the same order as {first_path}")
+            _check_same_rows(cache[path], first, path, first_path)
         return cache[path]
 
     def matrix(path):
         return np.stack([f.reshape(-1) for f in table_of(path).features])
 
-    first = table_of(paths[0] if paths[0] not in templates else next(iter(templates[paths[0]].values())))
+    head = paths[0]
+    first = table_of(str(templates[head][min(templates[head])]) if head in templates else head)
     if not templates:
         return first, fuse(*[matrix(p) for p in paths])
     folds = sorted(int(f) for f in np.unique(first.fold))
@@ -258,7 +270,12 @@ def _load_reps(paths):
             if p in templates:
                 if fold not in templates[p]:
                     raise FileNotFoundError(f"{p}: no file for fold {fold} (found folds {sorted(templates[p])})")
-                members.append(str(templates[p][fold]))
+                member = str(templates[p][fold])
+                excluded = table_of(member).params.get("excluded_folds")
+                if excluded is not None and fold not in excluded:
+                    raise ParameterError(f"{member} is used for held-out fold {fold}, but its autoencoder was "
+                                         f"trained on that fold (it excluded folds {excluded})")
+                members.append(member)
             else:
                 members.append(p)
         reps[fold] = fuse(*[matrix(m) for m in members])
@@ -345,11 +362,9 @@ def _select(args) -> int:
     candidates, table = {}, None
     for name, paths in parsed:
         t, reps = _load_reps(paths)
-        if table is not None and (list(t.filename) != list(table.filename) or list(t.chunk_nr) != list(table.chunk_nr)):
-            from .errors import StoreError
-
-            raise StoreError(f"candidate {name!r} does not hold the same rows in the same order as the first")
-        table = table or t
+        if table is None:
+            table = t
+        _check_same_rows(t, table, f"candidate {name!r}", f"candidate {parsed[0][0]!r}")
         candidates[name] = reps
     names = [table.label_map[k] for k in sorted(table.label_map)]
     start = time.perf_counter()
@@ -554,7 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "training part (nested cross-validation)",
                 "audiorep select mel=mel.parquet fused=mel.parquet,cg.parquet --output-dir results/")
     p.add_argument("candidates", nargs="+",
-                   help="NAME=FILE[,FILE...]: a fusion of representation stores; {fold} as for evaluate")
+                   help="NAME=FILE[,FILE...]: a fusion of representation stores ({fold} as for evaluate); "
+                        "without NAME= the text itself is the name")
     p.add_argument("--k", type=int, default=None, help="random stratified folds (drawn once) instead of the data's")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--inner-repeats", type=int, default=1, help="repeats of each inner cross-validation")

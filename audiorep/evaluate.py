@@ -325,6 +325,9 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
             raise ParameterError("representations per fold need the folds they belong to (folds=None)")
         if not reps:
             raise ParameterError("the mapping of representations per fold is empty")
+        bad_keys = [f for f in reps if isinstance(f, bool) or not isinstance(f, (int, np.integer))]
+        if bad_keys:
+            raise ParameterError(f"representations per fold must be keyed by integer fold ids, got {bad_keys}")
         reps = {int(f): _check_reps(r, f"reps[{f}]") for f, r in reps.items()}
         # Each fold may have its own width (e.g. a different fusion chosen per fold), not its own rows.
         rows = {r.shape[0] for r in reps.values()}
@@ -398,7 +401,7 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
 
 
 def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5, inner_repeats: int = 1,
-                          seed: int = 0, **kwargs) -> CVResult:
+                          seed: int = 0, n_classes: int | None = None, **kwargs) -> CVResult:
     """Cross-validate a choice among candidate representations, made inside each training part.
 
     For each held-out fold, every candidate is scored by cross-validation on the other folds
@@ -414,20 +417,32 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
         preference for ties; per-fold mappings as in :func:`cross_validate`.
     labels : ndarray of int, shape (N,)
     folds : ndarray of int, shape (N,), optional
-        The folds; None draws ``k`` stratified folds once (from ``seed``) and keeps them.
+        The folds; None draws ``k`` stratified folds once (from ``seed``) and keeps them for every
+        repeat.
     inner_repeats : int
         Repeats of each inner cross-validation.
     seed : int
-        Seeds the inner and outer runs; the outer runs are seeded as in :func:`cross_validate`, so
-        with one candidate the result equals ``cross_validate`` on it.
+        Seeds the inner and outer runs. The outer runs are seeded as in :func:`cross_validate`, so
+        with one candidate and given ``folds`` the result equals ``cross_validate`` on it.
+    n_classes : int, optional
+        Defaults to ``labels.max() + 1`` over all clips (a class may be missing from a training part).
     **kwargs
-        ``repeats``, classifier settings, ``device``, ``progress`` and the rest, as for
-        :func:`cross_validate`; they apply to the inner and the outer runs alike.
+        Classifier settings, ``ensemble``, ``device`` and ``label_names``, as for
+        :func:`cross_validate`, apply to the inner and the outer runs; ``repeats`` and
+        ``progress`` only to the outer runs.
 
     Returns
     -------
     CVResult
         With ``selected`` and ``selection_scores`` filled in.
+
+    Notes
+    -----
+    The choice is made once per held-out fold and used by every outer repeat. With per-fold
+    candidates (e.g. an autoencoder trained without fold f), the inner cross-validation for fold f
+    runs on that candidate's representations, whose autoencoder saw the inner folds' audio (but
+    no labels, and never fold f); this may favour such candidates in the choice, but it cannot
+    leak the held-out fold.
 
     Examples
     --------
@@ -443,11 +458,11 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
     """
     if not isinstance(candidates, Mapping) or not candidates:
         raise ParameterError("candidates must be a non-empty mapping of names to representations")
-    names = [str(name) for name in candidates]
-    if len(set(names)) != len(names):
-        raise ParameterError(f"candidate names must be distinct, got {names}")
-    candidates = dict(zip(names, candidates.values()))
+    bad_names = [name for name in candidates if not isinstance(name, str) or not name]
+    if bad_names:
+        raise ParameterError(f"candidate names must be non-empty strings, got {bad_names}")
     labels = np.asarray(labels)
+    labels, n_classes = _check_labels(labels, len(labels), n_classes)
     if folds is None:
         folds = stratified_folds(labels, k, seed=_fold_seed(seed, 0, -1))
     folds = _check_int_vector(folds, len(labels), "folds")
@@ -457,28 +472,36 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
     inner_repeats = positive_int(inner_repeats, "inner_repeats")
     inner_kwargs = {key: value for key, value in kwargs.items() if key not in ("repeats", "progress")}
 
-    def rows(name, fold):
-        candidate = candidates[name]
-        if not isinstance(candidate, Mapping):
-            return candidate
-        if fold not in candidate:
-            raise ParameterError(f"candidate {name!r} has no representations for fold {fold}")
-        return candidate[fold]
+    # Check every candidate for every fold before any training, so bad input fails at once.
+    tables = {}
+    for name, candidate in candidates.items():
+        for fold in fold_ids:
+            if isinstance(candidate, Mapping):
+                if fold not in candidate:
+                    raise ParameterError(f"candidate {name!r} has no representations for fold {fold}")
+                x = candidate[fold]
+            else:
+                x = candidate
+            x = _check_reps(x, f"candidate {name!r}")
+            if len(x) != len(labels):
+                raise ParameterError(f"candidate {name!r} has {len(x)} rows for {len(labels)} labels")
+            tables[name, fold] = x
 
-    scores = {name: [] for name in names}
+    scores = {name: [] for name in candidates}
     selected, chosen = [], {}
     for j, fold in enumerate(fold_ids):
         train = folds != fold
-        for name in names:
-            x = _check_reps(rows(name, fold), f"candidate {name!r}")
-            inner = cross_validate(x[train], labels[train], folds[train], repeats=inner_repeats,
-                                   seed=_member_seed(seed, 0, j, 0), **inner_kwargs)
+        for name in candidates:
+            # _member_seed(..., 0) equals _fold_seed(seed, 0, j) (SeedSequence pads with zeros);
+            # the inner runs derive their own per-fold seeds from it, so the streams still differ.
+            inner = cross_validate(tables[name, fold][train], labels[train], folds[train], n_classes=n_classes,
+                                   repeats=inner_repeats, seed=_member_seed(seed, 0, j, 0), **inner_kwargs)
             scores[name].append(inner.mean)
-        best = max(names, key=lambda name: scores[name][j])  # max keeps the first of equal scores
+        best = max(candidates, key=lambda name: scores[name][j])  # max keeps the first of equal scores
         selected.append(best)
-        chosen[fold] = rows(best, fold)
+        chosen[fold] = tables[best, fold]
         log.info("fold %s: chose %s (inner accuracy %.4f)", fold, best, scores[best][j])
-    result = cross_validate(chosen, labels, folds, seed=seed, **kwargs)
+    result = cross_validate(chosen, labels, folds, seed=seed, n_classes=n_classes, **kwargs)
     result.selected = selected
     result.selection_scores = scores
     return result

@@ -22,7 +22,7 @@ from .models import Seq2SeqAutoencoder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_model", "represent", "save_model", "seed_everything", "train_autoencoder"]
+__all__ = ["load_model", "model_training_info", "represent", "save_model", "seed_everything", "train_autoencoder"]
 
 _TRAINING_FORMAT = "audiorep-autoencoder-training/1"
 _MODEL_FORMAT = "audiorep-autoencoder/1"
@@ -149,8 +149,8 @@ _SETTING_DEFAULTS = {"scaling": "dimension"}
 
 def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
-                      clip_norm: float = 1.0, scaling: str = "dimension", checkpoint_path=None, resume: bool = False, progress: bool = True,
-                      cancel: Callable[[], bool] | None = None):
+                      clip_norm: float = 1.0, scaling: str = "dimension", checkpoint_path=None, resume: bool = False,
+                      progress: bool = True, cancel: Callable[[], bool] | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
 
     The loss is the mean squared error in the standardised feature space; the standardisation is
@@ -366,8 +366,12 @@ def _normalise_params(params) -> dict:
         raise ParameterError(f"feature_params must be JSON-serialisable: {exc}") from None
 
 
-def save_model(path, model: Seq2SeqAutoencoder, *, feature_params: Mapping | None = None) -> None:
+def save_model(path, model: Seq2SeqAutoencoder, *, feature_params: Mapping | None = None,
+               training: Mapping | None = None) -> None:
     """Write config, weights (including the input standardisation) and feature parameters, atomically.
+
+    ``training`` is JSON-serialisable provenance kept beside the model, e.g. ``{"excluded_folds":
+    [3]}`` for an autoencoder that never saw fold 3; :func:`model_training_info` reads it back.
 
     Examples
     --------
@@ -381,7 +385,31 @@ def save_model(path, model: Seq2SeqAutoencoder, *, feature_params: Mapping | Non
     if not isinstance(model, Seq2SeqAutoencoder):
         raise TypeError(f"model must be a Seq2SeqAutoencoder, got {type(model).__name__}")
     _save({"format": _MODEL_FORMAT, "config": dict(model.config), "state_dict": _cpu_copy(model.state_dict()),
-           "feature_params": json.dumps(_normalise_params(feature_params), sort_keys=True)}, path)
+           "feature_params": json.dumps(_normalise_params(feature_params), sort_keys=True),
+           "training": json.dumps(dict(training or {}), sort_keys=True)}, path)
+
+
+def model_training_info(path) -> dict:
+    """The ``training`` provenance that :func:`save_model` stored (empty if none was given).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "ae.pt")
+    >>> save_model(path, Seq2SeqAutoencoder(3, units=4, layers=1), training={"excluded_folds": [2]})
+    >>> model_training_info(path)
+    {'excluded_folds': [2]}
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ParameterError(f"{path} is not a readable model file: {exc}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (_MODEL_FORMAT, _TRAINING_FORMAT):
+        raise ParameterError(f"{path} is not an audiorep autoencoder file")
+    return json.loads(ckpt.get("training", "{}"))
 
 
 def load_model(path, *, device="cpu", expected_feature_params: Mapping | None = None):

@@ -24,8 +24,8 @@ FEATURES = {
     "cg": "per-band correlogram, 16 mel-spaced triangular bands from 50 Hz, 1024 lags pooled into 16 log-spaced bins + band log energy "
           "(272 values/frame)",
 }
-AE = {"cell": "gru", "layers": 2, "units": 256, "dropout": 0.0, "scaling": "per dimension", "teacher_forcing": 1.0, "reverse_targets": True, "epochs": 40,
-      "patience": 10, "batch_size": 64, "lr": 1e-3, "seed": 0, "representation_size": 512,
+AE = {"cell": "gru", "layers": 2, "units": 256, "dropout": 0.0, "scaling": "per dimension", "teacher_forcing": 1.0,
+      "reverse_targets": True, "epochs": 40, "patience": 10, "batch_size": 64, "lr": 1e-3, "seed": 0, "representation_size": 512,
       "training_data": "all 400 clips, no labels (auDeep convention); 10% held out for early stopping"}
 MLP = {"hidden": [150, 150], "dropout": 0.4, "epochs": 400, "lr": 1e-3, "repeats": 5, "seed": 0,
        "folds": "official ESC folds 1-5 from the file names"}
@@ -64,6 +64,9 @@ SYSTEMS = {
                                          "pool_mel+pool_cg"),
     "pool_mel+pool_cg+ae_mel4_e100": ("(d) fused baselines + (c) four-level autoencoders",
                                       ["mel", "cg", "mel30", "mel45", "mel60", "mel75"], "pool_mel+pool_cg"),
+    "pool_mel+pool_cg+ae_mel60_e100_x+ae_mel75_e100_x": (
+        "(d) fused baselines + (a) per-fold autoencoders at 60 and 75 dB (level chosen post hoc)",
+        ["mel", "cg", "mel60", "mel75"], "pool_mel+pool_cg"),
     "select": ("nested choice among pooled / + per-fold AE / + four-level AEs", ["mel", "cg", "mel30", "mel45",
                                                                                   "mel60", "mel75"],
                "pool_mel+pool_cg"),

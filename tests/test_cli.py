@@ -217,7 +217,12 @@ def test_pool_and_fused_evaluation(small_dataset, tmp_path, capsys):
 
 def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, capsys, monkeypatch):
     pytest.importorskip("torch")
+    import json
+    import shutil
+
+    from audiorep import evaluate as evaluate_module
     from audiorep import train as train_module
+    from audiorep.evaluate import fuse
 
     feats = tmp_path / "f.parquet"
     assert main(["extract", str(small_dataset), "-o", str(feats), "--frame-length", "256", "--hop-length", "128",
@@ -227,7 +232,7 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
     original = train_module.train_autoencoder
 
     def recording(x, **kwargs):
-        seen.append(np.array(x, copy=True))
+        seen.append((np.array(x, copy=True), kwargs))
         return original(x, **kwargs)
 
     monkeypatch.setattr(train_module, "train_autoencoder", recording)
@@ -236,31 +241,46 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
         model = tmp_path / f"ae_x{fold}.pt"
         assert main(["train", str(feats), "-o", str(model), "--exclude-folds", str(fold), *tiny]) == 0
         assert "trained on 16 sequences" in capsys.readouterr().out
-        np.testing.assert_array_equal(seen[-1], table.stacked()[table.fold != fold])
+        np.testing.assert_array_equal(seen[-1][0], table.stacked()[table.fold != fold])
+        assert seen[-1][1]["scaling"] == "dimension"
         assert main(["represent", str(model), str(feats), "-o", str(tmp_path / f"ae_x{fold}.parquet")]) == 0
+        assert read_store(tmp_path / f"ae_x{fold}.parquet").params["excluded_folds"] == [fold]
+    assert main(["train", str(feats), "-o", str(tmp_path / "g.pt"), "--scaling", "global", *tiny]) == 0
+    assert seen[-1][1]["scaling"] == "global"
     assert main(["train", str(feats), "-o", str(tmp_path / "none.pt"), "--exclude-folds", "1", "2", "3", "4", "5",
                  *tiny]) == 1
     assert "leaves no rows" in capsys.readouterr().err
-    assert main(["train", str(feats), "-o", str(tmp_path / "none.pt"), "--exclude-folds", "9", *tiny]) == 1
-    assert "no row" in capsys.readouterr().err
+    assert main(["train", str(feats), "-o", str(tmp_path / "none.pt"), "--exclude-folds", "1", "9", *tiny]) == 1
+    assert "no rows in fold(s) [9]" in capsys.readouterr().err
 
     stats = tmp_path / "stats.parquet"
     assert main(["pool", str(feats), "-o", str(stats)]) == 0
+    stats_matrix = np.stack([f.reshape(-1) for f in read_store(stats).features])
+    given = []
+    original_cv = evaluate_module.cross_validate
+
+    def recording_cv(reps, *args, **kwargs):
+        given.append(reps)
+        return original_cv(reps, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "cross_validate", recording_cv)
     out = tmp_path / "eval"
     template = str(tmp_path / "ae_x{fold}.parquet")
     assert main(["evaluate", str(stats), template, "--repeats", "1", "--epochs", "20", "--hidden", "8",
                  "--output-dir", str(out), "--no-progress"]) == 0
-    import json
-
     result = json.loads((out / "cv.json").read_text())
     assert result["inputs"] == [str(stats), template] and result["fold_ids"] == [1, 2, 3, 4, 5]
+    assert np.asarray(result["confusion"]).sum() == 20
+    for fold in (1, 2, 3, 4, 5):  # each held-out fold gets the store of the model that never saw it
+        ae = np.stack([f.reshape(-1) for f in read_store(tmp_path / f"ae_x{fold}.parquet").features])
+        np.testing.assert_array_equal(given[-1][fold], fuse(stats_matrix, ae))
     assert main(["evaluate", str(stats), "--ensemble", "2", "--repeats", "1", "--epochs", "5", "--hidden", "8",
                  "--output-dir", str(out), "--no-progress"]) == 0
     assert json.loads((out / "cv.json").read_text())["ensemble"] == 2
     assert main(["evaluate", str(stats), "--ensemble", "2", "--save-mlp", str(tmp_path / "m.pt"),
                  "--output-dir", str(out)]) == 1
     assert "--ensemble" in capsys.readouterr().err
-    assert np.asarray(result["confusion"]).sum() == 20
+
     sel = tmp_path / "select"
     assert main(["select", f"pooled={stats}", f"both={stats},{template}", "--repeats", "1", "--epochs", "10",
                  "--hidden", "8", "--output-dir", str(sel), "--no-progress"]) == 0
@@ -275,12 +295,34 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
     assert "distinct" in capsys.readouterr().err
     assert main(["select", "a=", "--output-dir", str(sel)]) == 1
     assert "NAME=FILE" in capsys.readouterr().err
+
+    # a store for fold 2 made by the model that saw fold 2 is refused
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    for fold in (1, 2, 3, 4, 5):
+        shutil.copy(tmp_path / f"ae_x{1 if fold == 2 else fold}.parquet", wrong / f"ae_x{fold}.parquet")
+    assert main(["evaluate", str(wrong / "ae_x{fold}.parquet"), "--output-dir", str(out)]) == 1
+    assert "trained on that fold" in capsys.readouterr().err
+    shutil.copy(tmp_path / "ae_x1.parquet", tmp_path / "ae_x01.parquet")
+    assert main(["evaluate", template, "--output-dir", str(out)]) == 1
+    assert "both name fold 1" in capsys.readouterr().err
+    (tmp_path / "ae_x01.parquet").unlink()
     (tmp_path / "ae_x3.parquet").unlink()
-    capsys.readouterr()
     assert main(["evaluate", template, "--repeats", "1", "--epochs", "2", "--output-dir", str(out),
                  "--no-progress"]) == 1
     assert "no file for fold 3" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nothing_{fold}.parquet"), "--output-dir", str(out)]) == 1
     assert "no file matches" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "{fold}" / "a.parquet"), "--output-dir", str(out)]) == 1
+    assert "in the file name" in capsys.readouterr().err
     assert main(["evaluate", template, "--k", "5", "--output-dir", str(out)]) == 1
     assert "data's folds only" in capsys.readouterr().err
+
+
+def test_fold_templates_tell_fold_numbers_apart(tmp_path):
+    from audiorep.cli import _fold_files
+
+    for name in ("ae_x1.parquet", "ae_x10.parquet", "ae_x2.parquet", "ae_x2.parquet.tmp", "other_x3.parquet"):
+        (tmp_path / name).touch()
+    found = _fold_files(str(tmp_path / "ae_x{fold}.parquet"))
+    assert {f: p.name for f, p in found.items()} == {1: "ae_x1.parquet", 2: "ae_x2.parquet", 10: "ae_x10.parquet"}

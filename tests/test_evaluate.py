@@ -293,6 +293,34 @@ def test_nested_selection_between_candidates_of_different_widths(rng):
     assert res.selected == ["wide"] * 4 and res.mean > 0.9
 
 
+def test_nested_selection_with_drawn_folds_and_a_class_missing_from_a_training_part(rng):
+    reps, labels = _blobs(rng, n_per_class=12)
+    res = evaluate.nested_cross_validate({"a": reps, "b": reps[:, :2]}, labels, k=3, repeats=2, seed=1, **QUICK)
+    assert res.fold_ids == [0, 1, 2] and res.confusion.sum() == 2 * len(labels)
+    # class 2 lives only in fold 1: training parts for fold 1 never see it, yet 3 classes are kept
+    folds = np.where(labels == 2, 1, np.tile(np.arange(1, 5), len(labels) // 4))
+    res = evaluate.nested_cross_validate({"a": reps}, labels, folds, repeats=1, label_names=["x", "y", "z"],
+                                         **QUICK)
+    assert res.confusion.shape == (3, 3) and res.confusion[2].sum() == 12
+
+
+def test_nested_selection_checks_every_candidate_before_training(rng, monkeypatch):
+    reps, labels = _blobs(rng, n_per_class=8)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    trained = []
+    monkeypatch.setattr(evaluate, "train_classifier", lambda *a, **k: trained.append(1))
+    for bad, match in (({1: reps, 2: reps, 3: reps}, "no representations for fold 4"),
+                       (reps[:-1], "23 rows for 24 labels"),
+                       ({f: reps if f < 4 else np.full_like(reps, np.nan) for f in (1, 2, 3, 4)}, "NaN")):
+        with pytest.raises(ParameterError, match=match):
+            evaluate.nested_cross_validate({"good": reps, "bad": bad}, labels, folds, **QUICK)
+    assert trained == []
+    with pytest.raises(ParameterError, match="non-empty strings"):
+        evaluate.nested_cross_validate({1: reps}, labels, folds, **QUICK)
+    with pytest.raises(ParameterError, match="integer fold ids"):
+        cross_validate({"1": reps, 2: reps, 3: reps, 4: reps}, labels, folds, **QUICK)
+
+
 @pytest.mark.parametrize("candidates,folds,match", [
     ({}, None, "non-empty"),
     ([np.zeros((12, 2))], None, "mapping"),

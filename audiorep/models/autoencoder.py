@@ -23,7 +23,10 @@ _CELLS = ("lstm", "gru")
 
 
 class Standardizer(nn.Module):
-    """Per-dimension standardisation ``(x - mean) / std`` over the last axis, as buffers.
+    """Standardisation ``(x - mean) / std`` over the last axis, as buffers.
+
+    :meth:`fit` sets one mean and std per dimension, or (``per_dimension=False``) one shared
+    mean and std stored in every dimension.
 
     The buffers travel with the state dict and with TorchScript exports, so a deployed model
     applies exactly the statistics it was trained with.
