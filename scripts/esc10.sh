@@ -161,6 +161,15 @@ for f in 1 2 3 4 5; do
 done
 ev pool_mel+pool_cg+ae_mel60_e100_x+ae_mel75_e100_x $W/pool_mel.parquet $W/pool_cg.parquet "$W/ae_mel60_e100_x{fold}.parquet" "$W/ae_mel75_e100_x{fold}.parquet"
 
+# auDeep's published ESC-10 recipe (its samples/esc-10.sh), which differs from ours in three
+# settings: a unidirectional encoder with a bidirectional decoder, dropout 0.2, and 64 epochs.
+# Configured from that script, not from our test folds; run after the rounds above.
+AUDEEP=(--cell gru --layers 2 --units 256 --teacher-forcing 1.0 --bidirectional-decoder --dropout 0.2 --epochs 64 --patience 10 --batch-size 64 --lr 1e-3 --seed 0 --no-progress)
+step train_mel60_audeep $W/models/mel60_audeep.pt python -m audiorep train $W/mel60.parquet -o $W/models/mel60_audeep.pt "${AUDEEP[@]}"
+step represent_mel60_audeep $W/ae_mel60_audeep.parquet python -m audiorep represent $W/models/mel60_audeep.pt $W/mel60.parquet -o $W/ae_mel60_audeep.parquet
+ev ae_mel60_audeep $W/ae_mel60_audeep.parquet
+ev pool_mel+pool_cg+ae_mel60_audeep $W/pool_mel.parquet $W/pool_cg.parquet $W/ae_mel60_audeep.parquet
+
 # Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py
 
