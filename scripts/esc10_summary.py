@@ -87,6 +87,10 @@ SYSTEMS = {
     "ae_mel60d_e100": ("(a) autoencoder, 60 dB, 100 epochs, dropout 0.2 (post hoc)", ["mel60"], "pool_mel60"),
     "pool_mel+pool_cg+ae_mel60d_e100": ("(d) fused baselines + (a) dropout-0.2 autoencoder (post hoc)",
                                         ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
+    "ae_mel60_audeep": ("(a) autoencoder, auDeep's published ESC-10 recipe (bidirectional decoder, dropout 0.2, "
+                        "64 epochs), 60 dB", ["mel60"], "pool_mel60"),
+    "pool_mel+pool_cg+ae_mel60_audeep": ("(d) fused baselines + (a) auDeep-recipe autoencoder", ["mel", "cg", "mel60"],
+                                         "pool_mel+pool_cg"),
     "ablation_cg_energy_only": ("(d) diagnostic (post hoc): pooled correlogram band energies only", ["cg"], None),
     "ablation_cg_curves_only": ("(d) diagnostic (post hoc): pooled correlogram autocorrelation shapes only", ["cg"],
                                 None),
@@ -182,6 +186,8 @@ def representation_config(system: str):
         config["scaling"] = "global (one mean and std for all bands)"
     if "mel60d" in system:
         config["dropout"] = 0.2
+    if "audeep" in system:
+        config.update(dropout=0.2, epochs=64, bidirectional_decoder=True)
     if system.endswith("_x"):
         config["training_data_per_fold"] = ("for each held-out fold, the other four folds only (320 clips, no "
                                             "labels); 10% of them held out for early stopping")
@@ -243,7 +249,11 @@ def main() -> int:
         last = entry["commands"][-1] if entry["commands"] else ""
         if "audiorep evaluate" in last or "audiorep select" in last:
             verb = last.split()[3]
-            inputs = f"{verb} " + " ".join(Path(f).name for f in eval_inputs(last))
+            if verb == "select":  # the candidates' names; their files are in scripts/esc10.sh
+                names = [w.partition("=")[0] for w in last.split()[4:] if "=" in w and not w.startswith("-")]
+                inputs = "select " + " ".join(names)
+            else:
+                inputs = f"{verb} " + " ".join(Path(f).name for f in eval_inputs(last))
             if "--ensemble" in last:
                 inputs += " --ensemble 5"
         else:
