@@ -413,7 +413,7 @@ def _encode(args) -> int:
 def _decode(args) -> int:
     from .codec import decode
 
-    y, sr = decode(args.arep, args.output, model=args.model)
+    y, sr = decode(args.arep, args.output, sr=args.sr, model=args.model)
     print(f"wrote {args.output}: {len(y)} samples at {sr} Hz ({len(y) / sr:.2f} s)")
     return 0
 
@@ -593,10 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="codec model file (default: the one shipped with audiorep)")
     p.add_argument("--no-progress", action="store_true")
 
-    p = command("decode", _decode, "decode an .arep file into a 16 kHz WAV file",
-                "audiorep decode clip.arep -o clip.wav")
+    p = command("decode", _decode, "decode an .arep file into a WAV file (16 kHz unless --sr)",
+                "audiorep decode clip.arep -o clip.wav --sr 44100")
     p.add_argument("arep")
     p.add_argument("-o", "--output", required=True, help="the WAV file to write")
+    p.add_argument("--sr", type=int, default=None, help="resample the decoded audio to this rate (default: 16000)")
     p.add_argument("--model", default=None, help="the codec model that encoded the file (default: the shipped one)")
 
     p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",

@@ -83,7 +83,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dsp
-from ._util import atomic_path
+from ._util import atomic_path, positive_int
 from .errors import AudioFormatError, Cancelled, CodecError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -888,8 +888,10 @@ def decode_logmel(in_path, *, model=None) -> tuple[np.ndarray, ArepInfo]:
     return mel[:, :n_frames], info
 
 
-def decode(in_path, out_path=None, *, model=None, cancel=None):
-    """Decode an ``.arep`` file to a 16 kHz waveform, and optionally write it as WAV (atomically).
+def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
+    """Decode an ``.arep`` file to a waveform, and optionally write it as WAV (atomically).
+
+    The codec works at 16 kHz; ``sr`` resamples the decoded signal (with soxr) to another rate.
 
     Parameters
     ----------
@@ -897,6 +899,8 @@ def decode(in_path, out_path=None, *, model=None, cancel=None):
         The ``.arep`` file.
     out_path : path, optional
         Where to write a float WAV file.
+    sr : int, optional
+        Sample rate of the result; None keeps the codec's 16 kHz.
     model : path or loaded model, optional
         The codec model (default: the shipped one); it must be the one that encoded the file.
     cancel : threading.Event, optional
@@ -912,6 +916,8 @@ def decode(in_path, out_path=None, *, model=None, cancel=None):
     CodecError
         Bad magic bytes, an unsupported version, a CRC mismatch (truncated or corrupt file),
         or a file made with a different model.
+    ParameterError
+        ``sr`` is not a positive integer.
 
     Examples
     --------
@@ -921,15 +927,24 @@ def decode(in_path, out_path=None, *, model=None, cancel=None):
     >>> y, sr = decode(out)
     >>> y.shape, sr
     ((16000,), 16000)
+    >>> decode(out, sr=44100)[0].shape
+    (44100,)
     """
+    target_sr = None if sr is None else positive_int(sr, "sr")
     mel, info = decode_logmel(in_path, model=model)
     y = synthesize(mel, info.n_samples, cancel=cancel) if info.n_samples else np.zeros(0, np.float32)
     y = y.astype(np.float32)
+    out_sr = info.sr
+    if target_sr is not None and target_sr != info.sr:
+        import soxr
+
+        y = soxr.resample(y, info.sr, target_sr, quality="HQ").astype(np.float32) if len(y) else y
+        out_sr = target_sr
     if out_path is not None:
         import soundfile as sf
 
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_path) as tmp:
-            sf.write(tmp, y, info.sr, format="WAV", subtype="FLOAT")
-    return y, info.sr
+            sf.write(tmp, y, out_sr, format="WAV", subtype="FLOAT")
+    return y, out_sr

@@ -355,6 +355,26 @@ def test_cli_encode_and_decode(tmp_path, capsys):
     assert main(["decode", str(tmp_path / "x.arep"), "-o", str(tmp_path / "x.wav")]) == 0
     i = sf.info(tmp_path / "x.wav")
     assert i.samplerate == SR and i.frames == 2 * SR
+    assert main(["decode", str(tmp_path / "x.arep"), "-o", str(tmp_path / "y.wav"), "--sr", "22050"]) == 0
+    i = sf.info(tmp_path / "y.wav")
+    assert i.samplerate == 22050 and i.frames == 2 * 22050
+    assert main(["decode", str(tmp_path / "x.arep"), "-o", str(tmp_path / "z.wav"), "--sr", "0"]) == 1
+    assert "sr=0" in capsys.readouterr().err and not (tmp_path / "z.wav").exists()
     with pytest.raises(SystemExit):
         main(["encode", str(wav), "-o", "y.arep", "--quality", "10", "--bitrate-target", "3"])
+
+
+def test_decode_resamples_to_the_asked_rate(tmp_path):
+    sr = 16000
+    y = (0.5 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)).astype(np.float32)
+    codec.encode(y, tmp_path / "t.arep", sr=sr, quality=80)
+    base, base_sr = codec.decode(tmp_path / "t.arep")
+    up, up_sr = codec.decode(tmp_path / "t.arep", sr=48000)
+    assert (base_sr, up_sr) == (16000, 48000) and len(up) == 3 * len(base) and up.dtype == np.float32
+    # the same signal: its spectrum peak stays at the same frequency
+    assert abs(np.argmax(np.abs(np.fft.rfft(up))) * 48000 / len(up) - np.argmax(np.abs(np.fft.rfft(base)))
+               * 16000 / len(base)) < 2
+    np.testing.assert_array_equal(codec.decode(tmp_path / "t.arep", sr=16000)[0], base)
+    with pytest.raises(ParameterError, match="sr=-1"):
+        codec.decode(tmp_path / "t.arep", sr=-1)
 
