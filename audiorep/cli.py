@@ -293,16 +293,30 @@ def _evaluate(args) -> int:
     table, reps = _load_reps(args.reps)
     names = [table.label_map[k] for k in sorted(table.label_map)]
     folds = None if args.k else table.fold
+    augment = None
+    if args.augment:
+        if args.k:
+            raise ParameterError("--augment works with the data's folds only")
+        if len(args.augment) != len(args.reps):
+            raise ParameterError(f"--augment needs one store per input ({len(args.reps)}), got {len(args.augment)}")
+        extra_table, extra = _load_reps(args.augment)
+        if extra_table.label_map != table.label_map:
+            raise ParameterError(f"--augment stores have labels {extra_table.label_map}, the inputs {table.label_map}")
+        augment = (extra, extra_table.label_numeric, extra_table.fold)
     start = time.perf_counter()
     result = cross_validate(reps, table.label_numeric, folds, k=args.k or 5, label_names=names,
                             repeats=args.repeats, seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout,
-                            epochs=args.epochs, lr=args.lr, ensemble=args.ensemble, device=args.device,
-                            progress=not args.no_progress)
+                            epochs=args.epochs, lr=args.lr, ensemble=args.ensemble, augment=augment,
+                            device=args.device, progress=not args.no_progress)
     out = _report(result, names, Path(args.output_dir), {"inputs": [str(p) for p in args.reps], "seed": args.seed,
                                                          "ensemble": args.ensemble,
+                                                         "augment": [str(p) for p in args.augment or []],
                                                          "seconds": time.perf_counter() - start})
     if args.save_mlp:
-        mlp, scaler = train_classifier(reps, table.label_numeric, hidden=tuple(args.hidden), dropout=args.dropout,
+        x, y = reps, table.label_numeric
+        if augment is not None:
+            x, y = np.concatenate([x, augment[0]]), np.concatenate([y, augment[1]])
+        mlp, scaler = train_classifier(x, y, hidden=tuple(args.hidden), dropout=args.dropout,
                                        epochs=args.epochs, lr=args.lr, seed=args.seed, device=args.device)
         save_classifier(args.save_mlp, mlp, scaler, label_names=names)
         print(f"wrote the classifier trained on all {len(reps)} rows to {args.save_mlp}")
@@ -562,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "gives each held-out fold its own store, e.g. from an autoencoder trained without it")
     p.add_argument("--k", type=int, default=None, help="random stratified folds instead of the data's folds")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--augment", nargs="+", type=Path, default=None, metavar="STORE",
+                   help="extra training rows (e.g. altered copies of the clips), one store per input, fused alike; "
+                        "rows from the held-out fold's clips are never used")
     _add_classifier_options(p)
     p.add_argument("--save-mlp", default=None, help="also train on all rows and save the classifier here")
 

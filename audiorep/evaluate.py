@@ -264,6 +264,38 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, repeat, fold + 1]).generate_state(1)[0])
 
 
+def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: int):
+    if folds is None:
+        raise ParameterError("augment needs the folds the extra rows belong to (folds=None)")
+    if not isinstance(augment, (tuple, list)) or len(augment) != 3:
+        raise ParameterError("augment must be a tuple (reps, labels, folds)")
+    extra, labels, extra_folds = augment
+    if per_fold != isinstance(extra, Mapping):
+        raise ParameterError("augment reps must be per fold exactly when reps are")
+    if per_fold:
+        extra = {int(f): _check_reps(r, f"augment reps[{f}]") for f, r in extra.items()}
+        missing = sorted(set(fold_ids) - set(extra))
+        if missing:
+            raise ParameterError(f"no augment representations for fold(s) {missing}")
+        widths = {f: (extra[f].shape[1], reps[f].shape[1]) for f in fold_ids if extra[f].shape[1] != reps[f].shape[1]}
+        m = {r.shape[0] for r in extra.values()}
+        if len(m) != 1:
+            raise ParameterError("augment representations per fold must all have the same number of rows")
+        m = m.pop()
+    else:
+        extra = _check_reps(extra, "augment reps")
+        widths = {} if extra.shape[1] == reps.shape[1] else {"all": (extra.shape[1], reps.shape[1])}
+        m = extra.shape[0]
+    if widths:
+        raise ParameterError(f"augment representations must be as wide as reps (augment, reps): {widths}")
+    labels, _ = _check_labels(labels, m, n_classes)
+    extra_folds = _check_int_vector(extra_folds, m, "augment folds")
+    unknown = sorted(set(extra_folds.tolist()) - set(fold_ids))
+    if unknown:
+        raise ParameterError(f"augment rows belong to fold(s) {unknown}, which the data does not have")
+    return extra, labels, extra_folds
+
+
 def _member_seed(seed: int, repeat: int, fold: int, member: int) -> int:
     return int(np.random.SeedSequence([seed, repeat, fold + 1, member]).generate_state(1)[0])
 
@@ -271,8 +303,8 @@ def _member_seed(seed: int, repeat: int, fold: int, member: int) -> int:
 def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | None = None,
                    label_names: Sequence[str] | None = None, repeats: int = 5, seed: int = 0,
                    hidden: Sequence[int] = (150, 150), dropout: float = 0.4, epochs: int = 400, lr: float = 1e-3,
-                   batch_size: int | None = None, weight_decay: float = 0.0, ensemble: int = 1, device="cpu",
-                   progress: bool = False) -> CVResult:
+                   batch_size: int | None = None, weight_decay: float = 0.0, ensemble: int = 1, augment=None,
+                   device="cpu", progress: bool = False) -> CVResult:
     """Cross-validate an MLP on representations: train on all folds but one, score that one.
 
     Standardisation statistics come from the training folds only. Each repeat retrains every
@@ -303,6 +335,12 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
     ensemble : int
         Classifiers trained per fold with different seeds; their class probabilities are averaged.
         The first has the seed a single classifier would get, so ``ensemble=1`` is one MLP.
+    augment : tuple (reps, labels, folds), optional
+        Extra rows used only for training, e.g. the representations of altered copies of the
+        clips: ``reps`` (M, D) (or a mapping of fold to (M, D), like ``reps``), their labels and
+        the fold of the clip each was made from. The classifier for fold f trains on the rows of
+        the other folds plus the extra rows whose fold is not f; it is tested on original clips
+        only. Needs ``folds``.
     progress : bool
         Show a tqdm bar over the fold runs on stderr.
 
@@ -356,6 +394,8 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
         k = positive_int(k, "k")
 
     fold_ids = np.unique(folds).tolist() if folds is not None else list(range(k))
+    if augment is not None:
+        augment = _check_augment(augment, folds, fold_ids, per_fold, reps, n_classes)
     if per_fold:
         missing = sorted(set(fold_ids) - set(reps))
         if missing:
@@ -375,10 +415,17 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
                 if not test.any():
                     raise ParameterError(f"fold {fold} has no clips")
                 x = reps[fold] if per_fold else reps
+                x_train, y_train = x[train], labels[train]
+                if augment is not None:
+                    extra_x, extra_y, extra_folds = augment
+                    extra_x = extra_x[fold] if per_fold else extra_x
+                    keep = extra_folds != fold
+                    x_train = np.concatenate([x_train, extra_x[keep]])
+                    y_train = np.concatenate([y_train, extra_y[keep]])
                 probs = 0.0
                 for m in range(ensemble):
                     member_seed = _fold_seed(seed, r, j) if m == 0 else _member_seed(seed, r, j, m)
-                    mlp, scaler = train_classifier(x[train], labels[train], n_classes=n_classes, hidden=hidden,
+                    mlp, scaler = train_classifier(x_train, y_train, n_classes=n_classes, hidden=hidden,
                                                    dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size,
                                                    weight_decay=weight_decay, seed=member_seed, device=device)
                     probs = probs + predict_proba(mlp, scaler, x[test])

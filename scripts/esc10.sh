@@ -15,6 +15,9 @@ DATA=${1:-../shared/data/esc10}
 W=work
 R=docs/results
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # the machine is shared; one thread per job
+# Import the installed audiorep, not the source folder in the current directory (which has no
+# compiled core unless it was built in place); Python >= 3.11. Set PYTHONPATH=. for an in-place build.
+export PYTHONSAFEPATH=1
 mkdir -p "$W/models" "$W/logs" "$R"
 
 step() {  # step NAME OUTPUT CMD...: run CMD unless OUTPUT exists, record its wall time
@@ -169,6 +172,20 @@ step train_mel60_audeep $W/models/mel60_audeep.pt python -m audiorep train $W/me
 step represent_mel60_audeep $W/ae_mel60_audeep.parquet python -m audiorep represent $W/models/mel60_audeep.pt $W/mel60.parquet -o $W/ae_mel60_audeep.parquet
 ev ae_mel60_audeep $W/ae_mel60_audeep.parquet
 ev pool_mel+pool_cg+ae_mel60_audeep $W/pool_mel.parquet $W/pool_cg.parquet $W/ae_mel60_audeep.parquet
+
+# Training-time augmentation, configured before it ran: every clip also played 10 % slower and
+# 10 % faster (scripts/esc10_speed.py). The copies only ever join the training part of a fold
+# other than their clip's (`evaluate --augment`); tests use the original clips only.
+[[ -n ${ESC10_ONLY:-} && ! speed =~ $ESC10_ONLY ]] || [[ -d $W/esc10_speed ]] || python scripts/esc10_speed.py "$DATA" $W/esc10_speed
+step extract_mel_speed $W/mel_speed.parquet python -m audiorep extract $W/esc10_speed -o $W/mel_speed.parquet --kind mel --n-mels 128 "${FRAMES[@]}"
+step extract_cg_speed  $W/cg_speed.parquet  python -m audiorep extract $W/esc10_speed -o $W/cg_speed.parquet --kind correlogram --n-bands 16 --lag-bins 16 "${FRAMES[@]}"
+step extract_mel60_speed $W/mel60_speed.parquet python -m audiorep extract $W/esc10_speed -o $W/mel60_speed.parquet --kind mel --n-mels 128 --top-db 60 "${FRAMES[@]}"
+for k in mel cg; do step pool_${k}_speed $W/pool_${k}_speed.parquet python -m audiorep pool $W/${k}_speed.parquet -o $W/pool_${k}_speed.parquet; done
+for f in 1 2 3 4 5; do
+  step represent_mel60_e100_x${f}_speed $W/ae_mel60_e100_x${f}_speed.parquet python -m audiorep represent $W/models/mel60_gru2x256e100_x$f.pt $W/mel60_speed.parquet -o $W/ae_mel60_e100_x${f}_speed.parquet
+done
+ev pool_mel+pool_cg_speed $W/pool_mel.parquet $W/pool_cg.parquet --augment $W/pool_mel_speed.parquet $W/pool_cg_speed.parquet
+ev pool_mel+pool_cg+ae_mel60_e100_x_speed $W/pool_mel.parquet $W/pool_cg.parquet "$W/ae_mel60_e100_x{fold}.parquet" --augment $W/pool_mel_speed.parquet $W/pool_cg_speed.parquet "$W/ae_mel60_e100_x{fold}_speed.parquet"
 
 # Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py

@@ -213,6 +213,14 @@ def test_pool_and_fused_evaluation(small_dataset, tmp_path, capsys):
     result = json.loads((out / "cv.json").read_text())
     assert len(result["inputs"]) == 2
     assert (out / "confusion.txt").read_text().count("\n") >= 4
+    # extra training rows: one store per input, fused alike
+    assert main(["evaluate", str(stats), "--augment", str(stats), "--repeats", "1", "--epochs", "20",
+                 "--output-dir", str(out), "--save-mlp", str(tmp_path / "m.pt"), "--no-progress"]) == 0
+    assert json.loads((out / "cv.json").read_text())["augment"] == [str(stats)]
+    assert main(["evaluate", str(stats), str(stats), "--augment", str(stats), "--output-dir", str(out)]) == 1
+    assert "one store per input" in capsys.readouterr().err
+    assert main(["evaluate", str(stats), "--augment", str(stats), "--k", "3", "--output-dir", str(out)]) == 1
+    assert "data's folds only" in capsys.readouterr().err
 
 
 def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, capsys, monkeypatch):

@@ -331,3 +331,51 @@ def test_nested_selection_checks_every_candidate_before_training(rng, monkeypatc
 def test_nested_selection_rejects_bad_input(candidates, folds, match):
     with pytest.raises(ParameterError, match=match):
         evaluate.nested_cross_validate(candidates, np.tile([0, 1], 6), folds, k=3, epochs=1)
+
+
+def test_augment_rows_only_ever_train_on_other_folds(rng, monkeypatch):
+    reps, labels = _blobs(rng, n_per_class=8)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    extra = reps + 0.01
+    extra[:, -1] = 1000 + np.arange(len(reps))  # a column that names each extra row
+    trained = []
+    original = evaluate.train_classifier
+
+    def recording(x, y, **kwargs):
+        trained.append((np.array(x), np.array(y)))
+        return original(x, y, **kwargs)
+
+    monkeypatch.setattr(evaluate, "train_classifier", recording)
+    res = cross_validate(reps, labels, folds, repeats=1, seed=0, augment=(extra, labels, folds), **QUICK)
+    for (x, y), fold in zip(trained, [1, 2, 3, 4]):
+        n = int((folds != fold).sum())
+        np.testing.assert_array_equal(x[:n], reps[folds != fold])
+        used = x[n:, -1] - 1000
+        np.testing.assert_array_equal(used, np.flatnonzero(folds != fold))
+        np.testing.assert_array_equal(y[n:], labels[folds != fold])
+    assert res.confusion.sum() == len(labels)  # tests stay on the original clips
+    # per-fold representations take per-fold extra rows
+    trained.clear()
+    cross_validate({f: reps for f in (1, 2, 3, 4)}, labels, folds, repeats=1,
+                   augment=({f: extra * f for f in (1, 2, 3, 4)}, labels, folds), **QUICK)
+    n = int((folds != 3).sum())
+    np.testing.assert_array_equal(trained[2][0][n:], (extra * 3)[folds != 3])
+
+
+@pytest.mark.parametrize("augment,per_fold,match", [
+    ((np.zeros((4, 5)),), False, "tuple"),
+    ((np.zeros((4, 3)), np.zeros(4, int), np.ones(4, int)), False, "as wide"),
+    ((np.zeros((4, 5)), np.zeros(3, int), np.ones(4, int)), False, r"shape \(4,\)"),
+    ((np.zeros((4, 5)), np.zeros(4, int), np.full(4, 9)), False, r"fold\(s\) \[9\]"),
+    ((np.zeros((4, 5)), np.zeros(4, int), np.ones(4, int)), True, "per fold exactly"),
+    (({1: np.zeros((4, 5))}, np.zeros(4, int), np.ones(4, int)), True, r"fold\(s\) \[2, 3\]"),
+])
+def test_augment_rejects_bad_input(augment, per_fold, match):
+    reps = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+    folds = np.tile([1, 2, 3], 4)
+    x = {f: reps for f in (1, 2, 3)} if per_fold else reps
+    with pytest.raises(ParameterError, match=match):
+        cross_validate(x, np.tile([0, 1], 6), folds, epochs=1, augment=augment)
+    with pytest.raises(ParameterError, match="needs the folds"):
+        cross_validate(reps, np.tile([0, 1], 6), None, k=3, epochs=1,
+                       augment=(reps, np.tile([0, 1], 6), folds))
