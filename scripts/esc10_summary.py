@@ -91,6 +91,10 @@ SYSTEMS = {
                         "64 epochs), 60 dB", ["mel60"], "pool_mel60"),
     "pool_mel+pool_cg+ae_mel60_audeep": ("(d) fused baselines + (a) auDeep-recipe autoencoder", ["mel", "cg", "mel60"],
                                          "pool_mel+pool_cg"),
+    "pool_mel+pool_cg_speed": ("(d) fused baselines, trained with speed-perturbed copies (0.9x, 1.1x)", ["mel", "cg"],
+                               "pool_mel+pool_cg"),
+    "pool_mel+pool_cg+ae_mel60_e100_x_speed": ("(d) fused baselines + (a) per-fold autoencoder, trained with "
+                                               "speed-perturbed copies", ["mel", "cg", "mel60"], "pool_mel+pool_cg_speed"),
     "ablation_cg_energy_only": ("(d) diagnostic (post hoc): pooled correlogram band energies only", ["cg"], None),
     "ablation_cg_curves_only": ("(d) diagnostic (post hoc): pooled correlogram autocorrelation shapes only", ["cg"],
                                 None),
@@ -213,6 +217,14 @@ def main() -> int:
             inputs = eval_inputs(evaluation["command"])
         else:  # the ablation script reads the pooled stores itself
             inputs = [f"work/pool_{k}.parquet" for k in kinds]
+        if evaluation is not None and "--augment" in evaluation["command"]:
+            words = evaluation["command"].split()
+            extra = []
+            for word in words[words.index("--augment") + 1:]:
+                if word.startswith("-"):
+                    break
+                extra.append(word)
+            inputs = inputs + extra
         steps = upstream(inputs, times, made_by)
         wall = {}
         for stage in ("extract", "pool", "train", "represent"):
@@ -256,6 +268,8 @@ def main() -> int:
                 inputs = f"{verb} " + " ".join(Path(f).name for f in eval_inputs(last))
             if "--ensemble" in last:
                 inputs += " --ensemble 5"
+            if "--augment" in last:
+                inputs += " --augment <speed copies>"
         else:
             inputs = "python scripts/esc10_ablation.py"
         rows.append(f"| {system} | {entry['role']} | {'+'.join(SYSTEMS[system][1])} | "
