@@ -389,6 +389,21 @@ def save_model(path, model: Seq2SeqAutoencoder, *, feature_params: Mapping | Non
            "training": json.dumps(dict(training or {}), sort_keys=True)}, path)
 
 
+def _read_model_file(path) -> dict:
+    """The dict inside a model file or training checkpoint, with its format checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ParameterError(f"{path} is not a readable model file: {exc}") from exc
+    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if fmt not in (_MODEL_FORMAT, _TRAINING_FORMAT):
+        raise ParameterError(f"{path} is not an audiorep autoencoder file (format {fmt!r})")
+    return ckpt
+
+
 def model_training_info(path) -> dict:
     """The ``training`` provenance that :func:`save_model` stored (empty if none was given).
 
@@ -400,16 +415,7 @@ def model_training_info(path) -> dict:
     >>> model_training_info(path)
     {'excluded_folds': [2]}
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ParameterError(f"{path} is not a readable model file: {exc}") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("format") not in (_MODEL_FORMAT, _TRAINING_FORMAT):
-        raise ParameterError(f"{path} is not an audiorep autoencoder file")
-    return json.loads(ckpt.get("training", "{}"))
+    return json.loads(_read_model_file(path).get("training", "{}"))
 
 
 def load_model(path, *, device="cpu", expected_feature_params: Mapping | None = None):
@@ -436,20 +442,11 @@ def load_model(path, *, device="cpu", expected_feature_params: Mapping | None = 
     --------
     See :func:`save_model`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ParameterError(f"{path} is not a readable model file: {exc}") from exc
-    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
-    if fmt == _MODEL_FORMAT:
+    ckpt = _read_model_file(path)
+    if ckpt["format"] == _MODEL_FORMAT:
         state, params = ckpt["state_dict"], json.loads(ckpt["feature_params"])
-    elif fmt == _TRAINING_FORMAT:
+    else:  # a training checkpoint: its best weights
         state, params = ckpt["best_state"], {}
-    else:
-        raise ParameterError(f"{path} is not an audiorep autoencoder file (format {fmt!r})")
     model = Seq2SeqAutoencoder(**ckpt["config"])
     model.load_state_dict(state)
     if expected_feature_params is not None:

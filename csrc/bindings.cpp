@@ -498,6 +498,18 @@ namespace cu = audiorep::cuda;
 
 void* as_pointer(std::uintptr_t address) { return reinterpret_cast<void*>(address); }
 
+// Host arrays through a device transform: copy `src` up, run `kernel(device_in,
+// device_out)`, wait, copy the result down into `dst`. Called without the GIL.
+template <typename In, typename Out, typename Kernel>
+void device_round_trip(const In* src, std::size_t in_count, Out* dst, std::size_t out_count, int device,
+                       Kernel&& kernel) {
+  cu::Buffer a(in_count * sizeof(In), device), b(out_count * sizeof(Out), device);
+  a.upload(src, in_count * sizeof(In));
+  kernel(static_cast<const In*>(a.get()), static_cast<Out*>(b.get()));
+  cu::synchronize(device, nullptr);
+  b.download(dst, out_count * sizeof(Out));
+}
+
 template <typename T>
 py::array cuda_c2c_host(const py::array& x, bool forward, double scale, int device) {
   using C = std::complex<T>;
@@ -507,12 +519,9 @@ py::array cuda_c2c_host(const py::array& x, bool forward, double scale, int devi
   const C* src = in.data();
   C* dst = out.mutable_data();
   py::gil_scoped_release release;
-  cu::Buffer a(rows * n * sizeof(C), device), b(rows * n * sizeof(C), device);
-  a.upload(src, rows * n * sizeof(C));
-  cu::c2c<T>(static_cast<const C*>(a.get()), static_cast<C*>(b.get()), n, rows, forward, static_cast<T>(scale),
-             device, nullptr);
-  cu::synchronize(device, nullptr);
-  b.download(dst, rows * n * sizeof(C));
+  device_round_trip(src, rows * n, dst, rows * n, device, [&](const C* a, C* b) {
+    cu::c2c<T>(a, b, n, rows, forward, static_cast<T>(scale), device, nullptr);
+  });
   return out;
 }
 
@@ -526,12 +535,9 @@ py::array cuda_r2c_host(const py::array& x, double scale, int device) {
   const T* src = in.data();
   C* dst = out.mutable_data();
   py::gil_scoped_release release;
-  cu::Buffer a(rows * n * sizeof(T), device), b(rows * h * sizeof(C), device);
-  a.upload(src, rows * n * sizeof(T));
-  cu::r2c<T>(static_cast<const T*>(a.get()), static_cast<C*>(b.get()), n, rows, static_cast<T>(scale), device,
-             nullptr);
-  cu::synchronize(device, nullptr);
-  b.download(dst, rows * h * sizeof(C));
+  device_round_trip(src, rows * n, dst, rows * h, device, [&](const T* a, C* b) {
+    cu::r2c<T>(a, b, n, rows, static_cast<T>(scale), device, nullptr);
+  });
   return out;
 }
 
@@ -547,12 +553,9 @@ py::array cuda_c2r_host(const py::array& x, std::size_t n, double scale, int dev
   const C* src = in.data();
   T* dst = out.mutable_data();
   py::gil_scoped_release release;
-  cu::Buffer a(rows * h * sizeof(C), device), b(rows * n * sizeof(T), device);
-  a.upload(src, rows * h * sizeof(C));
-  cu::c2r<T>(static_cast<const C*>(a.get()), static_cast<T*>(b.get()), n, rows, static_cast<T>(scale), device,
-             nullptr);
-  cu::synchronize(device, nullptr);
-  b.download(dst, rows * n * sizeof(T));
+  device_round_trip(src, rows * h, dst, rows * n, device, [&](const C* a, T* b) {
+    cu::c2r<T>(a, b, n, rows, static_cast<T>(scale), device, nullptr);
+  });
   return out;
 }
 

@@ -156,20 +156,26 @@ def upstream(files, times: dict, made_by: dict) -> list:
                                        order.index(n)))
 
 
-def eval_inputs(command: str) -> list:
-    words = command.split()
-    if words[3] == "select":  # python -m audiorep select NAME=F1,F2 ...
-        files = []
-        for word in words[4:]:
-            if word.startswith("-"):
-                break
-            files += word.partition("=")[2].split(",")
-        return files
-    files = []
-    for word in words[4:]:
+def _operands(words: list, start: int) -> list:
+    """The words from ``start`` up to the next option."""
+    out = []
+    for word in words[start:]:
         if word.startswith("-"):
             break
-        files.append(word)
+        out.append(word)
+    return out
+
+
+def eval_inputs(command: str) -> list:
+    """Every store an evaluate or select command reads, --augment stores included."""
+    words = command.split()
+    operands = _operands(words, 4)
+    if words[3] == "select":  # python -m audiorep select NAME=F1,F2 ...
+        files = [f for word in operands for f in word.partition("=")[2].split(",")]
+    else:
+        files = operands
+    if "--augment" in words:
+        files += _operands(words, words.index("--augment") + 1)
     return files
 
 
@@ -217,14 +223,6 @@ def main() -> int:
             inputs = eval_inputs(evaluation["command"])
         else:  # the ablation script reads the pooled stores itself
             inputs = [f"work/pool_{k}.parquet" for k in kinds]
-        if evaluation is not None and "--augment" in evaluation["command"]:
-            words = evaluation["command"].split()
-            extra = []
-            for word in words[words.index("--augment") + 1:]:
-                if word.startswith("-"):
-                    break
-                extra.append(word)
-            inputs = inputs + extra
         steps = upstream(inputs, times, made_by)
         wall = {}
         for stage in ("extract", "pool", "train", "represent"):
@@ -265,7 +263,7 @@ def main() -> int:
                 names = [w.partition("=")[0] for w in last.split()[4:] if "=" in w and not w.startswith("-")]
                 inputs = "select " + " ".join(names)
             else:
-                inputs = f"{verb} " + " ".join(Path(f).name for f in eval_inputs(last))
+                inputs = f"{verb} " + " ".join(Path(f).name for f in _operands(last.split(), 4))
             if "--ensemble" in last:
                 inputs += " --ensemble 5"
             if "--augment" in last:

@@ -145,12 +145,7 @@ template <typename T>
 void autocorrelogram(const T* x, std::size_t n_samples, std::size_t howmany, std::ptrdiff_t row_dist,
                      const T* window, std::size_t frame_length, std::size_t hop, std::size_t n_frames,
                      std::size_t max_lag, std::size_t nfft, bool normalize, T* values, T* energy) {
-  if (frame_length < 1 || hop < 1) throw std::invalid_argument("frame_length and hop must be at least 1");
-  if (n_frames > 0 && (n_frames - 1) * hop + frame_length > n_samples)
-    throw std::invalid_argument("frames run past the end of the signal");
-  if (max_lag < 1 || max_lag > frame_length) throw std::invalid_argument("max_lag must be in [1, frame_length]");
-  if (!gpu::is_pow2(nfft) || nfft < frame_length + max_lag - 1)
-    throw std::invalid_argument("nfft must be a power of two >= frame_length + max_lag - 1");
+  gpu::check_autocorrelogram_args(n_samples, frame_length, hop, n_frames, max_lag, nfft);
   const unsigned log2n = gpu::log2_pow2(nfft);
   const auto tw = twiddle_table<T>(nfft);
   const std::size_t items = howmany * n_frames, pairs = (items + 1) / 2;

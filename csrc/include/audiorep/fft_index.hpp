@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 
 #if defined(__CUDACC__)
 #define AUDIOREP_HD __host__ __device__
@@ -355,6 +356,18 @@ AUDIOREP_HD void autocorr_pair(const T* fa, const T* fb, const T* window, std::s
     if (eb) *eb = rb > T(0) ? rb : T(0);
   }
   sync();
+}
+
+// The argument checks of the GPU autocorrelogram, on the host, shared by the
+// CUDA entry point and the CPU harness so both refuse the same calls.
+inline void check_autocorrelogram_args(std::size_t n_samples, std::size_t frame_length, std::size_t hop,
+                                       std::size_t n_frames, std::size_t max_lag, std::size_t nfft) {
+  if (frame_length < 1 || hop < 1) throw std::invalid_argument("frame_length and hop must be at least 1");
+  if (n_frames > 0 && (n_frames - 1) * hop + frame_length > n_samples)
+    throw std::invalid_argument("frames run past the end of the signal");
+  if (max_lag < 1 || max_lag > frame_length) throw std::invalid_argument("max_lag must be in [1, frame_length]");
+  if (!is_pow2(nfft) || nfft < frame_length + max_lag - 1)
+    throw std::invalid_argument("nfft must be a power of two >= frame_length + max_lag - 1");
 }
 
 }  // namespace gpu
