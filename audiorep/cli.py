@@ -282,6 +282,37 @@ def _load_reps(paths):
     return first, reps
 
 
+def _load_augment(paths, n_inputs: int, table, what: str):
+    """Extra training rows: one store per input, fused like the inputs, or several such groups.
+
+    The groups (e.g. copies at different speeds) are joined row-wise. Returns ``(reps, labels,
+    folds)`` for ``cross_validate``'s ``augment``; ``reps`` is per fold when a path has ``{fold}``.
+    """
+    paths = [str(p) for p in paths]
+    if not paths or len(paths) % n_inputs:
+        raise ParameterError(f"{what} needs one store per input ({n_inputs}), or several such groups; "
+                             f"got {len(paths)} store(s)")
+    tables, parts = [], []
+    for i in range(0, len(paths), n_inputs):
+        group_table, reps = _load_reps(paths[i:i + n_inputs])
+        if group_table.label_map != table.label_map:
+            raise ParameterError(f"{what} stores {paths[i:i + n_inputs]} have labels {group_table.label_map}, "
+                                 f"the inputs {table.label_map}")
+        tables.append(group_table)
+        parts.append(reps)
+    labels = np.concatenate([t.label_numeric for t in tables])
+    folds = np.concatenate([t.fold for t in tables])
+    per_fold = [p for p in parts if isinstance(p, dict)]
+    if not per_fold:
+        return np.concatenate(parts), labels, folds
+    fold_ids = sorted(per_fold[0])
+    lacking = [paths[i * n_inputs] for i, p in enumerate(parts) if isinstance(p, dict) and sorted(p) != fold_ids]
+    if lacking:
+        raise ParameterError(f"{what}: the groups starting with {lacking} do not cover folds {fold_ids}")
+    joined = {f: np.concatenate([p[f] if isinstance(p, dict) else p for p in parts]) for f in fold_ids}
+    return joined, labels, folds
+
+
 def _evaluate(args) -> int:
     from .evaluate import cross_validate, save_classifier, train_classifier
 
@@ -297,12 +328,7 @@ def _evaluate(args) -> int:
     if args.augment:
         if args.k:
             raise ParameterError("--augment works with the data's folds only")
-        if len(args.augment) != len(args.reps):
-            raise ParameterError(f"--augment needs one store per input ({len(args.reps)}), got {len(args.augment)}")
-        extra_table, extra = _load_reps(args.augment)
-        if extra_table.label_map != table.label_map:
-            raise ParameterError(f"--augment stores have labels {extra_table.label_map}, the inputs {table.label_map}")
-        augment = (extra, extra_table.label_numeric, extra_table.fold)
+        augment = _load_augment(args.augment, len(args.reps), table, "--augment")
     start = time.perf_counter()
     result = cross_validate(reps, table.label_numeric, folds, k=args.k or 5, label_names=names,
                             repeats=args.repeats, seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout,
@@ -373,6 +399,16 @@ def _select(args) -> int:
         raise ParameterError(f"representations per fold ({FOLD_FIELD} in a path) work with the data's folds only")
     if len({name for name, _ in parsed}) != len(parsed):
         raise ParameterError(f"candidate names must be distinct: {[name for name, _ in parsed]}")
+    augment_paths = {}
+    for text in args.augment or []:
+        name, paths = _parse_candidate(text)
+        if name == text:
+            raise ParameterError(f"--augment {text!r}: expected NAME=FILE[,FILE...]")
+        if name not in dict(parsed) or name in augment_paths:
+            raise ParameterError(f"--augment {text!r}: {name!r} is not a candidate, or has two --augment options")
+        augment_paths[name] = paths
+    if augment_paths and args.k:
+        raise ParameterError("--augment works with the data's folds only")
     candidates, table = {}, None
     for name, paths in parsed:
         t, reps = _load_reps(paths)
@@ -380,19 +416,21 @@ def _select(args) -> int:
             table = t
         _check_same_rows(t, table, f"candidate {name!r}", f"candidate {parsed[0][0]!r}")
         candidates[name] = reps
+    augment = {name: _load_augment(paths, len(dict(parsed)[name]), table, f"--augment {name}")
+               for name, paths in augment_paths.items()}
     names = [table.label_map[k] for k in sorted(table.label_map)]
     start = time.perf_counter()
     result = nested_cross_validate(candidates, table.label_numeric, None if args.k else table.fold, k=args.k or 5,
                                    inner_repeats=args.inner_repeats, label_names=names, repeats=args.repeats,
                                    seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout, epochs=args.epochs,
-                                   lr=args.lr, ensemble=args.ensemble, device=args.device,
+                                   lr=args.lr, ensemble=args.ensemble, augment=augment, device=args.device,
                                    progress=not args.no_progress)
     for fold, choice in zip(result.fold_ids, result.selected):
         inner = ", ".join(f"{n} {100 * result.selection_scores[n][result.fold_ids.index(fold)]:.1f}%"
                           for n in result.selection_scores)
         print(f"fold {fold}: chose {choice} (inner accuracy: {inner})")
     out = _report(result, names, Path(args.output_dir),
-                  {"candidates": {name: paths for name, paths in parsed}, "seed": args.seed,
+                  {"candidates": {name: paths for name, paths in parsed}, "augment": augment_paths, "seed": args.seed,
                    "inner_repeats": args.inner_repeats, "ensemble": args.ensemble,
                    "seconds": time.perf_counter() - start})
     print(f"wrote {out / 'confusion.txt'}, {out / 'confusion.png'}, {out / 'cv.json'}")
@@ -577,8 +615,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=None, help="random stratified folds instead of the data's folds")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--augment", nargs="+", type=Path, default=None, metavar="STORE",
-                   help="extra training rows (e.g. altered copies of the clips), one store per input, fused alike; "
-                        "rows from the held-out fold's clips are never used")
+                   help="extra training rows (e.g. altered copies of the clips), one store per input, fused alike, "
+                        "or several such groups, joined; rows from the held-out fold's clips are never used")
     _add_classifier_options(p)
     p.add_argument("--save-mlp", default=None, help="also train on all rows and save the classifier here")
 
@@ -591,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=None, help="random stratified folds (drawn once) instead of the data's")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--inner-repeats", type=int, default=1, help="repeats of each inner cross-validation")
+    p.add_argument("--augment", action="append", default=None, metavar="NAME=FILE[,FILE...]",
+                   help="extra training rows for candidate NAME, as evaluate --augment (repeat for other "
+                        "candidates); rows from a held-out fold's clips are never used, inside or outside")
     _add_classifier_options(p)
 
     p = command("export", _export, "export TorchScript files for deployment",

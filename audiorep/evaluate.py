@@ -264,36 +264,58 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, repeat, fold + 1]).generate_state(1)[0])
 
 
-def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: int):
+def _augment_rows(triple, fold, fold_ids, n_classes: int, width: int, what: str):
+    """Check one set of extra rows (reps (M, D), labels, folds) for held-out ``fold``."""
+    if not isinstance(triple, (tuple, list)) or len(triple) != 3:
+        raise ParameterError(f"{what} must be a tuple (reps, labels, folds)")
+    extra, labels, extra_folds = triple
+    extra = _check_reps(extra, f"{what} reps")
+    if extra.shape[1] != width:
+        raise ParameterError(f"{what} representations must be as wide as reps (augment, reps): "
+                             f"{{{fold!r}: ({extra.shape[1]}, {width})}}")
+    m = extra.shape[0]
+    labels, _ = _check_labels(labels, m, n_classes)
+    extra_folds = _check_int_vector(extra_folds, m, f"{what} folds")
+    unknown = sorted(set(extra_folds.tolist()) - set(fold_ids))
+    if unknown:
+        raise ParameterError(f"{what} rows belong to fold(s) {unknown}, which the data does not have")
+    return extra, labels, extra_folds
+
+
+def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: int) -> dict:
+    """Resolve ``augment`` to {fold: (reps, labels, folds) or None}, the extra rows for each held-out fold."""
     if folds is None:
         raise ParameterError("augment needs the folds the extra rows belong to (folds=None)")
+
+    def width(fold):
+        return (reps[fold] if per_fold else reps).shape[1]
+
+    if isinstance(augment, Mapping):
+        # One set of extra rows per held-out fold (None for none); the sets may differ in size.
+        missing = sorted(set(fold_ids) - {int(f) for f in augment})
+        if missing:
+            raise ParameterError(f"no augment entry for fold(s) {missing} (use None for no extra rows)")
+        return {fold: None if augment[fold] is None
+                else _augment_rows(augment[fold], fold, fold_ids, n_classes, width(fold), f"augment[{fold}]")
+                for fold in fold_ids}
     if not isinstance(augment, (tuple, list)) or len(augment) != 3:
         raise ParameterError("augment must be a tuple (reps, labels, folds)")
     extra, labels, extra_folds = augment
     if per_fold != isinstance(extra, Mapping):
         raise ParameterError("augment reps must be per fold exactly when reps are")
-    if per_fold:
-        extra = {int(f): _check_reps(r, f"augment reps[{f}]") for f, r in extra.items()}
-        missing = sorted(set(fold_ids) - set(extra))
-        if missing:
-            raise ParameterError(f"no augment representations for fold(s) {missing}")
-        widths = {f: (extra[f].shape[1], reps[f].shape[1]) for f in fold_ids if extra[f].shape[1] != reps[f].shape[1]}
-        m = {r.shape[0] for r in extra.values()}
-        if len(m) != 1:
-            raise ParameterError("augment representations per fold must all have the same number of rows")
-        m = m.pop()
-    else:
-        extra = _check_reps(extra, "augment reps")
-        widths = {} if extra.shape[1] == reps.shape[1] else {"all": (extra.shape[1], reps.shape[1])}
-        m = extra.shape[0]
-    if widths:
-        raise ParameterError(f"augment representations must be as wide as reps (augment, reps): {widths}")
-    labels, _ = _check_labels(labels, m, n_classes)
-    extra_folds = _check_int_vector(extra_folds, m, "augment folds")
-    unknown = sorted(set(extra_folds.tolist()) - set(fold_ids))
-    if unknown:
-        raise ParameterError(f"augment rows belong to fold(s) {unknown}, which the data does not have")
-    return extra, labels, extra_folds
+    if not per_fold:
+        checked = _augment_rows(augment, "all", fold_ids, n_classes, width(None), "augment")
+        return {fold: checked for fold in fold_ids}
+    missing = sorted(set(fold_ids) - {int(f) for f in extra})
+    if missing:
+        raise ParameterError(f"no augment representations for fold(s) {missing}")
+    extra = {int(f): r for f, r in extra.items()}
+    m = {np.shape(extra[f])[:1] for f in fold_ids}
+    if len(m) != 1:
+        raise ParameterError("augment representations per fold must all have the same number of rows")
+    return {fold: _augment_rows((extra[fold], labels, extra_folds), fold, fold_ids, n_classes, width(fold),
+                                "augment")
+            for fold in fold_ids}
 
 
 def _member_seed(seed: int, repeat: int, fold: int, member: int) -> int:
@@ -335,12 +357,13 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
     ensemble : int
         Classifiers trained per fold with different seeds; their class probabilities are averaged.
         The first has the seed a single classifier would get, so ``ensemble=1`` is one MLP.
-    augment : tuple (reps, labels, folds), optional
+    augment : tuple (reps, labels, folds) or mapping of fold to such a tuple or None, optional
         Extra rows used only for training, e.g. the representations of altered copies of the
         clips: ``reps`` (M, D) (or a mapping of fold to (M, D), like ``reps``), their labels and
         the fold of the clip each was made from. The classifier for fold f trains on the rows of
         the other folds plus the extra rows whose fold is not f; it is tested on original clips
-        only. Needs ``folds``.
+        only. A mapping of fold to tuple gives each held-out fold its own set of extra rows
+        (None: none), which may differ in size between folds. Needs ``folds``.
     progress : bool
         Show a tqdm bar over the fold runs on stderr.
 
@@ -416,9 +439,8 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
                     raise ParameterError(f"fold {fold} has no clips")
                 x = reps[fold] if per_fold else reps
                 x_train, y_train = x[train], labels[train]
-                if augment is not None:
-                    extra_x, extra_y, extra_folds = augment
-                    extra_x = extra_x[fold] if per_fold else extra_x
+                if augment is not None and augment[fold] is not None:
+                    extra_x, extra_y, extra_folds = augment[fold]
                     keep = extra_folds != fold
                     x_train = np.concatenate([x_train, extra_x[keep]])
                     y_train = np.concatenate([y_train, extra_y[keep]])
@@ -448,7 +470,8 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
 
 
 def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5, inner_repeats: int = 1,
-                          seed: int = 0, n_classes: int | None = None, **kwargs) -> CVResult:
+                          seed: int = 0, n_classes: int | None = None, augment: Mapping | None = None,
+                          **kwargs) -> CVResult:
     """Cross-validate a choice among candidate representations, made inside each training part.
 
     For each held-out fold, every candidate is scored by cross-validation on the other folds
@@ -473,6 +496,12 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
         with one candidate and given ``folds`` the result equals ``cross_validate`` on it.
     n_classes : int, optional
         Defaults to ``labels.max() + 1`` over all clips (a class may be missing from a training part).
+    augment : mapping of candidate name to tuple (reps, labels, folds), optional
+        Extra training rows for some candidates, as ``augment`` of :func:`cross_validate` (``reps``
+        per fold when the candidate's are), so that e.g. "with and without augmented copies" or
+        "with more or fewer copies" can be chosen between. Rows from the held-out fold's clips are
+        never used, in the inner runs nor in the outer one; in an inner run, neither are rows from
+        that run's held-out inner fold.
     **kwargs
         Classifier settings, ``ensemble``, ``device`` and ``label_names``, as for
         :func:`cross_validate`, apply to the inner and the outer runs; ``repeats`` and
@@ -534,21 +563,43 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
                 raise ParameterError(f"candidate {name!r} has {len(x)} rows for {len(labels)} labels")
             tables[name, fold] = x
 
+    augment = {} if augment is None else augment
+    if not isinstance(augment, Mapping):
+        raise ParameterError("augment must map candidate names to tuples (reps, labels, folds)")
+    unknown = sorted(set(augment) - set(candidates))
+    if unknown:
+        raise ParameterError(f"augment names {unknown}, which are not candidates")
+    extras = {}
+    for name, triple in augment.items():
+        per_fold = isinstance(candidates[name], Mapping)
+        reps = {f: tables[name, f] for f in fold_ids} if per_fold else tables[name, fold_ids[0]]
+        resolved = _check_augment(triple, folds, fold_ids, per_fold, reps, n_classes)
+        for fold in fold_ids:
+            extras[name, fold] = resolved[fold]
+
     scores = {name: [] for name in candidates}
-    selected, chosen = [], {}
+    selected, chosen, chosen_extra = [], {}, {}
     for j, fold in enumerate(fold_ids):
         train = folds != fold
         for name in candidates:
+            inner_augment = None
+            if (name, fold) in extras:
+                extra_x, extra_y, extra_folds = extras[name, fold]
+                keep = extra_folds != fold
+                inner_augment = (extra_x[keep], extra_y[keep], extra_folds[keep])
             # _member_seed(..., 0) equals _fold_seed(seed, 0, j) (SeedSequence pads with zeros);
             # the inner runs derive their own per-fold seeds from it, so the streams still differ.
             inner = cross_validate(tables[name, fold][train], labels[train], folds[train], n_classes=n_classes,
-                                   repeats=inner_repeats, seed=_member_seed(seed, 0, j, 0), **inner_kwargs)
+                                   repeats=inner_repeats, seed=_member_seed(seed, 0, j, 0), augment=inner_augment,
+                                   **inner_kwargs)
             scores[name].append(inner.mean)
         best = max(candidates, key=lambda name: scores[name][j])  # max keeps the first of equal scores
         selected.append(best)
         chosen[fold] = tables[best, fold]
+        chosen_extra[fold] = extras.get((best, fold))
         log.info("fold %s: chose %s (inner accuracy %.4f)", fold, best, scores[best][j])
-    result = cross_validate(chosen, labels, folds, seed=seed, n_classes=n_classes, **kwargs)
+    outer_augment = chosen_extra if any(e is not None for e in chosen_extra.values()) else None
+    result = cross_validate(chosen, labels, folds, seed=seed, n_classes=n_classes, augment=outer_augment, **kwargs)
     result.selected = selected
     result.selection_scores = scores
     return result

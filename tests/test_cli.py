@@ -264,11 +264,12 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
     stats = tmp_path / "stats.parquet"
     assert main(["pool", str(feats), "-o", str(stats)]) == 0
     stats_matrix = np.stack([f.reshape(-1) for f in read_store(stats).features])
-    given = []
+    given, augments = [], []
     original_cv = evaluate_module.cross_validate
 
     def recording_cv(reps, *args, **kwargs):
         given.append(reps)
+        augments.append(kwargs.get("augment"))
         return original_cv(reps, *args, **kwargs)
 
     monkeypatch.setattr(evaluate_module, "cross_validate", recording_cv)
@@ -301,6 +302,23 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
     assert np.asarray(result["confusion"]).sum() == 20
     assert main(["select", f"a={stats}", f"a={stats}", "--output-dir", str(sel)]) == 1
     assert "distinct" in capsys.readouterr().err
+    # extra training rows per candidate, in one group or several (joined), {fold} stores included
+    given.clear()
+    assert main(["select", f"pooled={stats}", f"both={stats},{template}", "--augment", f"pooled={stats},{stats}",
+                 "--augment", f"both={stats},{template}", "--repeats", "1", "--epochs", "5", "--hidden", "8",
+                 "--output-dir", str(sel), "--no-progress"]) == 0
+    result = json.loads((sel / "cv.json").read_text())
+    assert result["augment"] == {"pooled": [str(stats)] * 2, "both": [str(stats), template]}
+    groups = {"pooled": 2, "both": 1}
+    for fold, choice in zip(result["fold_ids"], result["selected"]):  # the outer run gets the choice's rows
+        x, labels, folds = augments[-1][fold]
+        assert len(x) == len(labels) == len(folds) == 20 * groups[choice]
+        np.testing.assert_array_equal(given[-1][fold][:, :stats_matrix.shape[1]], stats_matrix)
+    for bad, match in ((f"c={stats}", "not a candidate"), (str(stats), "NAME=FILE"),
+                       (f"both={stats}", "one store per input")):
+        assert main(["select", f"pooled={stats}", f"both={stats},{template}", "--augment", bad,
+                     "--output-dir", str(sel)]) == 1
+        assert match in capsys.readouterr().err
     assert main(["select", "a=", "--output-dir", str(sel)]) == 1
     assert "NAME=FILE" in capsys.readouterr().err
 

@@ -379,3 +379,62 @@ def test_augment_rejects_bad_input(augment, per_fold, match):
     with pytest.raises(ParameterError, match="needs the folds"):
         cross_validate(reps, np.tile([0, 1], 6), None, k=3, epochs=1,
                        augment=(reps, np.tile([0, 1], 6), folds))
+
+
+def test_augment_may_differ_per_held_out_fold(rng, monkeypatch):
+    reps, labels = _blobs(rng, n_per_class=8)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    trained = []
+    original = evaluate.train_classifier
+    monkeypatch.setattr(evaluate, "train_classifier",
+                        lambda x, y, **kwargs: trained.append(len(x)) or original(x, y, **kwargs))
+    # fold 1: one copy of each clip, fold 2: two, folds 3 and 4: none
+    per_fold = {1: (reps, labels, folds), 2: (np.concatenate([reps, reps]), np.tile(labels, 2), np.tile(folds, 2)),
+                3: None, 4: None}
+    cross_validate(reps, labels, folds, repeats=1, augment=per_fold, **QUICK)
+    n = int((folds != 1).sum())
+    assert trained == [2 * n, 3 * n, n, n]
+    with pytest.raises(ParameterError, match=r"no augment entry for fold\(s\) \[4\]"):
+        cross_validate(reps, labels, folds, augment={1: None, 2: None, 3: None}, **QUICK)
+    with pytest.raises(ParameterError, match="as wide"):
+        cross_validate(reps, labels, folds, augment={1: (reps[:, :2], labels, folds), 2: None, 3: None, 4: None},
+                       **QUICK)
+
+
+def test_nested_selection_with_augmentation_never_trains_on_held_out_clips(rng, monkeypatch):
+    reps, labels = _blobs(rng, n_per_class=8)
+    folds = np.tile(np.arange(1, 5), len(labels) // 4)
+    # extra rows name the clip they come from in their last column
+    ids = np.arange(len(labels), dtype=np.float32)[:, None]
+    plain = np.concatenate([reps, ids], axis=1)
+    extra = np.concatenate([reps + 0.01, 1000 + ids], axis=1)
+    candidates = {"plain": plain, "more": {f: plain for f in (1, 2, 3, 4)}}
+    augment = {"more": ({f: extra for f in (1, 2, 3, 4)}, labels, folds)}
+    runs = []
+    original = evaluate.train_classifier
+
+    def recording(x, y, **kwargs):
+        runs.append(np.array(x[:, -1]))
+        return original(x, y, **kwargs)
+
+    monkeypatch.setattr(evaluate, "train_classifier", recording)
+    res = evaluate.nested_cross_validate(candidates, labels, folds, repeats=1, seed=0, augment=augment, **QUICK)
+    inner, outer = runs[:-4], runs[-4:]
+    assert len(inner) == 4 * 2 * 3  # per outer fold: two candidates, three inner folds each
+    for i, used in enumerate(inner):
+        held_out, candidate = i // 6 + 1, ("plain", "more")[i // 3 % 2]
+        inner_fold = [f for f in (1, 2, 3, 4) if f != held_out][i % 3]
+        originals, copies = used[used < 1000].astype(int), used[used >= 1000].astype(int) - 1000
+        np.testing.assert_array_equal(originals, np.flatnonzero((folds != held_out) & (folds != inner_fold)))
+        if candidate == "plain":
+            assert len(copies) == 0
+        else:
+            np.testing.assert_array_equal(copies, np.flatnonzero((folds != held_out) & (folds != inner_fold)))
+    for (fold, choice), used in zip(zip(res.fold_ids, res.selected), outer):
+        copies = used[used >= 1000].astype(int) - 1000
+        expected = np.flatnonzero(folds != fold) if choice == "more" else []
+        np.testing.assert_array_equal(copies, expected)
+    with pytest.raises(ParameterError, match="not candidates"):
+        evaluate.nested_cross_validate(candidates, labels, folds, augment={"other": augment["more"]}, **QUICK)
+    with pytest.raises(ParameterError, match="per fold exactly"):
+        evaluate.nested_cross_validate(candidates, labels, folds, augment={"plain": augment["more"]}, **QUICK)
