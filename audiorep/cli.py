@@ -140,10 +140,35 @@ def _load_features(path, *, length=None):
     return table, table.stacked(length=length) if length else table.stacked()
 
 
+def _copy_sources(table, copies, path) -> np.ndarray:
+    """For each row of ``copies``, the row of ``table`` holding the clip it was made from.
+
+    A copy's file name, without extension, is its clip's name without extension, then ``-`` and
+    anything (``a/1-100032-A.ogg`` -> ``a/1-100032-A-speed0.9.wav``); the chunk number, label and
+    fold must agree.
+    """
+    index = {(str(Path(name).with_suffix("")), int(chunk)): i
+             for i, (name, chunk) in enumerate(zip(table.filename, table.chunk_nr))}
+    sources = np.empty(len(copies.filename), dtype=np.int64)
+    for j, (name, chunk) in enumerate(zip(copies.filename, copies.chunk_nr)):
+        stem, found = str(Path(name).with_suffix("")), None
+        while found is None and "-" in stem:
+            stem = stem.rsplit("-", 1)[0]
+            found = index.get((stem, int(chunk)))
+        if found is None:
+            raise ParameterError(f"{path}: {name} (chunk {chunk}) is no copy of a clip in the features "
+                                 "(a copy is named after its clip: CLIP-anything)")
+        if copies.label_numeric[j] != table.label_numeric[found] or copies.fold[j] != table.fold[found]:
+            raise ParameterError(f"{path}: {name} has another label or fold than its clip {table.filename[found]}")
+        sources[j] = found
+    return sources
+
+
 def _train(args) -> int:
     from .train import save_model, train_autoencoder
 
     table, x = _load_features(args.features)
+    keep = np.ones(len(x), dtype=bool)
     if args.exclude_folds:
         unknown = sorted(set(args.exclude_folds) - set(np.unique(table.fold).tolist()))
         if unknown:
@@ -152,6 +177,19 @@ def _train(args) -> int:
         if not keep.any():
             raise ParameterError(f"--exclude-folds {args.exclude_folds} leaves no rows to train on")
         x = x[keep]
+    augment = None
+    if args.augment:
+        extras, sources = [], []
+        for path in args.augment:
+            copies, extra = _load_features(path, length=x.shape[1])
+            if copies.params != table.params:
+                raise ParameterError(f"--augment {path} was extracted with other settings than {args.features}")
+            extras.append(extra)
+            sources.append(_copy_sources(table, copies, path))
+        source = np.concatenate(sources)
+        new_row = np.cumsum(keep) - 1  # row numbers after --exclude-folds
+        used = keep[source]  # copies of excluded clips go with them
+        augment = (np.concatenate(extras)[used], new_row[source[used]])
     config = dict(units=args.units, layers=args.layers, cell=args.cell,
                   bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional_decoder,
                   dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing)
@@ -159,12 +197,16 @@ def _train(args) -> int:
     start = time.perf_counter()
     model, history = train_autoencoder(x, config=config, seed=args.seed, device=args.device, epochs=args.epochs,
                                        batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                                       scaling=args.scaling,
+                                       scaling=args.scaling, augment=augment,
                                        checkpoint_path=checkpoint, resume=args.resume,
                                        progress=not args.no_progress)
-    training = {"excluded_folds": sorted(args.exclude_folds)} if args.exclude_folds else None
+    training = {"excluded_folds": sorted(args.exclude_folds)} if args.exclude_folds else {}
+    if augment is not None:
+        training["augment"] = [str(p) for p in args.augment]
     save_model(args.output, model, feature_params=table.params, training=training)
-    print(f"trained on {x.shape[0]} sequences of {x.shape[1]} x {x.shape[2]} in {time.perf_counter() - start:.1f} s; "
+    copies = f" and {len(augment[0])} copies" if augment is not None else ""
+    print(f"trained on {x.shape[0]} sequences{copies} of {x.shape[1]} x {x.shape[2]} "
+          f"in {time.perf_counter() - start:.1f} s; "
           f"best held-out loss {history['best_loss']:.4f} at epoch {history['best_epoch']}; wrote {args.output}")
     return 0
 
@@ -591,6 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="standardise each feature dimension, or all with one mean and std")
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
+    p.add_argument("--augment", nargs="+", default=None, metavar="STORE",
+                   help="also train on altered copies of the clips (e.g. speed-perturbed), each named after its "
+                        "clip (CLIP-anything); copies of excluded or early-stopping clips are left out")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--no-progress", action="store_true")

@@ -144,13 +144,28 @@ def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, 
 
 
 # Settings added after the first checkpoint format; older checkpoints used these values.
-_SETTING_DEFAULTS = {"scaling": "dimension"}
+_SETTING_DEFAULTS = {"scaling": "dimension", "augment": None}
+
+
+def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(augment, (tuple, list)) or len(augment) != 2:
+        raise ParameterError("augment must be a tuple (extra, source)")
+    extra = check_features(augment[0], "augment sequences")
+    if extra.shape[1:] != features.shape[1:]:
+        raise ParameterError(f"augment sequences have shape {extra.shape[1:]}, the features {features.shape[1:]}")
+    source = np.asarray(augment[1])
+    if source.shape != (len(extra),) or not np.issubdtype(source.dtype, np.integer):
+        raise ParameterError(f"augment source must be {len(extra)} integer row numbers, got {source.dtype} "
+                             f"{source.shape}")
+    if len(source) and (source.min() < 0 or source.max() >= len(features)):
+        raise ParameterError(f"augment source rows must lie in [0, {len(features)})")
+    return extra, source
 
 
 def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
-                      clip_norm: float = 1.0, scaling: str = "dimension", checkpoint_path=None, resume: bool = False,
-                      progress: bool = True, cancel: Callable[[], bool] | None = None):
+                      clip_norm: float = 1.0, scaling: str = "dimension", augment=None, checkpoint_path=None,
+                      resume: bool = False, progress: bool = True, cancel: Callable[[], bool] | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
 
     The loss is the mean squared error in the standardised feature space; the standardisation is
@@ -175,6 +190,12 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         Share of clips held out for early stopping, in [0, 1). 0 stops on the training loss.
     clip_norm : float
         Maximum gradient norm.
+    augment : tuple (extra, source), optional
+        Altered copies of the clips (e.g. played faster or slower) to train on as well: ``extra``
+        (M, T, F) and ``source`` (M,), the row of ``features`` each copy was made from. Copies
+        follow their clip: those of held-out clips are not used at all, so the early-stopping loss
+        stays a loss on clips the model never saw in any form. The standardisation is fitted on
+        the training clips and their copies.
     scaling : {"dimension", "global"}
         Standardise each feature dimension on its own, or all of them with one mean and std.
         Per-dimension scaling weights every dimension equally in the loss, which lifts rarely
@@ -234,7 +255,12 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     if validation_share > 0 and n >= 2:
         n_val = min(n - 1, max(1, round(validation_share * n)))
     order = np.random.default_rng(seed).permutation(n)
-    train_data = torch.from_numpy(features[np.sort(order[n_val:])])
+    train_rows = np.sort(order[n_val:])
+    train_x = features[train_rows]
+    if augment is not None:
+        extra, source = _check_augment(augment, features)
+        train_x = np.concatenate([train_x, extra[np.isin(source, train_rows)]])
+    train_data = torch.from_numpy(train_x)
     val_data = torch.from_numpy(features[np.sort(order[:n_val])])
 
     model = Seq2SeqAutoencoder(**config)
@@ -243,7 +269,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
-                "scaling": scaling, "data": _fingerprint(features)}
+                "scaling": scaling, "data": _fingerprint(features),
+                "augment": None if augment is None else _fingerprint(train_x)}
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
     bad_epochs = 0

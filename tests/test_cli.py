@@ -352,3 +352,44 @@ def test_fold_templates_tell_fold_numbers_apart(tmp_path):
         (tmp_path / name).touch()
     found = _fold_files(str(tmp_path / "ae_x{fold}.parquet"))
     assert {f: p.name for f, p in found.items()} == {1: "ae_x1.parquet", 2: "ae_x2.parquet", 10: "ae_x10.parquet"}
+
+
+def test_train_with_altered_copies_of_the_clips(small_dataset, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    from audiorep import train as train_module
+
+    # a louder copy of every clip, named after it, in the same class folders
+    copies_dir = tmp_path / "louder"
+    for clip in sorted(small_dataset.glob("*/*.wav")):
+        y, sr = sf.read(clip, dtype="float32")
+        (copies_dir / clip.parent.name).mkdir(parents=True, exist_ok=True)
+        sf.write(copies_dir / clip.parent.name / f"{clip.stem}-louder.wav", 1.5 * y, sr)
+    opts = ["--frame-length", "256", "--hop-length", "128", "--n-mels", "8", "--no-progress"]
+    feats, extra = tmp_path / "f.parquet", tmp_path / "louder.parquet"
+    assert main(["extract", str(small_dataset), "-o", str(feats), *opts]) == 0
+    assert main(["extract", str(copies_dir), "-o", str(extra), *opts]) == 0
+    table, copies = read_store(feats), read_store(extra)
+    seen = []
+    original = train_module.train_autoencoder
+    monkeypatch.setattr(train_module, "train_autoencoder",
+                        lambda x, **kwargs: seen.append((np.array(x), kwargs)) or original(x, **kwargs))
+    tiny = ["--epochs", "1", "--units", "8", "--layers", "1", "--batch-size", "4", "--no-progress"]
+    model = tmp_path / "ae.pt"
+    assert main(["train", str(feats), "-o", str(model), "--augment", str(extra), "--exclude-folds", "2", *tiny]) == 0
+    assert "trained on 16 sequences and 16 copies" in capsys.readouterr().out
+    x, kwargs = seen[-1]
+    rows, source = kwargs["augment"]
+    kept = [n for n, f in zip(table.filename, table.fold) if f != 2]
+    by_name = dict(zip(copies.filename, copies.stacked()))
+    for row, s in zip(rows, source):  # each copy points at its own clip among the rows trained on
+        np.testing.assert_array_equal(row, by_name[kept[s].replace(".wav", "-louder.wav")])
+    from audiorep.train import model_training_info
+
+    assert model_training_info(model) == {"excluded_folds": [2], "augment": [str(extra)]}
+    # copies must be named after clips of the features, and extracted alike
+    other = tmp_path / "other.parquet"
+    assert main(["extract", str(copies_dir), "-o", str(other), *opts[:-3], "--n-mels", "6", "--no-progress"]) == 0
+    assert main(["train", str(feats), "-o", str(model), "--augment", str(other), *tiny]) == 1
+    assert "other settings" in capsys.readouterr().err
+    assert main(["train", str(extra), "-o", str(model), "--augment", str(feats), *tiny]) == 1
+    assert "no copy of a clip" in capsys.readouterr().err

@@ -234,3 +234,34 @@ def test_training_on_cuda_matches_cpu_representation(features):
     reps = represent(model, features)
     on_cpu = represent(model.cpu(), features)
     np.testing.assert_allclose(reps, on_cpu, rtol=1e-4, atol=1e-5)
+
+
+def test_augment_copies_follow_their_clips(features, tmp_path):
+    # copies sit 100 above their clips: the scaler's mean shows exactly which copies were used
+    copies = features + 100
+    source = np.arange(len(features))
+    plain, _ = train_autoencoder(features, seed=0, epochs=1, validation_share=0.25, **FAST)
+    model, _ = train_autoencoder(features, seed=0, epochs=1, validation_share=0.25, augment=(copies, source), **FAST)
+    # the 30 training clips and their 30 copies; the held-out clips' copies are left out
+    np.testing.assert_allclose(model.scaler.mean.numpy(), plain.scaler.mean.numpy() + 50, rtol=1e-5)
+    # two copies per clip, one list: the same rule
+    both, _ = train_autoencoder(features, seed=0, epochs=1, validation_share=0.25,
+                                augment=(np.concatenate([copies, copies + 100]), np.tile(source, 2)), **FAST)
+    np.testing.assert_allclose(both.scaler.mean.numpy(), plain.scaler.mean.numpy() + 100, rtol=1e-5)
+    path = tmp_path / "run.ckpt"
+    train_autoencoder(features, seed=0, epochs=1, checkpoint_path=path, augment=(copies, source), **FAST)
+    with pytest.raises(ParameterError, match="augment="):
+        train_autoencoder(features, seed=0, epochs=2, checkpoint_path=path, resume=True, **FAST)
+
+
+@pytest.mark.parametrize("augment,match", [
+    (np.zeros((2, 12, 3), np.float32), "tuple"),
+    ((np.zeros((2, 11, 3), np.float32), np.array([0, 1])), "shape"),
+    ((np.full((2, 12, 3), np.nan, np.float32), np.array([0, 1])), "NaN"),
+    ((np.zeros((2, 12, 3), np.float32), np.array([0.0, 1.0])), "integer row numbers"),
+    ((np.zeros((2, 12, 3), np.float32), np.array([0])), "integer row numbers"),
+    ((np.zeros((2, 12, 3), np.float32), np.array([0, 40])), r"\[0, 40\)"),
+])
+def test_augment_rejects_bad_input(features, augment, match):
+    with pytest.raises(ParameterError, match=match):
+        train_autoencoder(features, epochs=1, augment=augment, **FAST)
