@@ -219,6 +219,19 @@ ev pool_mel+pool_cg_speed4 $W/pool_mel.parquet $W/pool_cg.parquet --augment ${SP
 ev pool_mel+pool_cg_speed8 $W/pool_mel.parquet $W/pool_cg.parquet --augment ${SPEED8//,/ }
 ev pool_mel+pool_cg+ae_mel60_e100_x_speed8 $W/pool_mel.parquet $W/pool_cg.parquet "$AEX.parquet" --augment ${SPEED8AE//,/ }
 
+# Augmentation in the autoencoder's training too, configured before it ran: per-fold 60 dB
+# autoencoders as above, trained on the clips of the other folds and their 0.9/1.1 copies (three
+# times the sequences per epoch, so 40 epochs: about as many updates as 120 epochs on the clips
+# alone). Copies of the held-out fold and of the early-stopping clips are left out.
+for f in 1 2 3 4 5; do
+  step train_mel60_s2e40_x$f $W/models/mel60_gru2x256s2e40_x$f.pt python -m audiorep train $W/mel60.parquet -o $W/models/mel60_gru2x256s2e40_x$f.pt "${AE[@]}" --exclude-folds $f --augment $W/mel60_speed.parquet
+  step represent_mel60_s2e40_x$f $W/ae_mel60_s2e40_x$f.parquet python -m audiorep represent $W/models/mel60_gru2x256s2e40_x$f.pt $W/mel60.parquet -o $W/ae_mel60_s2e40_x$f.parquet
+  step represent_mel60_s2e40_x${f}_speed $W/ae_mel60_s2e40_x${f}_speed.parquet python -m audiorep represent $W/models/mel60_gru2x256s2e40_x$f.pt $W/mel60_speed.parquet -o $W/ae_mel60_s2e40_x${f}_speed.parquet
+done
+ev ae_mel60_s2e40_x "$W/ae_mel60_s2e40_x{fold}.parquet"
+ev pool_mel+pool_cg+ae_mel60_s2e40_x $W/pool_mel.parquet $W/pool_cg.parquet "$W/ae_mel60_s2e40_x{fold}.parquet"
+ev pool_mel+pool_cg+ae_mel60_s2e40_x_speed $W/pool_mel.parquet $W/pool_cg.parquet "$W/ae_mel60_s2e40_x{fold}.parquet" --augment $W/pool_mel_speed.parquet $W/pool_cg_speed.parquet "$W/ae_mel60_s2e40_x{fold}_speed.parquet"
+
 # Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py
 
