@@ -95,6 +95,21 @@ SYSTEMS = {
                                "pool_mel+pool_cg"),
     "pool_mel+pool_cg+ae_mel60_e100_x_speed": ("(d) fused baselines + (a) per-fold autoencoder, trained with "
                                                "speed-perturbed copies", ["mel", "cg", "mel60"], "pool_mel+pool_cg_speed"),
+    "select_speed": ("nested choice of 2, 4 or 8 speed copies, with or without the per-fold AE (headline of the "
+                     "augmentation round)", ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
+    "pool_mel+pool_cg_speed4": ("(d) fused baselines, trained with 4 speed copies (0.8x-1.2x)", ["mel", "cg"],
+                                "pool_mel+pool_cg"),
+    "pool_mel+pool_cg_speed8": ("(d) fused baselines, trained with 8 speed copies (0.8x-1.2x)", ["mel", "cg"],
+                                "pool_mel+pool_cg"),
+    "pool_mel+pool_cg+ae_mel60_e100_x_speed8": ("(d) fused baselines + (a) per-fold autoencoder, trained with 8 "
+                                                "speed copies", ["mel", "cg", "mel60"], "pool_mel+pool_cg_speed8"),
+    "ae_mel60_s2e40_x": ("(a) autoencoder per fold, trained with speed copies (0.9x, 1.1x), 60 dB, 40 epochs",
+                         ["mel60"], "pool_mel60"),
+    "pool_mel+pool_cg+ae_mel60_s2e40_x": ("(d) fused baselines + (a) per-fold autoencoder trained with speed copies",
+                                          ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
+    "pool_mel+pool_cg+ae_mel60_s2e40_x_speed": ("(d) fused baselines + (a) per-fold autoencoder trained with speed "
+                                                "copies, MLP trained with them too", ["mel", "cg", "mel60"],
+                                                "pool_mel+pool_cg_speed"),
     "ablation_cg_energy_only": ("(d) diagnostic (post hoc): pooled correlogram band energies only", ["cg"], None),
     "ablation_cg_curves_only": ("(d) diagnostic (post hoc): pooled correlogram autocorrelation shapes only", ["cg"],
                                 None),
@@ -170,16 +185,19 @@ def eval_inputs(command: str) -> list:
     """Every store an evaluate or select command reads, --augment stores included."""
     words = command.split()
     operands = _operands(words, 4)
-    if words[3] == "select":  # python -m audiorep select NAME=F1,F2 ...
-        files = [f for word in operands for f in word.partition("=")[2].split(",")]
-    else:
-        files = operands
-    if "--augment" in words:
-        files += _operands(words, words.index("--augment") + 1)
-    return files
+    for i, word in enumerate(words):
+        if word == "--augment":
+            operands += _operands(words, i + 1)
+    if words[3] == "select":  # python -m audiorep select NAME=F1,F2 ... [--augment NAME=F3,F4 ...]
+        return [f for word in operands for f in word.partition("=")[2].split(",")]
+    return operands
 
 
 def representation_config(system: str):
+    if system == "select_speed":
+        return ("for each held-out fold, the candidate with the best cross-validated accuracy on the other four "
+                "folds (see 'candidates'): the pooled baseline trained with 2, 4 or 8 speed-perturbed copies of "
+                "each training clip, or with 8 copies and the per-fold autoencoder (as in ae_mel60_e100_x)")
     if system.startswith("select"):
         return ("for each held-out fold, the candidate with the best cross-validated accuracy on the other four "
                 "folds (see 'candidates'): the pooled baseline, + the per-fold autoencoder, + the four-level "
@@ -198,7 +216,11 @@ def representation_config(system: str):
         config["dropout"] = 0.2
     if "audeep" in system:
         config.update(dropout=0.2, epochs=64, bidirectional_decoder=True)
-    if system.endswith("_x"):
+    if "s2e40" in system:
+        config["training_data_per_fold"] = ("for each held-out fold, the other four folds only (320 clips, no "
+                                            "labels) and their 0.9x and 1.1x speed copies; 10% of the clips held out "
+                                            "for early stopping, their copies left out")
+    elif "e100_x" in system:
         config["training_data_per_fold"] = ("for each held-out fold, the other four folds only (320 clips, no "
                                             "labels); 10% of them held out for early stopping")
     return config
@@ -260,7 +282,7 @@ def main() -> int:
         if "audiorep evaluate" in last or "audiorep select" in last:
             verb = last.split()[3]
             if verb == "select":  # the candidates' names; their files are in scripts/esc10.sh
-                names = [w.partition("=")[0] for w in last.split()[4:] if "=" in w and not w.startswith("-")]
+                names = [w.partition("=")[0] for w in _operands(last.split(), 4)]
                 inputs = "select " + " ".join(names)
             else:
                 inputs = f"{verb} " + " ".join(Path(f).name for f in _operands(last.split(), 4))
