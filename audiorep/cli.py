@@ -143,21 +143,23 @@ def _load_features(path, *, length=None):
 def _copy_sources(table, copies, path) -> np.ndarray:
     """For each row of ``copies``, the row of ``table`` holding the clip it was made from.
 
-    A copy's file name, without extension, is its clip's name without extension, then ``-`` and
-    anything (``a/1-100032-A.ogg`` -> ``a/1-100032-A-speed0.9.wav``); the chunk number, label and
-    fold must agree.
+    A copy's file name, without extension, is its clip's name without extension, optionally
+    followed by ``-`` and anything (``a/1-100032-A.ogg`` -> ``a/1-100032-A-speed0.9.wav`` or
+    ``a/1-100032-A.wav``); the longest such clip name wins. The chunk number, label and fold must
+    agree.
     """
     index = {(str(Path(name).with_suffix("")), int(chunk)): i
              for i, (name, chunk) in enumerate(zip(table.filename, table.chunk_nr))}
     sources = np.empty(len(copies.filename), dtype=np.int64)
     for j, (name, chunk) in enumerate(zip(copies.filename, copies.chunk_nr)):
-        stem, found = str(Path(name).with_suffix("")), None
+        stem = str(Path(name).with_suffix(""))
+        found = index.get((stem, int(chunk)))
         while found is None and "-" in stem:
             stem = stem.rsplit("-", 1)[0]
             found = index.get((stem, int(chunk)))
         if found is None:
             raise ParameterError(f"{path}: {name} (chunk {chunk}) is no copy of a clip in the features "
-                                 "(a copy is named after its clip: CLIP-anything)")
+                                 "(a copy is named after its clip: CLIP or CLIP-anything)")
         if copies.label_numeric[j] != table.label_numeric[found] or copies.fold[j] != table.fold[found]:
             raise ParameterError(f"{path}: {name} has another label or fold than its clip {table.filename[found]}")
         sources[j] = found
@@ -446,8 +448,10 @@ def _select(args) -> int:
         name, paths = _parse_candidate(text)
         if name == text:
             raise ParameterError(f"--augment {text!r}: expected NAME=FILE[,FILE...]")
-        if name not in dict(parsed) or name in augment_paths:
-            raise ParameterError(f"--augment {text!r}: {name!r} is not a candidate, or has two --augment options")
+        if name not in dict(parsed):
+            raise ParameterError(f"--augment {text!r}: {name!r} is not a candidate")
+        if name in augment_paths:
+            raise ParameterError(f"--augment {text!r}: {name!r} already has an --augment option")
         augment_paths[name] = paths
     if augment_paths and args.k:
         raise ParameterError("--augment works with the data's folds only")
@@ -635,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--augment", nargs="+", default=None, metavar="STORE",
                    help="also train on altered copies of the clips (e.g. speed-perturbed), each named after its "
-                        "clip (CLIP-anything); copies of excluded or early-stopping clips are left out")
+                        "clip (CLIP-anything.wav); copies of excluded or early-stopping clips are left out")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--no-progress", action="store_true")

@@ -265,10 +265,12 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
 
 
 def _augment_rows(triple, fold, fold_ids, n_classes: int, width: int, what: str):
-    """Check one set of extra rows (reps (M, D), labels, folds) for held-out ``fold``."""
+    """Check one set of extra rows (reps (M, D), labels, folds) for held-out ``fold``; None if M = 0."""
     if not isinstance(triple, (tuple, list)) or len(triple) != 3:
         raise ParameterError(f"{what} must be a tuple (reps, labels, folds)")
     extra, labels, extra_folds = triple
+    if isinstance(extra, np.ndarray) and extra.ndim == 2 and len(extra) == 0 and len(labels) == len(extra_folds) == 0:
+        return None  # an empty set of extra rows is no extra rows
     extra = _check_reps(extra, f"{what} reps")
     if extra.shape[1] != width:
         raise ParameterError(f"{what} representations must be as wide as reps (augment, reps): "
@@ -282,39 +284,48 @@ def _augment_rows(triple, fold, fold_ids, n_classes: int, width: int, what: str)
     return extra, labels, extra_folds
 
 
-def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: int) -> dict:
+def _fold_keys(mapping: Mapping, what: str) -> dict:
+    bad = [f for f in mapping if isinstance(f, bool) or not isinstance(f, (int, np.integer))]
+    if bad:
+        raise ParameterError(f"{what} must be keyed by integer fold ids, got {bad}")
+    return {int(f): value for f, value in mapping.items()}
+
+
+def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: int, what: str = "augment") -> dict:
     """Resolve ``augment`` to {fold: (reps, labels, folds) or None}, the extra rows for each held-out fold."""
     if folds is None:
-        raise ParameterError("augment needs the folds the extra rows belong to (folds=None)")
+        raise ParameterError(f"{what} needs the folds the extra rows belong to (folds=None)")
 
     def width(fold):
         return (reps[fold] if per_fold else reps).shape[1]
 
     if isinstance(augment, Mapping):
         # One set of extra rows per held-out fold (None for none); the sets may differ in size.
-        missing = sorted(set(fold_ids) - {int(f) for f in augment})
-        if missing:
-            raise ParameterError(f"no augment entry for fold(s) {missing} (use None for no extra rows)")
+        augment = _fold_keys(augment, what)
+        missing = sorted(set(fold_ids) - set(augment))
+        unknown = sorted(set(augment) - set(fold_ids))
+        if missing or unknown:
+            raise ParameterError(f"{what} needs an entry for every fold (None for no extra rows): "
+                                 f"missing fold(s) {missing}, unknown fold(s) {unknown}")
         return {fold: None if augment[fold] is None
-                else _augment_rows(augment[fold], fold, fold_ids, n_classes, width(fold), f"augment[{fold}]")
+                else _augment_rows(augment[fold], fold, fold_ids, n_classes, width(fold), f"{what}[{fold}]")
                 for fold in fold_ids}
     if not isinstance(augment, (tuple, list)) or len(augment) != 3:
-        raise ParameterError("augment must be a tuple (reps, labels, folds)")
+        raise ParameterError(f"{what} must be a tuple (reps, labels, folds)")
     extra, labels, extra_folds = augment
     if per_fold != isinstance(extra, Mapping):
-        raise ParameterError("augment reps must be per fold exactly when reps are")
+        raise ParameterError(f"{what} reps must be per fold exactly when reps are")
     if not per_fold:
-        checked = _augment_rows(augment, "all", fold_ids, n_classes, width(None), "augment")
+        checked = _augment_rows(augment, "all", fold_ids, n_classes, width(None), what)
         return {fold: checked for fold in fold_ids}
-    missing = sorted(set(fold_ids) - {int(f) for f in extra})
+    extra = _fold_keys(extra, f"{what} reps")
+    missing = sorted(set(fold_ids) - set(extra))
     if missing:
-        raise ParameterError(f"no augment representations for fold(s) {missing}")
-    extra = {int(f): r for f, r in extra.items()}
+        raise ParameterError(f"no {what} representations for fold(s) {missing}")
     m = {np.shape(extra[f])[:1] for f in fold_ids}
     if len(m) != 1:
-        raise ParameterError("augment representations per fold must all have the same number of rows")
-    return {fold: _augment_rows((extra[fold], labels, extra_folds), fold, fold_ids, n_classes, width(fold),
-                                "augment")
+        raise ParameterError(f"{what} representations per fold must all have the same number of rows")
+    return {fold: _augment_rows((extra[fold], labels, extra_folds), fold, fold_ids, n_classes, width(fold), what)
             for fold in fold_ids}
 
 
@@ -539,6 +550,9 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
         raise ParameterError(f"candidate names must be non-empty strings, got {bad_names}")
     labels = np.asarray(labels)
     labels, n_classes = _check_labels(labels, len(labels), n_classes)
+    if folds is None and augment:
+        raise ParameterError("augment needs the data's folds (folds=None draws new ones, which the extra rows "
+                             "do not follow)")
     if folds is None:
         folds = stratified_folds(labels, k, seed=_fold_seed(seed, 0, -1))
     folds = _check_int_vector(folds, len(labels), "folds")
@@ -573,7 +587,7 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
     for name, triple in augment.items():
         per_fold = isinstance(candidates[name], Mapping)
         reps = {f: tables[name, f] for f in fold_ids} if per_fold else tables[name, fold_ids[0]]
-        resolved = _check_augment(triple, folds, fold_ids, per_fold, reps, n_classes)
+        resolved = _check_augment(triple, folds, fold_ids, per_fold, reps, n_classes, f"augment for {name!r}")
         for fold in fold_ids:
             extras[name, fold] = resolved[fold]
 
@@ -583,10 +597,11 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
         train = folds != fold
         for name in candidates:
             inner_augment = None
-            if (name, fold) in extras:
+            if extras.get((name, fold)) is not None:
                 extra_x, extra_y, extra_folds = extras[name, fold]
                 keep = extra_folds != fold
-                inner_augment = (extra_x[keep], extra_y[keep], extra_folds[keep])
+                if keep.any():
+                    inner_augment = (extra_x[keep], extra_y[keep], extra_folds[keep])
             # _member_seed(..., 0) equals _fold_seed(seed, 0, j) (SeedSequence pads with zeros);
             # the inner runs derive their own per-fold seeds from it, so the streams still differ.
             inner = cross_validate(tables[name, fold][train], labels[train], folds[train], n_classes=n_classes,

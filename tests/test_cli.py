@@ -315,8 +315,10 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
         assert len(x) == len(labels) == len(folds) == 20 * groups[choice]
         np.testing.assert_array_equal(given[-1][fold][:, :stats_matrix.shape[1]], stats_matrix)
     for bad, match in ((f"c={stats}", "not a candidate"), (str(stats), "NAME=FILE"),
-                       (f"both={stats}", "one store per input")):
-        assert main(["select", f"pooled={stats}", f"both={stats},{template}", "--augment", bad,
+                       (f"both={stats}", "one store per input"),
+                       (f"pooled={stats}\0pooled={stats}", "already has an --augment option")):
+        augment = [word for option in bad.split("\0") for word in ("--augment", option)]
+        assert main(["select", f"pooled={stats}", f"both={stats},{template}", *augment,
                      "--output-dir", str(sel)]) == 1
         assert match in capsys.readouterr().err
     assert main(["select", "a=", "--output-dir", str(sel)]) == 1

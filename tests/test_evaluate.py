@@ -394,8 +394,17 @@ def test_augment_may_differ_per_held_out_fold(rng, monkeypatch):
     cross_validate(reps, labels, folds, repeats=1, augment=per_fold, **QUICK)
     n = int((folds != 1).sum())
     assert trained == [2 * n, 3 * n, n, n]
-    with pytest.raises(ParameterError, match=r"no augment entry for fold\(s\) \[4\]"):
+    with pytest.raises(ParameterError, match=r"missing fold\(s\) \[4\], unknown fold\(s\) \[\]"):
         cross_validate(reps, labels, folds, augment={1: None, 2: None, 3: None}, **QUICK)
+    with pytest.raises(ParameterError, match=r"unknown fold\(s\) \[7\]"):
+        cross_validate(reps, labels, folds, augment={1: None, 2: None, 3: None, 4: None, 7: None}, **QUICK)
+    with pytest.raises(ParameterError, match="integer fold ids"):
+        cross_validate(reps, labels, folds, augment={"1": None, 2: None, 3: None, 4: None}, **QUICK)
+    # an empty set of extra rows is no extra rows
+    trained.clear()
+    empty = (np.zeros((0, reps.shape[1]), np.float32), np.zeros(0, int), np.zeros(0, int))
+    cross_validate(reps, labels, folds, repeats=1, augment=empty, **QUICK)
+    assert trained == [n, n, n, n]
     with pytest.raises(ParameterError, match="as wide"):
         cross_validate(reps, labels, folds, augment={1: (reps[:, :2], labels, folds), 2: None, 3: None, 4: None},
                        **QUICK)
@@ -436,5 +445,13 @@ def test_nested_selection_with_augmentation_never_trains_on_held_out_clips(rng, 
         np.testing.assert_array_equal(copies, expected)
     with pytest.raises(ParameterError, match="not candidates"):
         evaluate.nested_cross_validate(candidates, labels, folds, augment={"other": augment["more"]}, **QUICK)
-    with pytest.raises(ParameterError, match="per fold exactly"):
+    with pytest.raises(ParameterError, match="data's folds"):
+        evaluate.nested_cross_validate({"plain": plain}, labels, k=4, augment={"plain": (extra, labels, folds)},
+                                       **QUICK)
+    # extra rows only from the held-out fold's clips: the inner runs train without them
+    one = folds == 1
+    res = evaluate.nested_cross_validate({"plain": plain}, labels, folds, repeats=1,
+                                         augment={"plain": (extra[one], labels[one], folds[one])}, **QUICK)
+    assert res.confusion.sum() == len(labels)
+    with pytest.raises(ParameterError, match="augment for 'plain' reps must be per fold exactly"):
         evaluate.nested_cross_validate(candidates, labels, folds, augment={"plain": augment["more"]}, **QUICK)
