@@ -503,7 +503,8 @@ def _encode(args) -> int:
 
     info = encode(args.audio, args.output, bitrate=args.bitrate_target, quality=args.quality, model=args.model,
                   progress=not args.no_progress)
-    print(f"wrote {args.output}: {info.duration:.2f} s at {info.sr} Hz in {info.n_bytes} bytes "
+    print(f"wrote {args.output}: {info.duration:.2f} s (input at {info.input_sr} Hz, coded at {info.sr} Hz) "
+          f"in {info.n_bytes} bytes "
           f"({info.kbps:.2f} kbit/s, quantiser step {info.step:.4g})")
     return 0
 
@@ -700,11 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="codec model file (default: the one shipped with audiorep)")
     p.add_argument("--no-progress", action="store_true")
 
-    p = command("decode", _decode, "decode an .arep file into a WAV file (16 kHz unless --sr)",
+    p = command("decode", _decode, "decode an .arep file into a WAV file (at the input's rate unless --sr)",
                 "audiorep decode clip.arep -o clip.wav --sr 44100")
     p.add_argument("arep")
     p.add_argument("-o", "--output", required=True, help="the WAV file to write")
-    p.add_argument("--sr", type=int, default=None, help="resample the decoded audio to this rate (default: 16000)")
+    p.add_argument("--sr", type=int, default=None, help="resample the decoded audio to this rate (default: the input's rate, recorded in the "
+                        "file; 16000 for files of format version 1)")
     p.add_argument("--model", default=None, help="the codec model that encoded the file (default: the shipped one)")
 
     p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",

@@ -38,13 +38,14 @@ sounds) come back smeared, and sounds far from that training material come back
 worse. Quality saturates near the top of the quality range, where the
 autoencoder, not the quantiser, limits it.
 
-Byte layout of an ``.arep`` file (version 1, all integers little-endian)
+Byte layout of an ``.arep`` file (version 2, all integers little-endian)
 ------------------------------------------------------------------------
 ======  ====  ==========================================================
 offset  size  field
 ======  ====  ==========================================================
 0       4     magic ``b"AREP"``
-4       2     format version (uint16, currently 1)
+4       2     format version (uint16, currently 2; version 1 files, which
+              lack the two input fields at 52, still decode)
 6       4     sample rate of the decoded signal in Hz (uint32, 16000)
 10      8     number of samples of the decoded signal (uint64)
 18      2     FFT length (uint16)
@@ -55,7 +56,9 @@ offset  size  field
 28      16    model identity: first 16 bytes of the SHA-256 of its weights
 44      4     quantiser step (float32)
 48      4     number of segments (uint32)
-52      ...   segments, each: code blocks (uint32), method (uint8: 0 DEFLATE,
+52      4     sample rate of the input in Hz, rounded (uint32)
+56      8     number of samples of the input, per channel (uint64)
+64      ...   segments, each: code blocks (uint32), method (uint8: 0 DEFLATE,
               1 LZMA2), payload bytes (uint32), payload
 end-4   4     CRC-32 of every byte before it (uint32)
 ======  ====  ==========================================================
@@ -91,7 +94,7 @@ log = logging.getLogger(__name__)
 __all__ = ["ArepInfo", "CodecAutoencoder", "arep_info", "decode", "encode", "load_codec_model"]
 
 MAGIC = b"AREP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SR = 16000
 N_FFT = 512
 HOP = 256
@@ -106,7 +109,8 @@ GL_OVERLAP = 64  # frames shared with each neighbouring block
 READ_BLOCK = 131072  # input samples read at a time (a few seconds; the cancel check runs once per block)
 DEFAULT_MODEL = Path(__file__).with_name("codec_model") / "default.npz"
 
-_HEADER = struct.Struct("<4sHIQHHHHH16sfI")
+_HEADER_V1 = struct.Struct("<4sHIQHHHHH16sfI")
+_HEADER = struct.Struct("<4sHIQHHHHH16sfIIQ")
 _SEGMENT = struct.Struct("<IBI")
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 16}]  # a segment is below 64 KiB
 # Quality 0..100 maps log-linearly onto these step sizes (in units of the standardised codes).
@@ -533,6 +537,8 @@ class ArepInfo:
     step: float
     n_segments: int
     n_bytes: int
+    input_sr: int | None = None  # the input's rate and length (version 2 files; None for version 1)
+    input_samples: int | None = None
 
     @property
     def duration(self) -> float:
@@ -551,22 +557,26 @@ def _parse(data: bytes, where: str) -> tuple[ArepInfo, list]:
     if len(data) < 6:
         raise CodecError(f"{where}: truncated file ({len(data)} bytes)")
     version = struct.unpack_from("<H", data, 4)[0]
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION):
         raise CodecError(f"{where}: .arep format version {version} is not supported (this audiorep reads "
-                         f"version {FORMAT_VERSION})")
-    if len(data) < _HEADER.size + 4:
-        raise CodecError(f"{where}: truncated file ({len(data)} bytes, the header alone takes {_HEADER.size + 4})")
+                         f"versions 1 to {FORMAT_VERSION})")
+    header = _HEADER_V1 if version == 1 else _HEADER
+    if len(data) < header.size + 4:
+        raise CodecError(f"{where}: truncated file ({len(data)} bytes, the header alone takes {header.size + 4})")
     stored_crc = struct.unpack_from("<I", data, len(data) - 4)[0]
     if zlib.crc32(data[:-4]) != stored_crc:
         raise CodecError(f"{where}: CRC mismatch; the file is truncated or corrupt")
-    (_, version, sr, n_samples, n_fft, hop, n_mels, stride, dims, digest, step,
-     n_segments) = _HEADER.unpack_from(data, 0)
+    fields = header.unpack_from(data, 0)
+    (_, version, sr, n_samples, n_fft, hop, n_mels, stride, dims, digest, step, n_segments) = fields[:12]
+    input_sr, input_samples = fields[12:] if version >= 2 else (None, None)
     info = ArepInfo(version, sr, n_samples, n_fft, hop, n_mels, stride, dims, digest, float(step), n_segments,
-                    len(data))
+                    len(data), input_sr, input_samples)
     if sr != SR or n_fft != N_FFT or hop != HOP or not (step > 0 and math.isfinite(step)):
         raise CodecError(f"{where}: unsupported frame parameters (sr={sr}, n_fft={n_fft}, hop={hop}, step={step})")
+    if input_sr is not None and input_sr == 0:
+        raise CodecError(f"{where}: input sample rate 0")
     segments = []
-    pos = _HEADER.size
+    pos = header.size
     end = len(data) - 4
     for i in range(n_segments):
         if pos + _SEGMENT.size > end:
@@ -770,6 +780,8 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
     stride, dims, n_mels = cfg["stride"], cfg["latent_dim"], cfg["n_mels"]
     where = str(path_or_array) if isinstance(path_or_array, (str, os.PathLike)) else "input"
     total_in, rate_in, blocks = _input_blocks(path_or_array, sr)
+    input_sr = max(1, min(round(rate_in), 2**32 - 1))
+    input_samples = 0  # counted, not taken from the file's header, which can be an estimate
     resampler = None
     if rate_in != SR:
         import soxr
@@ -813,6 +825,7 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
                 if not np.all(np.isfinite(block)):
                     raise AudioFormatError(f"{where}: holds NaN or infinite samples")
                 bar.update(len(block))
+                input_samples += len(block)
                 y16 = resampler.resample_chunk(block[:, None], last=False)[:, 0] if resampler else block
                 pending = np.concatenate([pending, framer.push(y16)], axis=1)
                 # Encode a segment once its right-hand context has arrived.
@@ -836,7 +849,7 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
             n_samples = framer.n_samples
             digest = m.digest
             header = _HEADER.pack(MAGIC, FORMAT_VERSION, SR, n_samples, N_FFT, HOP, n_mels, stride, dims, digest,
-                                  state["step"], n_segments)
+                                  state["step"], n_segments, input_sr, input_samples)
             f.seek(0)
             f.write(header)
             f.flush()
@@ -854,7 +867,7 @@ def encode(path_or_array, out_path, *, sr=None, bitrate=None, quality=None, mode
             tmp.unlink()
     step32 = float(np.float32(state["step"]))  # as stored
     return ArepInfo(FORMAT_VERSION, SR, n_samples, N_FFT, HOP, n_mels, stride, dims, digest, step32, n_segments,
-                    n_bytes)
+                    n_bytes, input_sr, input_samples)
 
 
 def decode_logmel(in_path, *, model=None) -> tuple[np.ndarray, ArepInfo]:
@@ -891,7 +904,8 @@ def decode_logmel(in_path, *, model=None) -> tuple[np.ndarray, ArepInfo]:
 def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
     """Decode an ``.arep`` file to a waveform, and optionally write it as WAV (atomically).
 
-    The codec works at 16 kHz; ``sr`` resamples the decoded signal (with soxr) to another rate.
+    The codec works at 16 kHz. By default the result is resampled (with soxr) back to the input's
+    rate and cut to the input's length, both recorded in the file; ``sr`` asks for another rate.
 
     Parameters
     ----------
@@ -900,7 +914,8 @@ def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
     out_path : path, optional
         Where to write a float WAV file.
     sr : int, optional
-        Sample rate of the result; None keeps the codec's 16 kHz.
+        Sample rate of the result; None gives the input's rate (16 kHz for version 1 files, which
+        do not record it).
     model : path or loaded model, optional
         The codec model (default: the shipped one); it must be the one that encoded the file.
     cancel : threading.Event, optional
@@ -934,12 +949,17 @@ def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
     mel, info = decode_logmel(in_path, model=model)
     y = synthesize(mel, info.n_samples, cancel=cancel) if info.n_samples else np.zeros(0, np.float32)
     y = y.astype(np.float32)
+    if target_sr is None:
+        target_sr = info.input_sr or info.sr
     out_sr = info.sr
-    if target_sr is not None and target_sr != info.sr:
+    if target_sr != info.sr:
         import soxr
 
         y = soxr.resample(y, info.sr, target_sr, quality="HQ").astype(np.float32) if len(y) else y
         out_sr = target_sr
+    if out_sr == info.input_sr and info.input_samples is not None and len(y) != info.input_samples:
+        # resampling to and from 16 kHz can shift the length by a sample or two
+        y = np.pad(y, (0, max(0, info.input_samples - len(y))))[: info.input_samples]
     if out_path is not None:
         import soundfile as sf
 

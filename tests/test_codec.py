@@ -92,7 +92,7 @@ def test_round_trip_on_a_real_clip(esc10_dir, tmp_path, rng):
     ref, _ = audiorep.load(clip, sr=SR)
     out = tmp_path / "clip.arep"
     info = codec.encode(clip, out, quality=60)
-    y, sr = codec.decode(out, tmp_path / "clip.wav")
+    y, sr = codec.decode(out, tmp_path / "clip.wav", sr=SR)
     assert sr == SR and len(y) == len(ref) == info.n_samples
     written, wsr = sf.read(tmp_path / "clip.wav", dtype="float32")
     assert wsr == SR and np.array_equal(written, y)
@@ -110,10 +110,18 @@ def test_round_trip_on_a_synthetic_signal_at_another_rate(tmp_path, rng):
     y_in = synthetic(3.0, sr=sr_in)
     out = tmp_path / "s.arep"
     info = codec.encode(y_in, out, sr=sr_in, quality=80)
-    y, sr = codec.decode(out)
+    assert (info.input_sr, info.input_samples) == (sr_in, len(y_in))
+    back, back_sr = codec.decode(out)  # by default at the input's rate and length
+    assert back_sr == sr_in and len(back) == len(y_in)
+    y, sr = codec.decode(out, sr=SR)  # the codec's own rate
     ref = audiorep.audio.soxr.resample(y_in, sr_in, SR)
     assert sr == SR
     assert info.n_samples == len(y) == round(len(y_in) * SR / sr_in)
+    # the input-rate result is the 16 kHz one resampled
+    again = audiorep.audio.soxr.resample(y, SR, sr_in)
+    assert abs(len(again) - len(back)) <= 2
+    m = min(len(again), len(back))
+    np.testing.assert_allclose(back[:m], again[:m], atol=1e-5)
     assert abs(len(ref) - len(y)) <= 1
     n = min(len(ref), len(y))
     noise = rms_matched_noise(ref, rng)
@@ -231,6 +239,32 @@ def test_decoding_bad_magic_and_bad_version_raise(good_arep, tmp_path):
     (tmp_path / "version.arep").write_bytes(data[:4] + struct.pack("<H", 7) + data[6:])
     with pytest.raises(CodecError, match="version 7 is not supported"):
         codec.decode(tmp_path / "version.arep")
+
+
+def test_version_1_files_still_decode(tmp_path):
+    sr_in = 22050
+    y = synthetic(1.0, sr=sr_in)
+    out = tmp_path / "v2.arep"
+    info = codec.encode(y, out, sr=sr_in, quality=60)
+    data = out.read_bytes()
+    assert struct.unpack_from("<IQ", data, 52) == (sr_in, len(y))
+    # the same file as version 1 wrote it: no input fields, its own CRC
+    body = data[:4] + struct.pack("<H", 1) + data[6:52] + data[64:-4]
+    old = tmp_path / "v1.arep"
+    old.write_bytes(body + struct.pack("<I", __import__("zlib").crc32(body)))
+    old_info = codec.arep_info(old)
+    assert old_info.version == 1 and (old_info.input_sr, old_info.input_samples) == (None, None)
+    assert old_info.n_samples == info.n_samples and old_info.step == info.step
+    y1, sr1 = codec.decode(old)  # no recorded input rate: the codec's 16 kHz
+    y2, sr2 = codec.decode(out, sr=SR)
+    assert sr1 == sr2 == SR
+    np.testing.assert_array_equal(y1, y2)
+    # a version 2 header with a zero input rate is refused
+    bad = bytearray(data[:-4])
+    struct.pack_into("<I", bad, 52, 0)
+    (tmp_path / "zero.arep").write_bytes(bytes(bad) + struct.pack("<I", __import__("zlib").crc32(bytes(bad))))
+    with pytest.raises(CodecError, match="input sample rate 0"):
+        codec.arep_info(tmp_path / "zero.arep")
 
 
 def test_decoding_with_another_model_raises(tmp_path):
@@ -351,13 +385,13 @@ def test_cli_encode_and_decode(tmp_path, capsys):
     wav = tmp_path / "in.wav"
     sf.write(wav, synthetic(2.0, sr=22050), 22050)
     assert main(["encode", str(wav), "-o", str(tmp_path / "x.arep"), "--bitrate-target", "3", "--no-progress"]) == 0
-    assert "kbit/s" in capsys.readouterr().out
+    assert "input at 22050 Hz" in capsys.readouterr().out
     assert main(["decode", str(tmp_path / "x.arep"), "-o", str(tmp_path / "x.wav")]) == 0
     i = sf.info(tmp_path / "x.wav")
-    assert i.samplerate == SR and i.frames == 2 * SR
-    assert main(["decode", str(tmp_path / "x.arep"), "-o", str(tmp_path / "y.wav"), "--sr", "22050"]) == 0
+    assert i.samplerate == 22050 and i.frames == 2 * 22050  # the input's rate and length
+    assert main(["decode", str(tmp_path / "x.arep"), "-o", str(tmp_path / "y.wav"), "--sr", "16000"]) == 0
     i = sf.info(tmp_path / "y.wav")
-    assert i.samplerate == 22050 and i.frames == 2 * 22050
+    assert i.samplerate == SR and i.frames == 2 * SR
     assert main(["decode", str(tmp_path / "x.arep"), "-o", str(tmp_path / "z.wav"), "--sr", "0"]) == 1
     assert "sr=0" in capsys.readouterr().err and not (tmp_path / "z.wav").exists()
     with pytest.raises(SystemExit):
