@@ -75,6 +75,16 @@ def _extract(args) -> int:
     return 0
 
 
+def _augment(args) -> int:
+    from .augment import write_speed_copies
+
+    start = time.perf_counter()
+    written = write_speed_copies(args.dataset, args.output, args.speeds, sr=args.sr, progress=not args.no_progress)
+    print(f"wrote {written} speed copies ({', '.join(f'{f}x' for f in args.speeds)}) under {args.output} "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _is_store(path: Path) -> bool:
     try:
         with open(path, "rb") as f:
@@ -598,6 +608,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="files processed in parallel")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = command("augment", _augment, "write speed-perturbed copies of a dataset's clips, for training only",
+                "audiorep augment ../shared/data/esc10 -o esc10_speed/ --speeds 0.9 1.1")
+    p.add_argument("dataset", help="the clips (any layout extract reads)")
+    p.add_argument("-o", "--output", required=True, help="directory for the class folders of copies")
+    p.add_argument("--speeds", type=float, nargs="+", default=[0.9, 1.1], metavar="FACTOR",
+                   help="playback speeds in [0.5, 2] (pitch and tempo together); default 0.9 1.1")
+    p.add_argument("--sr", type=int, default=None, help="sample rate of the copies (default: each clip's own)")
+    p.add_argument("--no-progress", action="store_true")
 
     p = command("info", _info, "describe an audio file or a feature store", "audiorep info clip.ogg")
     p.add_argument("file")

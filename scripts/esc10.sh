@@ -174,9 +174,9 @@ ev ae_mel60_audeep $W/ae_mel60_audeep.parquet
 ev pool_mel+pool_cg+ae_mel60_audeep $W/pool_mel.parquet $W/pool_cg.parquet $W/ae_mel60_audeep.parquet
 
 # Training-time augmentation, configured before it ran: every clip also played 10 % slower and
-# 10 % faster (scripts/esc10_speed.py). The copies only ever join the training part of a fold
+# 10 % faster (audiorep augment). The copies only ever join the training part of a fold
 # other than their clip's (`evaluate --augment`); tests use the original clips only.
-[[ -n ${ESC10_ONLY:-} && ! speed =~ $ESC10_ONLY ]] || [[ -d $W/esc10_speed ]] || python scripts/esc10_speed.py "$DATA" $W/esc10_speed
+[[ -n ${ESC10_ONLY:-} && ! speed =~ $ESC10_ONLY ]] || [[ -d $W/esc10_speed ]] || python -m audiorep augment "$DATA" -o $W/esc10_speed --speeds 0.9 1.1 --sr 22050 --no-progress
 step extract_mel_speed $W/mel_speed.parquet python -m audiorep extract $W/esc10_speed -o $W/mel_speed.parquet --kind mel --n-mels 128 "${FRAMES[@]}"
 step extract_cg_speed  $W/cg_speed.parquet  python -m audiorep extract $W/esc10_speed -o $W/cg_speed.parquet --kind correlogram --n-bands 16 --lag-bins 16 "${FRAMES[@]}"
 step extract_mel60_speed $W/mel60_speed.parquet python -m audiorep extract $W/esc10_speed -o $W/mel60_speed.parquet --kind mel --n-mels 128 --top-db 60 "${FRAMES[@]}"
@@ -195,7 +195,7 @@ ev pool_mel+pool_cg+ae_mel60_e100_x_speed $W/pool_mel.parquet $W/pool_cg.parquet
 for pair in "b 0.8 1.2" "c 0.85 1.15" "d 0.95 1.05"; do
   set -- $pair
   s=$1; shift
-  [[ -n ${ESC10_ONLY:-} && ! speed$s =~ $ESC10_ONLY ]] || [[ -d $W/esc10_speed$s ]] || python scripts/esc10_speed.py "$DATA" $W/esc10_speed$s --factors "$@"
+  [[ -n ${ESC10_ONLY:-} && ! speed$s =~ $ESC10_ONLY ]] || [[ -d $W/esc10_speed$s ]] || python -m audiorep augment "$DATA" -o $W/esc10_speed$s --speeds "$@" --sr 22050 --no-progress
   step extract_mel_speed$s $W/mel_speed$s.parquet python -m audiorep extract $W/esc10_speed$s -o $W/mel_speed$s.parquet --kind mel --n-mels 128 "${FRAMES[@]}"
   step extract_cg_speed$s  $W/cg_speed$s.parquet  python -m audiorep extract $W/esc10_speed$s -o $W/cg_speed$s.parquet --kind correlogram --n-bands 16 --lag-bins 16 "${FRAMES[@]}"
   step extract_mel60_speed$s $W/mel60_speed$s.parquet python -m audiorep extract $W/esc10_speed$s -o $W/mel60_speed$s.parquet --kind mel --n-mels 128 --top-db 60 "${FRAMES[@]}"

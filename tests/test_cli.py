@@ -17,7 +17,7 @@ from audiorep.cli import build_parser, main
 from audiorep.examples import write_synthetic_dataset
 from audiorep.store import read_store
 
-COMMANDS = ["demo", "extract", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "select", "export",
+COMMANDS = ["demo", "extract", "augment", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "select", "export",
             "encode", "decode", "run"]
 
 
@@ -395,3 +395,12 @@ def test_train_with_altered_copies_of_the_clips(small_dataset, tmp_path, capsys,
     assert "other settings" in capsys.readouterr().err
     assert main(["train", str(extra), "-o", str(model), "--augment", str(feats), *tiny]) == 1
     assert "no copy of a clip" in capsys.readouterr().err
+
+
+def test_augment_writes_speed_copies(small_dataset, tmp_path, capsys):
+    out = tmp_path / "copies"
+    assert main(["augment", str(small_dataset), "-o", str(out), "--speeds", "0.9", "1.1", "--no-progress"]) == 0
+    assert "wrote 40 speed copies (0.9x, 1.1x)" in capsys.readouterr().out
+    assert len(list(out.rglob("*-speed0.9.wav"))) == len(list(out.rglob("*-speed1.1.wav"))) == 20
+    assert main(["augment", str(small_dataset), "-o", str(out), "--speeds", "5"]) == 1
+    assert "[0.5, 2.0]" in capsys.readouterr().err
