@@ -110,6 +110,11 @@ SYSTEMS = {
     "pool_mel+pool_cg+ae_mel60_s2e40_x_speed": ("(d) fused baselines + (a) per-fold autoencoder trained with speed "
                                                 "copies, MLP trained with them too", ["mel", "cg", "mel60"],
                                                 "pool_mel+pool_cg_speed"),
+    "ae_mel60_s8e15_x": ("(a) autoencoder per fold, trained with 8 speed copies (0.8x-1.2x), 60 dB, 15 epochs "
+                         "(post hoc)", ["mel60"], "pool_mel60"),
+    "pool_mel+pool_cg+ae_mel60_s8e15_x_speed8": ("(d) fused baselines + (a) per-fold autoencoder trained with 8 speed "
+                                                 "copies, MLP trained with them too (post hoc)", ["mel", "cg", "mel60"],
+                                                 "pool_mel+pool_cg_speed8"),
     "ablation_cg_energy_only": ("(d) diagnostic (post hoc): pooled correlogram band energies only", ["cg"], None),
     "ablation_cg_curves_only": ("(d) diagnostic (post hoc): pooled correlogram autocorrelation shapes only", ["cg"],
                                 None),
@@ -216,10 +221,13 @@ def representation_config(system: str):
         config["dropout"] = 0.2
     if "audeep" in system:
         config.update(dropout=0.2, epochs=64, bidirectional_decoder=True)
-    if "s2e40" in system:
-        config["training_data_per_fold"] = ("for each held-out fold, the other four folds only (320 clips, no "
-                                            "labels) and their 0.9x and 1.1x speed copies; 10% of the clips held out "
+    if "s2e40" in system or "s8e15" in system:
+        copies = "0.9x and 1.1x" if "s2e40" in system else "eight (0.8x to 1.2x)"
+        config["training_data_per_fold"] = (f"for each held-out fold, the other four folds only (320 clips, no "
+                                            f"labels) and their {copies} speed copies; 10% of the clips held out "
                                             "for early stopping, their copies left out")
+        if "s8e15" in system:
+            config["epochs"] = 15
     elif "e100_x" in system:
         config["training_data_per_fold"] = ("for each held-out fold, the other four folds only (320 clips, no "
                                             "labels); 10% of them held out for early stopping")
