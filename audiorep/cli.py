@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -755,6 +756,42 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+class _QuietOnBrokenPipe:
+    """A stdout that goes quiet, instead of raising, once its reader has gone (``audiorep ... | head``).
+
+    The command carries on and writes its files; only the rest of its printed output is dropped.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._broken = False
+
+    def _silence(self) -> None:
+        self._broken = True
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)  # so that the final flush at exit cannot fail either
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def write(self, text):
+        if not self._broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _dispatch(args) -> int:
     from .errors import AudiorepError
 
@@ -777,12 +814,16 @@ def main(argv=None) -> int:
         return 2
     from .errors import Cancelled
 
+    stdout, sys.stdout = sys.stdout, _QuietOnBrokenPipe(sys.stdout)
     try:
         with _sigterm_as_interrupt():
             return _dispatch(args)
     except (KeyboardInterrupt, Cancelled):
         print(f"audiorep {args.command}: cancelled; no partial output was written", file=sys.stderr)
         return EXIT_CANCELLED
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -404,3 +404,24 @@ def test_augment_writes_speed_copies(small_dataset, tmp_path, capsys):
     assert len(list(out.rglob("*-speed0.9.wav"))) == len(list(out.rglob("*-speed1.1.wav"))) == 20
     assert main(["augment", str(small_dataset), "-o", str(out), "--speeds", "5"]) == 1
     assert "[0.5, 2.0]" in capsys.readouterr().err
+
+
+def test_a_closed_output_pipe_neither_breaks_the_command_nor_prints_a_traceback(small_dataset, tmp_path):
+    feats, stats, out = tmp_path / "f.parquet", tmp_path / "s.parquet", tmp_path / "eval"
+    assert main(["extract", str(small_dataset), "-o", str(feats), "--frame-length", "256", "--hop-length", "128",
+                 "--n-mels", "8", "--no-progress"]) == 0
+    assert main(["pool", str(feats), "-o", str(stats)]) == 0
+    # `audiorep evaluate ... | head -1`: the reader goes before the result files are written
+    import audiorep
+
+    package_root = str(Path(audiorep.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "audiorep", "evaluate", str(stats), "--repeats", "1", "--epochs",
+                             "5", "--output-dir", str(out), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert (out / "cv.json").exists() and (out / "confusion.png").exists()
