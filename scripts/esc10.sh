@@ -250,6 +250,13 @@ SPEED8AES8=${SPEED8AES8%,}
 ev ae_mel60_s8e15_x "$AES8.parquet"
 ev pool_mel+pool_cg+ae_mel60_s8e15_x_speed8 $W/pool_mel.parquet $W/pool_cg.parquet "$AES8.parquet" --augment ${SPEED8AES8//,/ }
 
+# Robustness of the augmentation round's headline, configured after it ran: the same nested
+# choice with seed 1 instead of 0 (other MLP initialisations and batches, inner runs included).
+step eval_select_speed_seed1 $R/select_speed_seed1/cv.json python -m audiorep select \
+  speed2=$POOLED speed4=$POOLED speed8=$POOLED speed8+ae_per_fold=$POOLED,"$AEX.parquet" \
+  --augment speed2=$SPEED2 --augment speed4=$SPEED4 --augment speed8=$SPEED8 --augment speed8+ae_per_fold="$SPEED8AE" \
+  --output-dir $R/select_speed_seed1 --repeats 5 --seed 1 --no-progress
+
 # Post hoc diagnostic: band energies versus autocorrelation shapes in the pooled correlogram.
 [[ -n ${ESC10_ONLY:-} ]] || python scripts/esc10_ablation.py
 

@@ -97,6 +97,8 @@ SYSTEMS = {
                                                "speed-perturbed copies", ["mel", "cg", "mel60"], "pool_mel+pool_cg_speed"),
     "select_speed": ("nested choice of 2, 4 or 8 speed copies, with or without the per-fold AE (headline of the "
                      "augmentation round)", ["mel", "cg", "mel60"], "pool_mel+pool_cg"),
+    "select_speed_seed1": ("the same nested choice with seed 1 (robustness, post hoc)", ["mel", "cg", "mel60"],
+                           "pool_mel+pool_cg"),
     "pool_mel+pool_cg_speed4": ("(d) fused baselines, trained with 4 speed copies (0.8x-1.2x)", ["mel", "cg"],
                                 "pool_mel+pool_cg"),
     "pool_mel+pool_cg_speed8": ("(d) fused baselines, trained with 8 speed copies (0.8x-1.2x)", ["mel", "cg"],
@@ -199,7 +201,7 @@ def eval_inputs(command: str) -> list:
 
 
 def representation_config(system: str):
-    if system == "select_speed":
+    if system in ("select_speed", "select_speed_seed1"):
         return ("for each held-out fold, the candidate with the best cross-validated accuracy on the other four "
                 "folds (see 'candidates'): the pooled baseline trained with 2, 4 or 8 speed-perturbed copies of "
                 "each training clip, or with 8 copies and the per-fold autoencoder (as in ae_mel60_e100_x)")
