@@ -318,7 +318,7 @@ def _load_reps(paths):
     if not templates:
         return first, fuse(*[matrix(p) for p in paths])
     folds = sorted(int(f) for f in np.unique(first.fold))
-    reps = {}
+    reps, unchecked = {}, set()
     for fold in folds:
         members = []
         for p in paths:
@@ -330,6 +330,10 @@ def _load_reps(paths):
                 if excluded is not None and fold not in excluded:
                     raise ParameterError(f"{member} is used for held-out fold {fold}, but its autoencoder was "
                                          f"trained on that fold (it excluded folds {excluded})")
+                if excluded is None and p not in unchecked:
+                    unchecked.add(p)
+                    log.warning("%s: cannot check that each fold's store comes from a model that never saw that "
+                                "fold (%s records no excluded folds)", p, Path(member).name)
                 members.append(member)
             else:
                 members.append(p)

@@ -223,7 +223,7 @@ def test_pool_and_fused_evaluation(small_dataset, tmp_path, capsys):
     assert "data's folds only" in capsys.readouterr().err
 
 
-def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, capsys, monkeypatch):
+def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, capsys, monkeypatch, caplog):
     pytest.importorskip("torch")
     import json
     import shutil
@@ -323,6 +323,21 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
         assert match in capsys.readouterr().err
     assert main(["select", "a=", "--output-dir", str(sel)]) == 1
     assert "NAME=FILE" in capsys.readouterr().err
+
+    # stores without provenance cannot be checked: said once, not refused
+    import logging
+
+    for fold in (1, 2, 3, 4, 5):
+        shutil.copy(stats, tmp_path / f"plain_x{fold}.parquet")
+    with caplog.at_level(logging.WARNING, logger="audiorep"):
+        assert main(["evaluate", str(tmp_path / "plain_x{fold}.parquet"), "--repeats", "1", "--epochs", "2",
+                     "--output-dir", str(out), "--no-progress"]) == 0
+    warned = [r.getMessage() for r in caplog.records if "cannot check" in r.getMessage()]
+    assert len(warned) == 1 and "plain_x{fold}" in warned[0]
+    caplog.clear()
+    assert main(["evaluate", template, "--repeats", "1", "--epochs", "2", "--output-dir", str(out),
+                 "--no-progress"]) == 0
+    assert not [r for r in caplog.records if "cannot check" in r.getMessage()]
 
     # a store for fold 2 made by the model that saw fold 2 is refused
     wrong = tmp_path / "wrong"
