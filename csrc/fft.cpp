@@ -351,9 +351,9 @@ const detail::KernelSet<double>& kernel_set<double>() { return active().load()->
 
 // ------------------------------------------------------------ scratch memory
 
-// Work buffers outlive the calls (and the short-lived worker threads of
-// parallel_for): a chunk of rows borrows one from the pool and gives it back,
-// so that repeated calls do not fault fresh pages in every time.
+// Work buffers outlive the calls: a chunk of rows borrows one from the pool and
+// gives it back, so that repeated calls do not fault fresh pages in every time,
+// whichever thread runs the chunk.
 class ScratchPool {
  public:
   struct Buffer {
@@ -424,10 +424,18 @@ class ScratchLease {
   ScratchPool::Buffer buffer_;
 };
 
-// Splits `howmany` rows into groups of whole SIMD row groups, one chunk per thread.
+// Points a thread should get before another one is woken for a transform: a
+// pool thread takes some 10-20 microseconds to start on a chunk, about what a
+// transform of 32K points costs on one core.
+constexpr std::size_t kMinPointsPerThread = std::size_t{1} << 16;
+
+// Splits `howmany` rows of `n` points into groups of whole SIMD row groups, one
+// chunk per thread, using no more threads than the work is worth.
 template <typename T, typename F>
-void for_row_chunks(std::size_t howmany, int nthreads, std::size_t lanes, F&& f) {
+void for_row_chunks(std::size_t howmany, std::size_t n, int nthreads, std::size_t lanes, F&& f) {
   const std::size_t groups = (howmany + lanes - 1) / lanes;
+  const std::size_t worth = std::max<std::size_t>(1, howmany / std::max<std::size_t>(1, kMinPointsPerThread / n));
+  nthreads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), worth));
   parallel_for(groups, nthreads, [&](std::size_t g0, std::size_t g1) {
     const std::size_t r0 = g0 * lanes, r1 = std::min(howmany, g1 * lanes);
     if (r1 <= r0) return;
@@ -446,7 +454,7 @@ void c2c(const std::complex<T>* in, std::complex<T>* out, std::size_t n, std::si
   const auto& k = kernel_set<T>();
   const T* src = reinterpret_cast<const T*>(in);
   T* dst = reinterpret_cast<T*>(out);
-  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
+  for_row_chunks<T>(howmany, n, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
     const auto ri = static_cast<std::ptrdiff_t>(r);
     k.c2c(plan->view, src + 2 * ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, forward, scale,
           scratch);
@@ -460,7 +468,7 @@ void r2c(const T* in, std::complex<T>* out, std::size_t n, std::size_t howmany,
   auto plan = get_real_plan<T>(n);
   const auto& k = kernel_set<T>();
   T* dst = reinterpret_cast<T*>(out);
-  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
+  for_row_chunks<T>(howmany, n, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
     const auto ri = static_cast<std::ptrdiff_t>(r);
     k.r2c(plan->view, in + ri * in_dist, dst + 2 * ri * out_dist, rows, in_dist, out_dist, scale, scratch);
   });
@@ -473,7 +481,7 @@ void c2r(const std::complex<T>* in, T* out, std::size_t n, std::size_t howmany,
   auto plan = get_real_plan<T>(n);
   const auto& k = kernel_set<T>();
   const T* src = reinterpret_cast<const T*>(in);
-  for_row_chunks<T>(howmany, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
+  for_row_chunks<T>(howmany, n, nthreads, k.lanes, [&](std::size_t r, std::size_t rows, const detail::ScratchSource& scratch) {
     const auto ri = static_cast<std::ptrdiff_t>(r);
     k.c2r(plan->view, src + 2 * ri * in_dist, out + ri * out_dist, rows, in_dist, out_dist, scale, scratch);
   });

@@ -5,6 +5,9 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -469,3 +472,44 @@ def test_set_simd_path_rejects_unknown_names(simd_path):
     previous = simd_path("generic")
     assert _core.simd_path() == "generic"
     assert simd_path(previous) == "generic"
+
+
+def test_worker_threads_are_shared_by_concurrent_callers(rng):
+    # Batches large enough to be split: every call asks the shared pool for threads at once.
+    jobs = [rng.standard_normal((rows, n)) for rows, n in ((64, 2048), (128, 1024), (256, 512), (33, 4096))] * 4
+
+    def work(x):
+        for _ in range(3):
+            np.testing.assert_allclose(audiorep.rfft(x, workers=4), np.fft.rfft(x), atol=1e-9 * x.shape[-1])
+        return x.shape
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(work, jobs)) == [x.shape for x in jobs]
+
+
+def test_worker_threads_work_in_a_forked_child(tmp_path):
+    # The parent's pool threads do not survive fork(); the child must start its own, not wait on them.
+    script = tmp_path / "fork.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "import numpy as np\n"
+        "import audiorep\n"
+        "signal.alarm(60)\n"
+        "x = np.random.default_rng(0).standard_normal((256, 2048))\n"
+        "expected = audiorep.rfft(x, workers=2)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    signal.alarm(30)\n"
+        "    tasks = '/proc/self/task'\n"
+        "    before = len(os.listdir(tasks)) if os.path.isdir(tasks) else None\n"
+        "    ok = np.array_equal(audiorep.rfft(x, workers=2), expected)\n"
+        "    # the child starts worker threads of its own (where Linux lets us count them)\n"
+        "    started = before is None or len(os.listdir(tasks)) > before\n"
+        "    os._exit(3 if not ok else 4 if not started else 0)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.exit(os.waitstatus_to_exitcode(status))\n")
+    package_root = str(Path(audiorep.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", str(script)], env=env,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
