@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _extract(args) -> int:
     log.info("%d files, %d classes, %d folds in %s", len(dataset), len(dataset.label_map), dataset.n_folds,
              args.dataset)
     report = extract_dataset(dataset, args.output, params, workers=args.workers, strict=args.strict,
-                             chunk_seconds=args.chunk_seconds, progress=not args.no_progress)
+                             chunk_seconds=args.chunk_seconds, progress=not args.no_progress, cancel=_CANCEL)
     rate = len(dataset) / report.seconds if report.seconds > 0 else float("inf")
     print(f"wrote {report.written} rows to {report.path} ({params.kind}, {params.n_features} values per frame) "
           f"in {report.seconds:.1f} s ({rate:.1f} files/s)")
@@ -211,7 +212,7 @@ def _train(args) -> int:
     model, history = train_autoencoder(x, config=config, seed=args.seed, device=args.device, epochs=args.epochs,
                                        batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                                        scaling=args.scaling, augment=augment,
-                                       checkpoint_path=checkpoint, resume=args.resume,
+                                       checkpoint_path=checkpoint, resume=args.resume, cancel=_CANCEL.is_set,
                                        progress=not args.no_progress)
     training = {"excluded_folds": sorted(args.exclude_folds)} if args.exclude_folds else {}
     if augment is not None:
@@ -517,7 +518,7 @@ def _encode(args) -> int:
     from .codec import encode
 
     info = encode(args.audio, args.output, bitrate=args.bitrate_target, quality=args.quality, model=args.model,
-                  progress=not args.no_progress)
+                  cancel=_CANCEL, progress=not args.no_progress)
     print(f"wrote {args.output}: {info.duration:.2f} s (input at {info.input_sr} Hz, coded at {info.sr} Hz) "
           f"in {info.n_bytes} bytes "
           f"({info.kbps:.2f} kbit/s, quantiser step {info.step:.4g})")
@@ -527,7 +528,7 @@ def _encode(args) -> int:
 def _decode(args) -> int:
     from .codec import decode
 
-    y, sr = decode(args.arep, args.output, sr=args.sr, model=args.model)
+    y, sr = decode(args.arep, args.output, sr=args.sr, model=args.model, cancel=_CANCEL)
     print(f"wrote {args.output}: {len(y)} samples at {sr} Hz ({len(y) / sr:.2f} s)")
     return 0
 
@@ -743,21 +744,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Set when Ctrl-C or SIGTERM arrives. The signal also raises KeyboardInterrupt, but where it lands
+# in a C callback (soundfile reads files through cffi callbacks) the exception is swallowed; the
+# long-running commands poll this event between blocks, so they stop all the same.
+_CANCEL = threading.Event()
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C, so both cancel cleanly."""
+def _signals_cancel():
+    """Treat Ctrl-C and SIGTERM alike: set the cancel event and raise KeyboardInterrupt."""
     def handler(signum, frame):
+        _CANCEL.set()
         raise KeyboardInterrupt
 
+    _CANCEL.clear()
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave the signals alone
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _QuietOnBrokenPipe:
@@ -797,10 +808,12 @@ class _QuietOnBrokenPipe:
 
 
 def _dispatch(args) -> int:
-    from .errors import AudiorepError
+    from .errors import AudiorepError, Cancelled
 
     try:
         return int(args.func(args) or 0)
+    except Cancelled:
+        raise  # reported by main, like Ctrl-C
     except (AudiorepError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         if log.isEnabledFor(logging.DEBUG):
             log.exception("failed")
@@ -820,7 +833,7 @@ def main(argv=None) -> int:
 
     stdout, sys.stdout = sys.stdout, _QuietOnBrokenPipe(sys.stdout)
     try:
-        with _sigterm_as_interrupt():
+        with _signals_cancel():
             return _dispatch(args)
     except (KeyboardInterrupt, Cancelled):
         print(f"audiorep {args.command}: cancelled; no partial output was written", file=sys.stderr)

@@ -412,3 +412,29 @@ def test_decode_resamples_to_the_asked_rate(tmp_path):
     with pytest.raises(ParameterError, match="sr=-1"):
         codec.decode(tmp_path / "t.arep", sr=-1)
 
+
+
+def test_a_signal_swallowed_inside_a_c_callback_still_cancels(monkeypatch, tmp_path, capsys):
+    # soundfile reads through cffi callbacks, which swallow the KeyboardInterrupt a signal raises
+    # there; the signal handler's cancel event must stop the command all the same.
+    from audiorep import cli
+
+    wav = tmp_path / "in.wav"
+    sf.write(wav, synthetic(60.0), SR)
+    original = codec._input_blocks
+
+    def blocks_then_a_swallowed_signal(source, sr):
+        total, rate, gen = original(source, sr)
+
+        def gen2():
+            for i, block in enumerate(gen):
+                if i == 1:
+                    cli._CANCEL.set()  # what the handler does before its exception is lost
+                yield block
+        return total, rate, gen2()
+
+    monkeypatch.setattr(codec, "_input_blocks", blocks_then_a_swallowed_signal)
+    out = tmp_path / "x.arep"
+    assert cli.main(["encode", str(wav), "-o", str(out), "--no-progress"]) == cli.EXIT_CANCELLED
+    assert "cancelled" in capsys.readouterr().err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["in.wav"]
