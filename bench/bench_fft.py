@@ -108,3 +108,19 @@ def test_fft(benchmark, transform, precision, n, impl, threads):
     tol = 1e-4 if precision == "f32" else 1e-10
     assert out.shape == ref.shape
     assert np.abs(out - ref).max() <= tol * scale, f"{impl} computed a wrong {transform}"
+
+
+# Small batches, where starting or waking threads costs as much as the transform itself.
+SMALL = [(64, 512), (256, 2048), (1024, 4096)]
+SMALL_IMPLS = [("audiorep", 1), ("audiorep", 2), ("scipy.fft", 1), ("scipy.fft", 2)]
+
+
+@pytest.mark.parametrize("impl,threads", SMALL_IMPLS, ids=[f"{i}-t{t}" for i, t in SMALL_IMPLS])
+@pytest.mark.parametrize("rows,n", SMALL, ids=[f"{r}x{n}" for r, n in SMALL])
+def test_small_batch_rfft(benchmark, rows, n, impl, threads):
+    x = np.random.default_rng(n).standard_normal((rows, n)).astype(np.float32)
+    call = make_call(impl, threads, "rfft", x, n)
+    benchmark.group = f"small-rfft-f32-{rows}x{n}"
+    benchmark.extra_info.update(impl=impl, threads=threads, n=n, rows=rows)
+    out = benchmark(call)
+    np.testing.assert_allclose(out, np.fft.rfft(x.astype(np.float64)), atol=1e-4 * np.sqrt(n))
