@@ -434,7 +434,7 @@ constexpr std::size_t kMinPointsPerThread = std::size_t{1} << 16;
 template <typename T, typename F>
 void for_row_chunks(std::size_t howmany, std::size_t n, int nthreads, std::size_t lanes, F&& f) {
   const std::size_t groups = (howmany + lanes - 1) / lanes;
-  const std::size_t worth = std::max<std::size_t>(1, howmany / std::max<std::size_t>(1, kMinPointsPerThread / n));
+  const std::size_t worth = std::max<std::size_t>(1, howmany * n / kMinPointsPerThread);  // howmany * n elements exist
   nthreads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), worth));
   parallel_for(groups, nthreads, [&](std::size_t g0, std::size_t g1) {
     const std::size_t r0 = g0 * lanes, r1 = std::min(howmany, g1 * lanes);

@@ -8,8 +8,9 @@
 //   pool threads never wait for each other.
 // - Calls from several threads at once share the pool; each caller waits only
 //   for its own chunks, and works on them itself, so it never starves.
-// - After fork() the child has none of the parent's threads: it starts a
-//   fresh pool (the parent's is left untouched).
+// - After fork() the child has none of the parent's threads, and the parent's
+//   pool may have been locked by one of them: the child starts a fresh pool
+//   and never touches the old one.
 #pragma once
 
 #include <algorithm>
@@ -24,8 +25,10 @@
 #include <thread>
 #include <vector>
 
+#include <system_error>
+
 #ifndef _WIN32
-#include <unistd.h>
+#include <pthread.h>
 #endif
 
 namespace audiorep {
@@ -57,9 +60,14 @@ class ThreadPool {
     if (helpers > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       while (threads_.size() < helpers) {
-        threads_.emplace_back([this] { serve(); });
+        try {
+          threads_.emplace_back([this] { serve(); });
+        } catch (const std::system_error&) {
+          break;  // no more threads to be had: make do with those there are
+        }
         threads_.back().detach();  // never joined: the pool lives as long as the process
       }
+      helpers = std::min(helpers, threads_.size());
       for (std::size_t h = 0; h < helpers; ++h) queue_.push_back(job);
     }
     if (helpers == 1) {
@@ -131,21 +139,30 @@ class ThreadPool {
 };
 
 // The process's pool. Never destroyed (its threads may still be waiting at
-// exit); a child process after fork() makes its own.
+// exit). Lock-free to find, so that a child forked while another thread was
+// looking it up cannot block; the child drops the pointer and makes its own.
+inline std::atomic<ThreadPool*>& pool_pointer() {
+  static std::atomic<ThreadPool*> pointer{nullptr};
+  return pointer;
+}
+
 inline ThreadPool& thread_pool() {
-  static std::mutex mutex;
-  static ThreadPool* pool = nullptr;
 #ifndef _WIN32
-  static pid_t owner = 0;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (pool == nullptr || owner != getpid()) {
-    pool = new ThreadPool;
-    owner = getpid();
-  }
-#else
-  std::lock_guard<std::mutex> lock(mutex);
-  if (pool == nullptr) pool = new ThreadPool;
+  static const bool registered = [] {
+    pthread_atfork(nullptr, nullptr, [] { pool_pointer().store(nullptr); });
+    return true;
+  }();
+  (void)registered;
 #endif
+  ThreadPool* pool = pool_pointer().load(std::memory_order_acquire);
+  if (pool == nullptr) {
+    auto* fresh = new ThreadPool;
+    if (pool_pointer().compare_exchange_strong(pool, fresh, std::memory_order_acq_rel)) {
+      pool = fresh;
+    } else {
+      delete fresh;  // another thread got there first; `pool` now holds its pool
+    }
+  }
   return *pool;
 }
 
