@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from ._util import atomic_path
-from .errors import ParameterError
+from .errors import Cancelled, ParameterError
 
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
 
@@ -69,7 +69,7 @@ def copy_name(filename: str, factor: float) -> str:
 
 
 def write_speed_copies(dataset, out_dir, factors: Sequence[float] = (0.9, 1.1), *, sr: int | None = None,
-                       progress: bool = False) -> int:
+                       progress: bool = False, cancel=None) -> int:
     """Write speed-perturbed copies of every clip of a dataset; return how many files were written.
 
     Parameters
@@ -85,6 +85,9 @@ def write_speed_copies(dataset, out_dir, factors: Sequence[float] = (0.9, 1.1), 
         Sample rate of the copies (clips are resampled to it first); default: each clip's own.
     progress : bool
         Show a tqdm bar on stderr.
+    cancel : threading.Event, optional
+        Checked before each clip; when set, raises :class:`audiorep.Cancelled`. The copies
+        already written stay (a rerun skips them); none is left half written.
 
     Examples
     --------
@@ -110,6 +113,8 @@ def write_speed_copies(dataset, out_dir, factors: Sequence[float] = (0.9, 1.1), 
     out_dir = Path(out_dir)
     written = 0
     for inst in tqdm(dataset.instances, desc="speed copies", unit="clip", disable=not progress):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"speed copies cancelled after {written} files")
         folder = out_dir / f"{inst.label_numeric + 1:03d} - {inst.label_nominal}"
         targets = {f: folder / copy_name(inst.filename, f) for f in factors}
         todo = [f for f, target in targets.items() if not target.exists()]

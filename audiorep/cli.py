@@ -2,7 +2,9 @@
 
 Every command has ``--help`` with an example. Errors in the input (an unreadable
 file, a bad parameter) print one line naming the problem and exit with 1; a
-cancelled run (Ctrl-C or SIGTERM) leaves no partial output and exits with 130.
+cancelled run (Ctrl-C or SIGTERM) exits with 130. No file is ever left half
+written; a command that writes several files keeps those it finished (``train``
+its checkpoint, ``augment`` its copies, ``run`` its finished steps).
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def _augment(args) -> int:
     from .augment import write_speed_copies
 
     start = time.perf_counter()
-    written = write_speed_copies(args.dataset, args.output, args.speeds, sr=args.sr, progress=not args.no_progress)
+    written = write_speed_copies(args.dataset, args.output, args.speeds, sr=args.sr, progress=not args.no_progress,
+                                 cancel=_CANCEL)
     print(f"wrote {written} speed copies ({', '.join(f'{f}x' for f in args.speeds)}) under {args.output} "
           f"in {time.perf_counter() - start:.1f} s")
     return 0
@@ -761,6 +764,8 @@ def _signals_cancel():
     previous = {}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # e.g. a background job: whoever ignored it meant it
             previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave the signals alone
         pass
@@ -769,6 +774,7 @@ def _signals_cancel():
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        _CANCEL.clear()
 
 
 class _QuietOnBrokenPipe:
@@ -815,6 +821,8 @@ def _dispatch(args) -> int:
     except Cancelled:
         raise  # reported by main, like Ctrl-C
     except (AudiorepError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if _CANCEL.is_set():  # e.g. a read that failed because the signal interrupted it
+            raise Cancelled(f"{args.command} was cancelled") from exc
         if log.isEnabledFor(logging.DEBUG):
             log.exception("failed")
         print(f"audiorep {args.command}: error: {exc}", file=sys.stderr)
@@ -836,7 +844,7 @@ def main(argv=None) -> int:
         with _signals_cancel():
             return _dispatch(args)
     except (KeyboardInterrupt, Cancelled):
-        print(f"audiorep {args.command}: cancelled; no partial output was written", file=sys.stderr)
+        print(f"audiorep {args.command}: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     finally:
         sys.stdout.flush()

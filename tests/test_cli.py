@@ -440,3 +440,28 @@ def test_a_closed_output_pipe_neither_breaks_the_command_nor_prints_a_traceback(
     assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert (out / "cv.json").exists() and (out / "confusion.png").exists()
+
+
+def test_cancel_wins_over_the_error_it_caused_and_ignored_signals_stay_ignored(monkeypatch, capsys):
+    from audiorep import cli
+    from audiorep.errors import AudioFormatError
+
+    def failing_read(args):
+        cli._CANCEL.set()  # the signal arrived while a file was read...
+        raise AudioFormatError("x.ogg: truncated file")  # ...and the interrupted read failed
+
+    monkeypatch.setattr(cli, "_demo", failing_read)
+    assert main(["demo"]) == cli.EXIT_CANCELLED
+    assert "cancelled" in capsys.readouterr().err
+    assert not cli._CANCEL.is_set()  # cleared again when the command ends
+
+    seen = []
+    monkeypatch.setattr(cli, "_demo", lambda args: seen.append(signal.getsignal(signal.SIGINT)) or 0)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert main(["demo"]) == 0
+        assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert main(["demo"]) == 0
+    assert seen[-1] not in (signal.SIG_IGN, signal.SIG_DFL, signal.default_int_handler)
