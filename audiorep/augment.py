@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._util import atomic_path
+from ._util import atomic_path, positive_int
 from .errors import Cancelled, ParameterError
 
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
@@ -53,11 +53,12 @@ def speed_perturb(y, sr: float, factor: float) -> np.ndarray:
     import soxr
 
     (factor,) = _check_factors([factor])
+    from .dsp import _positive_number
+
     y = np.asarray(y)
     if y.ndim != 1 or y.dtype.kind != "f":
         raise ParameterError(f"y must be a 1-D float array, got {y.dtype} {y.shape}")
-    if not (isinstance(sr, (int, float)) and math.isfinite(sr) and sr > 0):
-        raise ParameterError(f"sr={sr!r} must be a positive number")
+    sr = _positive_number(sr, "sr")
     if len(y) == 0:
         return np.zeros(0, np.float32)
     return soxr.resample(y, sr, sr / factor, quality="HQ").astype(np.float32)
@@ -104,8 +105,8 @@ def write_speed_copies(dataset, out_dir, factors: Sequence[float] = (0.9, 1.1), 
     from .datasets import Dataset, load_dataset
 
     factors = _check_factors(factors)
-    if sr is not None and (isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0):
-        raise ParameterError(f"sr={sr!r} must be a positive integer")
+    if sr is not None:
+        sr = positive_int(sr, "sr")
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset)
     if any(inst.source != "audio" for inst in dataset.instances):

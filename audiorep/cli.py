@@ -462,12 +462,13 @@ def _select(args) -> int:
         raise ParameterError(f"representations per fold ({FOLD_FIELD} in a path) work with the data's folds only")
     if len({name for name, _ in parsed}) != len(parsed):
         raise ParameterError(f"candidate names must be distinct: {[name for name, _ in parsed]}")
+    candidate_paths = dict(parsed)
     augment_paths = {}
     for text in args.augment or []:
         name, paths = _parse_candidate(text)
         if name == text:
             raise ParameterError(f"--augment {text!r}: expected NAME=FILE[,FILE...]")
-        if name not in dict(parsed):
+        if name not in candidate_paths:
             raise ParameterError(f"--augment {text!r}: {name!r} is not a candidate")
         if name in augment_paths:
             raise ParameterError(f"--augment {text!r}: {name!r} already has an --augment option")
@@ -481,7 +482,7 @@ def _select(args) -> int:
             table = t
         _check_same_rows(t, table, f"candidate {name!r}", f"candidate {parsed[0][0]!r}")
         candidates[name] = reps
-    augment = {name: _load_augment(paths, len(dict(parsed)[name]), table, f"--augment {name}")
+    augment = {name: _load_augment(paths, len(candidate_paths[name]), table, f"--augment {name}")
                for name, paths in augment_paths.items()}
     names = [table.label_map[k] for k in sorted(table.label_map)]
     start = time.perf_counter()
@@ -495,7 +496,7 @@ def _select(args) -> int:
                           for n in result.selection_scores)
         print(f"fold {fold}: chose {choice} (inner accuracy: {inner})")
     out = _report(result, names, Path(args.output_dir),
-                  {"candidates": {name: paths for name, paths in parsed}, "augment": augment_paths, "seed": args.seed,
+                  {"candidates": candidate_paths, "augment": augment_paths, "seed": args.seed,
                    "inner_repeats": args.inner_repeats, "ensemble": args.ensemble,
                    "seconds": time.perf_counter() - start})
     print(f"wrote {out / 'confusion.txt'}, {out / 'confusion.png'}, {out / 'cv.json'}")
@@ -733,8 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "audiorep decode clip.arep -o clip.wav --sr 44100")
     p.add_argument("arep")
     p.add_argument("-o", "--output", required=True, help="the WAV file to write")
-    p.add_argument("--sr", type=int, default=None, help="resample the decoded audio to this rate (default: the input's rate, recorded in the "
-                        "file; 16000 for files of format version 1)")
+    p.add_argument("--sr", type=int, default=None,
+                   help="resample the decoded audio to this rate (default: the input's rate, recorded in the file; "
+                        "16000 for files of format version 1)")
     p.add_argument("--model", default=None, help="the codec model that encoded the file (default: the shipped one)")
 
     p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",

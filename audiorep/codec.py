@@ -573,7 +573,7 @@ def _parse(data: bytes, where: str) -> tuple[ArepInfo, list]:
                     len(data), input_sr, input_samples)
     if sr != SR or n_fft != N_FFT or hop != HOP or not (step > 0 and math.isfinite(step)):
         raise CodecError(f"{where}: unsupported frame parameters (sr={sr}, n_fft={n_fft}, hop={hop}, step={step})")
-    if input_sr is not None and input_sr == 0:
+    if input_sr == 0:
         raise CodecError(f"{where}: input sample rate 0")
     segments = []
     pos = header.size

@@ -397,10 +397,7 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
             raise ParameterError("representations per fold need the folds they belong to (folds=None)")
         if not reps:
             raise ParameterError("the mapping of representations per fold is empty")
-        bad_keys = [f for f in reps if isinstance(f, bool) or not isinstance(f, (int, np.integer))]
-        if bad_keys:
-            raise ParameterError(f"representations per fold must be keyed by integer fold ids, got {bad_keys}")
-        reps = {int(f): _check_reps(r, f"reps[{f}]") for f, r in reps.items()}
+        reps = {f: _check_reps(r, f"reps[{f}]") for f, r in _fold_keys(reps, "representations per fold").items()}
         # Each fold may have its own width (e.g. a different fusion chosen per fold), not its own rows.
         rows = {r.shape[0] for r in reps.values()}
         if len(rows) != 1:
@@ -613,8 +610,7 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
         chosen[fold] = tables[best, fold]
         chosen_extra[fold] = extras.get((best, fold))
         log.info("fold %s: chose %s (inner accuracy %.4f)", fold, best, scores[best][j])
-    outer_augment = chosen_extra if any(e is not None for e in chosen_extra.values()) else None
-    result = cross_validate(chosen, labels, folds, seed=seed, n_classes=n_classes, augment=outer_augment, **kwargs)
+    result = cross_validate(chosen, labels, folds, seed=seed, n_classes=n_classes, augment=chosen_extra, **kwargs)
     result.selected = selected
     result.selection_scores = scores
     return result

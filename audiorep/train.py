@@ -256,10 +256,11 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         n_val = min(n - 1, max(1, round(validation_share * n)))
     order = np.random.default_rng(seed).permutation(n)
     train_rows = np.sort(order[n_val:])
-    train_x = features[train_rows]
+    train_x, copies = features[train_rows], None
     if augment is not None:
         extra, source = _check_augment(augment, features)
-        train_x = np.concatenate([train_x, extra[np.isin(source, train_rows)]])
+        copies = extra[np.isin(source, train_rows)]
+        train_x = np.concatenate([train_x, copies])
     train_data = torch.from_numpy(train_x)
     val_data = torch.from_numpy(features[np.sort(order[:n_val])])
 
@@ -270,7 +271,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
                 "scaling": scaling, "data": _fingerprint(features),
-                "augment": None if augment is None else _fingerprint(train_x)}
+                "augment": None if copies is None else _fingerprint(copies)}
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
     bad_epochs = 0

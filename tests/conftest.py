@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+class _CancelAfter(threading.Event):
+    """An event that reports itself set from its n-th check on: cancels mid-run, independent of speed."""
+
+    def __init__(self, checks):
+        super().__init__()
+        self.checks = checks
+
+    def is_set(self):
+        self.checks -= 1
+        return self.checks < 0 or super().is_set()
+
+
+@pytest.fixture
+def cancel_after():
+    """``cancel_after(n)``: a cancel event that is not set for n checks, then is."""
+    return _CancelAfter

@@ -83,24 +83,12 @@ def test_copies_reject_bad_arguments(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_cancelled_copies_keep_the_finished_files_and_a_rerun_completes(tmp_path):
-    import threading
-
+def test_cancelled_copies_keep_the_finished_files_and_a_rerun_completes(tmp_path, cancel_after):
     from audiorep import Cancelled
 
     root = write_synthetic_dataset(tmp_path / "data", clips_per_class=2, seconds=0.2, sr=8000)
-
-    class SetAfter(threading.Event):
-        def __init__(self, checks):
-            super().__init__()
-            self.checks = checks
-
-        def is_set(self):
-            self.checks -= 1
-            return self.checks < 0
-
     out = tmp_path / "copies"
     with pytest.raises(Cancelled, match="after 6 files"):
-        write_speed_copies(root, out, [0.9, 1.1], cancel=SetAfter(3))
+        write_speed_copies(root, out, [0.9, 1.1], cancel=cancel_after(3))
     assert len(list(out.rglob("*.wav"))) == 6 and not list(out.rglob(".*.tmp"))
     assert write_speed_copies(root, out, [0.9, 1.1]) == 2 * 8 - 6

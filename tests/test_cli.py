@@ -17,8 +17,8 @@ from audiorep.cli import build_parser, main
 from audiorep.examples import write_synthetic_dataset
 from audiorep.store import read_store
 
-COMMANDS = ["demo", "extract", "augment", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "select", "export",
-            "encode", "decode", "run"]
+COMMANDS = ["demo", "extract", "augment", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "select",
+            "export", "encode", "decode", "run"]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import signal
 import struct
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -325,21 +324,9 @@ def test_bad_arguments_raise(tmp_path):
 
 # ---------------------------------------------------------------- cancellation and memory
 
-class _CancelAfter(threading.Event):
-    """An event that reports itself set from its n-th check on: cancels mid-run, independent of speed."""
-
-    def __init__(self, checks):
-        super().__init__()
-        self.checks = checks
-
-    def is_set(self):
-        self.checks -= 1
-        return self.checks < 0 or super().is_set()
-
-
 @pytest.mark.parametrize("checks", [0, 2])
-def test_cancel_event_stops_encoding_and_leaves_no_file(long_wav, tmp_path, checks):
-    cancel = _CancelAfter(checks)
+def test_cancel_event_stops_encoding_and_leaves_no_file(long_wav, tmp_path, checks, cancel_after):
+    cancel = cancel_after(checks)
     out = tmp_path / "c.arep"
     with pytest.raises(Cancelled):
         codec.encode(long_wav, out, cancel=cancel)

@@ -86,11 +86,6 @@ class ThreadPool {
     }
   }
 
-  std::size_t size() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return threads_.size();
-  }
-
  private:
   struct Job {
     Job(const std::function<void(std::size_t)>& t, std::size_t count) : task(&t), n(count) {}
