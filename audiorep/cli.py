@@ -155,33 +155,8 @@ def _load_features(path, *, length=None):
     return table, table.stacked(length=length) if length else table.stacked()
 
 
-def _copy_sources(table, copies, path) -> np.ndarray:
-    """For each row of ``copies``, the row of ``table`` holding the clip it was made from.
-
-    A copy's file name, without extension, is its clip's name without extension, optionally
-    followed by ``-`` and anything (``a/1-100032-A.ogg`` -> ``a/1-100032-A-speed0.9.wav`` or
-    ``a/1-100032-A.wav``); the longest such clip name wins. The chunk number, label and fold must
-    agree.
-    """
-    index = {(str(Path(name).with_suffix("")), int(chunk)): i
-             for i, (name, chunk) in enumerate(zip(table.filename, table.chunk_nr))}
-    sources = np.empty(len(copies.filename), dtype=np.int64)
-    for j, (name, chunk) in enumerate(zip(copies.filename, copies.chunk_nr)):
-        stem = str(Path(name).with_suffix(""))
-        found = index.get((stem, int(chunk)))
-        while found is None and "-" in stem:
-            stem = stem.rsplit("-", 1)[0]
-            found = index.get((stem, int(chunk)))
-        if found is None:
-            raise ParameterError(f"{path}: {name} (chunk {chunk}) is no copy of a clip in the features "
-                                 "(a copy is named after its clip: CLIP or CLIP-anything)")
-        if copies.label_numeric[j] != table.label_numeric[found] or copies.fold[j] != table.fold[found]:
-            raise ParameterError(f"{path}: {name} has another label or fold than its clip {table.filename[found]}")
-        sources[j] = found
-    return sources
-
-
 def _train(args) -> int:
+    from .augment import source_rows
     from .train import save_model, train_autoencoder
 
     table, x = _load_features(args.features)
@@ -202,7 +177,7 @@ def _train(args) -> int:
             if copies.params != table.params:
                 raise ParameterError(f"--augment {path} was extracted with other settings than {args.features}")
             extras.append(extra)
-            sources.append(_copy_sources(table, copies, path))
+            sources.append(source_rows(table, copies, what=f"--augment {path}"))
         source = np.concatenate(sources)
         new_row = np.cumsum(keep) - 1  # row numbers after --exclude-folds
         used = keep[source]  # copies of excluded clips go with them
@@ -245,7 +220,7 @@ def _write_reps(path, table, reps, meta) -> None:
     from .store import write_store
 
     columns = {name: getattr(table, name) for name in ("filename", "chunk_nr", "label_nominal", "label_numeric",
-                                                       "cv_folds", "partition", "fold")}
+                                                       "cv_folds", "partition", "fold", "origin", "alteration")}
     write_store(path, columns, features=[r[None, :] for r in reps], label_map=table.label_map,
                 params={**meta, "size": int(reps.shape[1]), "features": table.params})
 
@@ -348,32 +323,31 @@ def _load_reps(paths):
 def _load_augment(paths, n_inputs: int, table, what: str):
     """Extra training rows: one store per input, fused like the inputs, or several such groups.
 
-    The groups (e.g. copies at different speeds) are joined row-wise. Returns ``(reps, labels,
-    folds)`` for ``cross_validate``'s ``augment``; ``reps`` is per fold when a path has ``{fold}``.
+    The groups (e.g. copies at different speeds) are joined row-wise. Each row is matched to the
+    row of ``table`` holding its clip (by the origin recorded with the copy). Returns ``(reps,
+    source)`` for ``cross_validate``'s ``augment``; ``reps`` is per fold when a path has ``{fold}``.
     """
+    from .augment import source_rows
+
     paths = [str(p) for p in paths]
     if not paths or len(paths) % n_inputs:
         raise ParameterError(f"{what} needs one store per input ({n_inputs}), or several such groups; "
                              f"got {len(paths)} store(s)")
-    tables, parts = [], []
+    sources, parts = [], []
     for i in range(0, len(paths), n_inputs):
         group_table, reps = _load_reps(paths[i:i + n_inputs])
-        if group_table.label_map != table.label_map:
-            raise ParameterError(f"{what} stores {paths[i:i + n_inputs]} have labels {group_table.label_map}, "
-                                 f"the inputs {table.label_map}")
-        tables.append(group_table)
+        sources.append(source_rows(table, group_table, what=f"{what} {paths[i]}"))
         parts.append(reps)
-    labels = np.concatenate([t.label_numeric for t in tables])
-    folds = np.concatenate([t.fold for t in tables])
+    source = np.concatenate(sources)
     per_fold = [p for p in parts if isinstance(p, dict)]
     if not per_fold:
-        return np.concatenate(parts), labels, folds
+        return np.concatenate(parts), source
     fold_ids = sorted(per_fold[0])
     lacking = [paths[i * n_inputs] for i, p in enumerate(parts) if isinstance(p, dict) and sorted(p) != fold_ids]
     if lacking:
         raise ParameterError(f"{what}: the groups starting with {lacking} do not cover folds {fold_ids}")
     joined = {f: np.concatenate([p[f] if isinstance(p, dict) else p for p in parts]) for f in fold_ids}
-    return joined, labels, folds
+    return joined, source
 
 
 def _evaluate(args) -> int:
@@ -389,8 +363,6 @@ def _evaluate(args) -> int:
     folds = None if args.k else table.fold
     augment = None
     if args.augment:
-        if args.k:
-            raise ParameterError("--augment works with the data's folds only")
         augment = _load_augment(args.augment, len(args.reps), table, "--augment")
     start = time.perf_counter()
     result = cross_validate(reps, table.label_numeric, folds, k=args.k or 5, label_names=names,
@@ -404,7 +376,7 @@ def _evaluate(args) -> int:
     if args.save_mlp:
         x, y = reps, table.label_numeric
         if augment is not None:
-            x, y = np.concatenate([x, augment[0]]), np.concatenate([y, augment[1]])
+            x, y = np.concatenate([x, augment[0]]), np.concatenate([y, y[augment[1]]])
         mlp, scaler = train_classifier(x, y, hidden=tuple(args.hidden), dropout=args.dropout,
                                        epochs=args.epochs, lr=args.lr, seed=args.seed, device=args.device)
         save_classifier(args.save_mlp, mlp, scaler, label_names=names)
@@ -473,8 +445,6 @@ def _select(args) -> int:
         if name in augment_paths:
             raise ParameterError(f"--augment {text!r}: {name!r} already has an --augment option")
         augment_paths[name] = paths
-    if augment_paths and args.k:
-        raise ParameterError("--augment works with the data's folds only")
     candidates, table = {}, None
     for name, paths in parsed:
         t, reps = _load_reps(paths)
@@ -668,8 +638,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--augment", nargs="+", default=None, metavar="STORE",
-                   help="also train on altered copies of the clips (e.g. speed-perturbed), each named after its "
-                        "clip (CLIP-anything.wav); copies of excluded or early-stopping clips are left out")
+                   help="also train on altered copies of the clips (stores extracted from 'audiorep augment' "
+                        "output); each is matched to its clip by the origin recorded with it, and copies of "
+                        "excluded or early-stopping clips are left out")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--no-progress", action="store_true")
@@ -694,8 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=None, help="random stratified folds instead of the data's folds")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--augment", nargs="+", type=Path, default=None, metavar="STORE",
-                   help="extra training rows (e.g. altered copies of the clips), one store per input, fused alike, "
-                        "or several such groups, joined; rows from the held-out fold's clips are never used")
+                   help="extra training rows (altered copies of the clips, from 'audiorep augment'), one store per "
+                        "input, fused alike, or several such groups, joined; each copy takes its clip's fold and "
+                        "label, and copies of the held-out fold's clips are never used")
     _add_classifier_options(p)
     p.add_argument("--save-mlp", default=None, help="also train on all rows and save the classifier here")
 

@@ -1,6 +1,6 @@
 """Datasets in the ESC layouts: which files there are, their labels and their folds.
 
-Two layouts are read, and :func:`load_dataset` tells them apart:
+Three layouts are read, and :func:`load_dataset` tells them apart:
 
 ``esc50``
     ``meta/esc50.csv`` (columns filename, fold, target, category, esc10,
@@ -12,10 +12,15 @@ Two layouts are read, and :func:`load_dataset` tells them apart:
     folder number (0-based). Class folders without a number prefix are ranked
     by name. The same layout holding OBJ meshes instead of audio is listed the
     same way, with ``Instance.source == "obj"``.
+``copies``
+    Altered copies of another dataset's clips (:mod:`audiorep.augment`), listed
+    in ``copies.csv`` (columns filename, origin, fold, label_numeric,
+    label_nominal, alteration). Each copy's label and fold are those its origin
+    clip had, recorded when the copy was made; its own file name plays no part.
 
 Cross-validation is stored per instance as ``cv_folds``: one entry per fold,
 0 when the instance trains that fold and 1 when it validates it. The datasets
-here use leave-one-fold-out over the file-name folds, but the representation
+here use leave-one-fold-out over their folds, but the representation
 holds any scheme, overlapping ones included.
 """
 
@@ -38,10 +43,13 @@ from .errors import ParameterError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "COPIES_MANIFEST",
     "MESH_EXTENSIONS",
     "Instance",
     "Dataset",
     "load_dataset",
+    "read_copies_manifest",
+    "write_copies_manifest",
     "fold_indices",
     "split_chunks",
     "chunk",
@@ -53,6 +61,8 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", 
 MESH_EXTENSIONS = frozenset({".obj"})
 
 _ESC50_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
+COPIES_MANIFEST = "copies.csv"
+COPIES_COLUMNS = ("filename", "origin", "fold", "label_numeric", "label_nominal", "alteration")
 _CLASS_DIR = re.compile(r"^(\d+) - (.+)$")
 PARTITIONS = ("train", "devel", "test", None)
 
@@ -83,6 +93,11 @@ class Instance:
         ``(frames, features)`` once extracted.
     source : {"audio", "obj"}
         What kind of file ``path`` is.
+    origin : str or None
+        For an altered copy of another dataset's clip: that clip's ``filename`` in its own
+        dataset. None for an original clip.
+    alteration : str or None
+        For a copy: how it was altered (e.g. ``"speed=0.9"``).
     """
 
     filename: str
@@ -95,6 +110,8 @@ class Instance:
     path: Path
     features: np.ndarray | None = field(default=None, repr=False)
     source: str = "audio"
+    origin: str | None = None
+    alteration: str | None = None
 
 
 def fold_indices(cv_folds) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -137,7 +154,7 @@ class Dataset:
         Length of every instance's ``cv_folds``.
     root : pathlib.Path
         The directory the dataset was read from.
-    layout : {"esc50", "folders"}
+    layout : {"esc50", "folders", "copies"}
         Which layout it was read in.
     """
 
@@ -343,6 +360,94 @@ def _read_esc50(root: Path, *, esc10_only: bool, extensions: frozenset[str]) -> 
     return Dataset(instances, dict(sorted(label_map.items())), len(fold_values), root, "esc50")
 
 
+def read_copies_manifest(root) -> list[dict]:
+    """The rows of a copies directory's ``copies.csv``, checked: one dict per copy.
+
+    Each row has ``filename`` (relative to ``root``), ``origin`` (the clip it was made from, as
+    named in its own dataset), ``fold`` and ``label_numeric`` (ints), ``label_nominal`` and
+    ``alteration`` (strs). A malformed manifest raises ParameterError naming the line.
+    """
+    meta = Path(root) / COPIES_MANIFEST
+    with open(meta, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in COPIES_COLUMNS if c not in header]
+        if missing:
+            raise ParameterError(f"{meta}: missing column(s) {missing}; found {header}")
+        rows, seen = [], {}
+        for line, record in enumerate(reader, start=2):
+            where = f"{meta}, line {line}"
+            row = {name: (record[name] or "").strip() for name in COPIES_COLUMNS}
+            for name in ("filename", "origin", "label_nominal", "alteration"):
+                if not row[name]:
+                    raise ParameterError(f"{where}: empty {name}")
+            name = row["filename"]
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise ParameterError(f"{where}: filename {name!r} must be a path inside {root}")
+            if name in seen:
+                raise ParameterError(f"{where}: {name} is listed twice (first on line {seen[name]})")
+            seen[name] = line
+            row["fold"] = _parse_int(row["fold"], "fold", where)
+            row["label_numeric"] = _parse_int(row["label_numeric"], "label_numeric", where)
+            if row["label_numeric"] < 0:
+                raise ParameterError(f"{where}: label_numeric={row['label_numeric']} must not be negative")
+            row["line"] = line
+            rows.append(row)
+    return rows
+
+
+def write_copies_manifest(root, rows) -> Path:
+    """Write ``copies.csv`` in ``root`` atomically, rows sorted by file name; returns its path."""
+    import io
+
+    from ._util import atomic_path
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COPIES_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: r["filename"]):
+        writer.writerow(row)
+    path = Path(root) / COPIES_MANIFEST
+    with atomic_path(path) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def _read_copies(root: Path, extensions: frozenset[str]) -> Dataset:
+    rows = [r for r in read_copies_manifest(root) if Path(r["filename"]).suffix.lower() in extensions]
+    meta = root / COPIES_MANIFEST
+    if not rows:
+        raise ParameterError(f"{meta}: lists no {sorted(extensions)} files")
+    label_map: dict[int, str] = {}
+    for row in rows:
+        known = label_map.setdefault(row["label_numeric"], row["label_nominal"])
+        if known != row["label_nominal"]:
+            raise ParameterError(f"{meta}, line {row['line']}: label {row['label_numeric']} is "
+                                 f"{row['label_nominal']!r} here but {known!r} before")
+    missing = [row["filename"] for row in rows if not (root / row["filename"]).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} copies listed in {meta} are missing, e.g. {root / missing[0]} "
+                                "(an interrupted 'audiorep augment' finishes when run again)")
+    fold_values = sorted({row["fold"] for row in rows})
+    instances = [
+        Instance(
+            filename=row["filename"],
+            chunk_nr=0,
+            label_nominal=row["label_nominal"],
+            label_numeric=row["label_numeric"],
+            cv_folds=_leave_one_fold_out(row["fold"], fold_values),
+            partition=None,
+            fold=row["fold"],
+            path=(root / row["filename"]).resolve(),
+            source=_source_of(Path(row["filename"])),
+            origin=row["origin"],
+            alteration=row["alteration"],
+        )
+        for row in rows
+    ]
+    return Dataset(instances, dict(sorted(label_map.items())), len(fold_values), root, "copies")
+
+
 def load_dataset(root, *, layout="auto", esc10_only=False, extensions=None) -> Dataset:
     """List a dataset's instances with labels and leave-one-fold-out cross-validation folds.
 
@@ -350,8 +455,10 @@ def load_dataset(root, *, layout="auto", esc10_only=False, extensions=None) -> D
     ----------
     root : str or os.PathLike
         The dataset directory.
-    layout : {"auto", "esc50", "folders"}
-        ``"auto"`` picks ``"esc50"`` when ``meta/esc50.csv`` exists, else ``"folders"``.
+    layout : {"auto", "esc50", "folders", "copies"}
+        ``"auto"`` picks ``"copies"`` when ``copies.csv`` exists (a directory written by
+        :func:`audiorep.augment.write_speed_copies`), else ``"esc50"`` when ``meta/esc50.csv``
+        exists, else ``"folders"``.
     esc10_only : bool, default False
         ESC-50 layout only: keep the rows whose ``esc10`` column is True. Labels are renumbered
         0..K-1 in the order of the original targets.
@@ -387,12 +494,15 @@ def load_dataset(root, *, layout="auto", esc10_only=False, extensions=None) -> D
     if not root.is_dir():
         raise ParameterError(f"dataset root {root} is not a directory")
     root = root.resolve()
-    if layout not in ("auto", "esc50", "folders"):
-        raise ParameterError(f"layout={layout!r} is not one of 'auto', 'esc50', 'folders'")
+    if layout not in ("auto", "esc50", "folders", "copies"):
+        raise ParameterError(f"layout={layout!r} is not one of 'auto', 'esc50', 'folders', 'copies'")
     exts = _check_extensions(extensions)
     has_csv = (root / "meta" / "esc50.csv").is_file()
+    has_copies = (root / COPIES_MANIFEST).is_file()
     if layout == "auto":
-        if has_csv:
+        if has_copies:
+            layout = "copies"
+        elif has_csv:
             layout = "esc50"
         elif _class_folders(root, exts):
             layout = "folders"
@@ -401,7 +511,13 @@ def load_dataset(root, *, layout="auto", esc10_only=False, extensions=None) -> D
                 f"{root} is neither an ESC-50 root (meta/esc50.csv and audio/) nor a folder of class "
                 f"folders ('NNN - Class/F-ID-T.ogg') holding {sorted(exts)} files"
             )
-    if layout == "esc50":
+    if layout == "copies":
+        if not has_copies:
+            raise ParameterError(f"{root}: no {COPIES_MANIFEST}, so it is not a directory of copies")
+        if esc10_only:
+            raise ParameterError("esc10_only=True needs the ESC-50 layout (meta/esc50.csv)")
+        dataset = _read_copies(root, exts)
+    elif layout == "esc50":
         if not has_csv:
             raise ParameterError(f"{root}: no meta/esc50.csv, so it is not in the ESC-50 layout")
         dataset = _read_esc50(root, esc10_only=bool(esc10_only), extensions=exts)

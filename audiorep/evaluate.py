@@ -264,24 +264,23 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, repeat, fold + 1]).generate_state(1)[0])
 
 
-def _augment_rows(triple, fold, fold_ids, n_classes: int, width: int, what: str):
-    """Check one set of extra rows (reps (M, D), labels, folds) for held-out ``fold``; None if M = 0."""
-    if not isinstance(triple, (tuple, list)) or len(triple) != 3:
-        raise ParameterError(f"{what} must be a tuple (reps, labels, folds)")
-    extra, labels, extra_folds = triple
-    if isinstance(extra, np.ndarray) and extra.ndim == 2 and len(extra) == 0 and len(labels) == len(extra_folds) == 0:
+def _augment_rows(pair, fold, n: int, width: int, what: str):
+    """Check one set of extra rows (reps (M, D), source (M,)) for held-out ``fold``; None if M = 0."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ParameterError(f"{what} must be a pair (reps, source): the extra rows and, for each, the row of "
+                             "the clip it was made from")
+    extra, source = pair
+    source = np.asarray(source)
+    if isinstance(extra, np.ndarray) and extra.ndim == 2 and len(extra) == 0 and source.shape == (0,):
         return None  # an empty set of extra rows is no extra rows
     extra = _check_reps(extra, f"{what} reps")
     if extra.shape[1] != width:
         raise ParameterError(f"{what} representations must be as wide as reps (augment, reps): "
                              f"{{{fold!r}: ({extra.shape[1]}, {width})}}")
-    m = extra.shape[0]
-    labels, _ = _check_labels(labels, m, n_classes)
-    extra_folds = _check_int_vector(extra_folds, m, f"{what} folds")
-    unknown = sorted(set(extra_folds.tolist()) - set(fold_ids))
-    if unknown:
-        raise ParameterError(f"{what} rows belong to fold(s) {unknown}, which the data does not have")
-    return extra, labels, extra_folds
+    source = _check_int_vector(source, extra.shape[0], f"{what} source")
+    if source.min() < 0 or source.max() >= n:
+        raise ParameterError(f"{what} source rows must lie in [0, {n}), the rows of reps")
+    return extra, source
 
 
 def _fold_keys(mapping: Mapping, what: str) -> dict:
@@ -291,10 +290,8 @@ def _fold_keys(mapping: Mapping, what: str) -> dict:
     return {int(f): value for f, value in mapping.items()}
 
 
-def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: int, what: str = "augment") -> dict:
-    """Resolve ``augment`` to {fold: (reps, labels, folds) or None}, the extra rows for each held-out fold."""
-    if folds is None:
-        raise ParameterError(f"{what} needs the folds the extra rows belong to (folds=None)")
+def _check_augment(augment, fold_ids, per_fold: bool, reps, n: int, what: str = "augment") -> dict:
+    """Resolve ``augment`` to {fold: (reps, source) or None}, the extra rows for each held-out fold."""
 
     def width(fold):
         return (reps[fold] if per_fold else reps).shape[1]
@@ -308,15 +305,16 @@ def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: in
             raise ParameterError(f"{what} needs an entry for every fold (None for no extra rows): "
                                  f"missing fold(s) {missing}, unknown fold(s) {unknown}")
         return {fold: None if augment[fold] is None
-                else _augment_rows(augment[fold], fold, fold_ids, n_classes, width(fold), f"{what}[{fold}]")
+                else _augment_rows(augment[fold], fold, n, width(fold), f"{what}[{fold}]")
                 for fold in fold_ids}
-    if not isinstance(augment, (tuple, list)) or len(augment) != 3:
-        raise ParameterError(f"{what} must be a tuple (reps, labels, folds)")
-    extra, labels, extra_folds = augment
+    if not isinstance(augment, (tuple, list)) or len(augment) != 2:
+        raise ParameterError(f"{what} must be a pair (reps, source): the extra rows and, for each, the row of "
+                             "the clip it was made from")
+    extra, source = augment
     if per_fold != isinstance(extra, Mapping):
         raise ParameterError(f"{what} reps must be per fold exactly when reps are")
     if not per_fold:
-        checked = _augment_rows(augment, "all", fold_ids, n_classes, width(None), what)
+        checked = _augment_rows(augment, "all", n, width(None), what)
         return {fold: checked for fold in fold_ids}
     extra = _fold_keys(extra, f"{what} reps")
     missing = sorted(set(fold_ids) - set(extra))
@@ -325,8 +323,7 @@ def _check_augment(augment, folds, fold_ids, per_fold: bool, reps, n_classes: in
     m = {np.shape(extra[f])[:1] for f in fold_ids}
     if len(m) != 1:
         raise ParameterError(f"{what} representations per fold must all have the same number of rows")
-    return {fold: _augment_rows((extra[fold], labels, extra_folds), fold, fold_ids, n_classes, width(fold), what)
-            for fold in fold_ids}
+    return {fold: _augment_rows((extra[fold], source), fold, n, width(fold), what) for fold in fold_ids}
 
 
 def _member_seed(seed: int, repeat: int, fold: int, member: int) -> int:
@@ -368,13 +365,15 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
     ensemble : int
         Classifiers trained per fold with different seeds; their class probabilities are averaged.
         The first has the seed a single classifier would get, so ``ensemble=1`` is one MLP.
-    augment : tuple (reps, labels, folds) or mapping of fold to such a tuple or None, optional
+    augment : tuple (reps, source) or mapping of fold to such a tuple or None, optional
         Extra rows used only for training, e.g. the representations of altered copies of the
-        clips: ``reps`` (M, D) (or a mapping of fold to (M, D), like ``reps``), their labels and
-        the fold of the clip each was made from. The classifier for fold f trains on the rows of
-        the other folds plus the extra rows whose fold is not f; it is tested on original clips
-        only. A mapping of fold to tuple gives each held-out fold its own set of extra rows
-        (None: none), which may differ in size between folds. Needs ``folds``.
+        clips: ``reps`` (M, D) (or a mapping of fold to (M, D), like ``reps``) and ``source``
+        (M,), the row of ``reps`` holding the clip each was made from (see
+        :func:`audiorep.augment.source_rows`). An extra row takes its label and fold from its
+        source row, so it follows its clip, into drawn folds too: the classifier for fold f
+        trains on the rows of the other folds plus the extra rows whose clip is not in fold f,
+        and is tested on original clips only. A mapping of fold to tuple gives each held-out
+        fold its own set of extra rows (None: none), which may differ in size between folds.
     progress : bool
         Show a tqdm bar over the fold runs on stderr.
 
@@ -426,7 +425,7 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
 
     fold_ids = np.unique(folds).tolist() if folds is not None else list(range(k))
     if augment is not None:
-        augment = _check_augment(augment, folds, fold_ids, per_fold, reps, n_classes)
+        augment = _check_augment(augment, fold_ids, per_fold, reps, n)
     if per_fold:
         missing = sorted(set(fold_ids) - set(reps))
         if missing:
@@ -448,10 +447,10 @@ def cross_validate(reps, labels, folds=None, *, k: int = 5, n_classes: int | Non
                 x = reps[fold] if per_fold else reps
                 x_train, y_train = x[train], labels[train]
                 if augment is not None and augment[fold] is not None:
-                    extra_x, extra_y, extra_folds = augment[fold]
-                    keep = extra_folds != fold
+                    extra_x, source = augment[fold]
+                    keep = train[source]  # copies follow their clip: none of a test clip's trains
                     x_train = np.concatenate([x_train, extra_x[keep]])
-                    y_train = np.concatenate([y_train, extra_y[keep]])
+                    y_train = np.concatenate([y_train, labels[source[keep]]])
                 probs = 0.0
                 for m in range(ensemble):
                     member_seed = _fold_seed(seed, r, j) if m == 0 else _member_seed(seed, r, j, m)
@@ -504,7 +503,7 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
         with one candidate and given ``folds`` the result equals ``cross_validate`` on it.
     n_classes : int, optional
         Defaults to ``labels.max() + 1`` over all clips (a class may be missing from a training part).
-    augment : mapping of candidate name to tuple (reps, labels, folds), optional
+    augment : mapping of candidate name to tuple (reps, source), optional
         Extra training rows for some candidates, as ``augment`` of :func:`cross_validate` (``reps``
         per fold when the candidate's are), so that e.g. "with and without augmented copies" or
         "with more or fewer copies" can be chosen between. Rows from the held-out fold's clips are
@@ -547,9 +546,6 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
         raise ParameterError(f"candidate names must be non-empty strings, got {bad_names}")
     labels = np.asarray(labels)
     labels, n_classes = _check_labels(labels, len(labels), n_classes)
-    if folds is None and augment:
-        raise ParameterError("augment needs the data's folds (folds=None draws new ones, which the extra rows "
-                             "do not follow)")
     if folds is None:
         folds = stratified_folds(labels, k, seed=_fold_seed(seed, 0, -1))
     folds = _check_int_vector(folds, len(labels), "folds")
@@ -576,15 +572,15 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
 
     augment = {} if augment is None else augment
     if not isinstance(augment, Mapping):
-        raise ParameterError("augment must map candidate names to tuples (reps, labels, folds)")
+        raise ParameterError("augment must map candidate names to pairs (reps, source)")
     unknown = sorted(set(augment) - set(candidates))
     if unknown:
         raise ParameterError(f"augment names {unknown}, which are not candidates")
     extras = {}
-    for name, triple in augment.items():
+    for name, pair in augment.items():
         per_fold = isinstance(candidates[name], Mapping)
         reps = {f: tables[name, f] for f in fold_ids} if per_fold else tables[name, fold_ids[0]]
-        resolved = _check_augment(triple, folds, fold_ids, per_fold, reps, n_classes, f"augment for {name!r}")
+        resolved = _check_augment(pair, fold_ids, per_fold, reps, len(labels), f"augment for {name!r}")
         for fold in fold_ids:
             extras[name, fold] = resolved[fold]
 
@@ -592,13 +588,14 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
     selected, chosen, chosen_extra = [], {}, {}
     for j, fold in enumerate(fold_ids):
         train = folds != fold
+        position = np.cumsum(train) - 1  # row numbers within the training part
         for name in candidates:
             inner_augment = None
             if extras.get((name, fold)) is not None:
-                extra_x, extra_y, extra_folds = extras[name, fold]
-                keep = extra_folds != fold
+                extra_x, source = extras[name, fold]
+                keep = train[source]
                 if keep.any():
-                    inner_augment = (extra_x[keep], extra_y[keep], extra_folds[keep])
+                    inner_augment = (extra_x[keep], position[source[keep]])
             # _member_seed(..., 0) equals _fold_seed(seed, 0, j) (SeedSequence pads with zeros);
             # the inner runs derive their own per-fold seeds from it, so the streams still differ.
             inner = cross_validate(tables[name, fold][train], labels[train], folds[train], n_classes=n_classes,

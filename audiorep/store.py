@@ -8,9 +8,14 @@ One row per instance::
     label_numeric  int32
     cv_folds       list<int8>                              0 = train, 1 = validation, per fold
     partition      string (nullable)                       "train" / "devel" / "test"
-    fold           int32                                   the fold in the file name
+    fold           int32                                   the instance's fold (for a copy: its clip's)
     features       list<fixed_size_list<float32, F>>       T frames of F values; T may vary per row
     feature_shape  list<int32>                             [T, F]
+    origin         string (nullable)                       for an altered copy: the clip it was made from
+    alteration     string (nullable)                       for an altered copy: how (e.g. "speed=0.9")
+
+``origin`` and ``alteration`` are null for original clips; stores written before they existed
+lack both columns and read as if every row were an original.
 
 The schema metadata key ``audiorep`` holds JSON with the label map and the
 parameters the features were computed with (kind, sr, frame_length, ...), so a
@@ -65,8 +70,12 @@ COLUMNS = (
     "fold",
     "features",
     "feature_shape",
+    "origin",
+    "alteration",
 )
-_LABEL_COLUMNS = ("filename", "chunk_nr", "label_nominal", "label_numeric", "cv_folds", "partition", "fold")
+OPTIONAL_COLUMNS = ("origin", "alteration")
+_LABEL_COLUMNS = ("filename", "chunk_nr", "label_nominal", "label_numeric", "cv_folds", "partition", "fold",
+                  "origin", "alteration")
 _REQUIRED_INPUT = ("filename", "label_nominal", "label_numeric", "cv_folds", "fold")
 
 
@@ -82,6 +91,8 @@ def _schema(n_features: int, metadata: bytes) -> pa.Schema:
             ("fold", pa.int32()),
             ("features", pa.list_(pa.list_(pa.float32(), n_features))),
             ("feature_shape", pa.list_(pa.int32())),
+            ("origin", pa.string()),
+            ("alteration", pa.string()),
         ],
         metadata={_META_KEY: metadata},
     )
@@ -146,6 +157,8 @@ def _rows_from(data, features) -> tuple[dict[str, list], list]:
         columns = {name: list(data[name]) for name in _LABEL_COLUMNS if name in data}
         columns.setdefault("chunk_nr", [0] * n)
         columns.setdefault("partition", [None] * n)
+        for name in OPTIONAL_COLUMNS:
+            columns.setdefault(name, [None] * n)
         for name, values in columns.items():
             if len(values) != n:
                 raise ParameterError(f"column {name!r} has {len(values)} values, filename has {n}")
@@ -260,6 +273,9 @@ class StoreWriter:
             self.n_folds = len(folds)
         elif len(folds) != self.n_folds:
             raise ParameterError(f"{where}: cv_folds has {len(folds)} entries, earlier rows {self.n_folds}")
+        for name in OPTIONAL_COLUMNS:
+            if row[name] is not None and (not isinstance(row[name], str) or not row[name]):
+                raise ParameterError(f"{where}: {name}={row[name]!r} must be a non-empty str or None")
         if row["partition"] not in PARTITIONS:
             raise ParameterError(f"{where}: partition={row['partition']!r} is not one of {PARTITIONS}")
         if self.n_features is None:
@@ -285,7 +301,8 @@ class StoreWriter:
             missing = [c for c in _REQUIRED_INPUT if c not in instance]
             if missing:
                 raise ParameterError(f"the row lacks {missing}; it needs {list(_REQUIRED_INPUT)}")
-            row = {"chunk_nr": 0, "partition": None, **{k: instance[k] for k in _LABEL_COLUMNS if k in instance}}
+            row = {"chunk_nr": 0, "partition": None, "origin": None, "alteration": None,
+                   **{k: instance[k] for k in _LABEL_COLUMNS if k in instance}}
             if features is None:
                 features = instance.get("features")
         else:
@@ -344,6 +361,8 @@ class StoreWriter:
                 pa.array(cols["fold"], pa.int32()),
                 features,
                 pa.array(shapes, pa.list_(pa.int32())),
+                pa.array(cols["origin"], pa.string()),
+                pa.array(cols["alteration"], pa.string()),
             ],
             schema=self._writer.schema,
         )
@@ -480,7 +499,7 @@ def _metadata_of(path: Path, schema: pa.Schema, n_rows: int) -> StoreMetadata:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"{path}: malformed audiorep metadata ({exc})") from None
-    missing = [c for c in COLUMNS if c not in schema.names]
+    missing = [c for c in COLUMNS if c not in schema.names and c not in OPTIONAL_COLUMNS]
     if missing:
         raise StoreError(f"{path}: the store lacks column(s) {missing}")
     feature_type = schema.field("features").type
@@ -536,6 +555,8 @@ class FeatureTable:
     chunk_nr, fold : numpy.ndarray of int32
     cv_folds : numpy.ndarray of int8, shape (rows, folds)
     feature_shape : numpy.ndarray of int32, shape (rows, 2)
+    origin, alteration : numpy.ndarray of object
+        For altered copies, the clip each was made from and how; None for original clips.
     label_map : dict of int -> str
     params : dict
     """
@@ -554,6 +575,8 @@ class FeatureTable:
     fold: np.ndarray | None = None
     features: list[np.ndarray] | None = field(default=None, repr=False)
     feature_shape: np.ndarray | None = None
+    origin: np.ndarray | None = None
+    alteration: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.n_rows
@@ -601,8 +624,7 @@ class FeatureTable:
         index = np.arange(self.n_rows)[np.asarray(indices)] if self.n_rows else np.zeros(0, dtype=np.int64)
         index = np.atleast_1d(index)
         values = {}
-        for name in ("filename", "chunk_nr", "label_nominal", "label_numeric", "cv_folds", "partition", "fold",
-                     "feature_shape"):
+        for name in (*_LABEL_COLUMNS, "feature_shape"):
             column = getattr(self, name)
             values[name] = None if column is None else column[index]
         features = None if self.features is None else [self.features[i] for i in index]
@@ -765,6 +787,8 @@ def read_store(path, *, columns=None, folds=None, validation=None, training=None
     read_columns = list(wanted)
     if (validation is not None or training is not None) and "cv_folds" not in read_columns:
         read_columns.append("cv_folds")
+    absent = [name for name in read_columns if name in OPTIONAL_COLUMNS and name not in meta.columns]
+    read_columns = [name for name in read_columns if name not in absent]
     try:
         table = pq.read_table(path, columns=read_columns, filters=filters, partitioning=None)
     except (pa.ArrowException, OSError) as exc:
@@ -780,12 +804,14 @@ def read_store(path, *, columns=None, folds=None, validation=None, training=None
             result.cv_folds = _list_to_matrix(column, name, n_folds, np.int8)
         elif name == "feature_shape":
             result.feature_shape = _list_to_matrix(column, name, 2, np.int32)
-        elif name in ("filename", "label_nominal", "partition"):
+        elif name in ("filename", "label_nominal", "partition", *OPTIONAL_COLUMNS):
             setattr(result, name, np.array(column.to_pylist(), dtype=object))
         elif name == "label_numeric":
             result.label_numeric = column.to_numpy().astype(np.int64)
         else:
             setattr(result, name, column.to_numpy().astype(np.int32))
+    for name in absent:  # a store from before the column existed: every row is an original clip
+        setattr(result, name, np.full(result.n_rows, None, dtype=object))
     if validation is not None or training is not None:
         keep = np.ones(result.n_rows, dtype=bool)
         if validation is not None:

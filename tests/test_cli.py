@@ -26,6 +26,14 @@ def small_dataset(tmp_path_factory):
     return write_synthetic_dataset(tmp_path_factory.mktemp("synth"), clips_per_class=5, seconds=0.5, sr=8000)
 
 
+@pytest.fixture(scope="module")
+def small_copies(small_dataset, tmp_path_factory):
+    """Speed copies of ``small_dataset``, made and listed by 'audiorep augment'."""
+    out = tmp_path_factory.mktemp("copies")
+    assert main(["augment", str(small_dataset), "-o", str(out), "--speeds", "1.1", "--no-progress"]) == 0
+    return out
+
+
 @pytest.fixture
 def tone_wav(tmp_path):
     sr = 8000
@@ -192,12 +200,15 @@ def test_run_on_the_embedded_default_completes(tmp_path, capsys):
     assert read_store(work / "reps.parquet").n_rows == 40
 
 
-def test_pool_and_fused_evaluation(small_dataset, tmp_path, capsys):
-    feats = tmp_path / "f.parquet"
-    assert main(["extract", str(small_dataset), "-o", str(feats), "--frame-length", "256", "--hop-length", "128",
-                 "--n-mels", "16", "--no-progress"]) == 0
-    stats = tmp_path / "stats.parquet"
+def test_pool_and_fused_evaluation(small_dataset, small_copies, tmp_path, capsys):
+    feats, copies = tmp_path / "f.parquet", tmp_path / "c.parquet"
+    for data, store in ((small_dataset, feats), (small_copies, copies)):
+        assert main(["extract", str(data), "-o", str(store), "--frame-length", "256", "--hop-length", "128",
+                     "--n-mels", "16", "--no-progress"]) == 0
+    stats, copy_stats = tmp_path / "stats.parquet", tmp_path / "copy_stats.parquet"
     assert main(["pool", str(feats), "-o", str(stats)]) == 0
+    assert main(["pool", str(copies), "-o", str(copy_stats)]) == 0
+    assert list(read_store(copy_stats).origin) == list(read_store(copies).origin)  # provenance survives pooling
     table = read_store(stats)
     src = read_store(feats)
     np.testing.assert_allclose(table.features[3][0, :16], src.features[3].mean(axis=0), rtol=1e-6)
@@ -214,16 +225,21 @@ def test_pool_and_fused_evaluation(small_dataset, tmp_path, capsys):
     assert len(result["inputs"]) == 2
     assert (out / "confusion.txt").read_text().count("\n") >= 4
     # extra training rows: one store per input, fused alike
-    assert main(["evaluate", str(stats), "--augment", str(stats), "--repeats", "1", "--epochs", "20",
+    assert main(["evaluate", str(stats), "--augment", str(copy_stats), "--repeats", "1", "--epochs", "20",
                  "--output-dir", str(out), "--save-mlp", str(tmp_path / "m.pt"), "--no-progress"]) == 0
-    assert json.loads((out / "cv.json").read_text())["augment"] == [str(stats)]
-    assert main(["evaluate", str(stats), str(stats), "--augment", str(stats), "--output-dir", str(out)]) == 1
+    assert json.loads((out / "cv.json").read_text())["augment"] == [str(copy_stats)]
+    assert main(["evaluate", str(stats), str(stats), "--augment", str(copy_stats), "--output-dir", str(out)]) == 1
     assert "one store per input" in capsys.readouterr().err
-    assert main(["evaluate", str(stats), "--augment", str(stats), "--k", "3", "--output-dir", str(out)]) == 1
-    assert "data's folds only" in capsys.readouterr().err
+    # copies follow their clips into drawn folds too
+    assert main(["evaluate", str(stats), "--augment", str(copy_stats), "--k", "3", "--repeats", "1", "--epochs", "5",
+                 "--output-dir", str(out), "--no-progress"]) == 0
+    # rows that record no origin clip are no copies: refused, naming the file
+    assert main(["evaluate", str(stats), "--augment", str(stats), "--output-dir", str(out)]) == 1
+    assert "records no origin clip" in capsys.readouterr().err
 
 
-def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, capsys, monkeypatch, caplog):
+def test_autoencoders_per_fold_and_their_evaluation(small_dataset, small_copies, tmp_path, capsys, monkeypatch,
+                                                    caplog):
     pytest.importorskip("torch")
     import json
     import shutil
@@ -264,6 +280,14 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
     stats = tmp_path / "stats.parquet"
     assert main(["pool", str(feats), "-o", str(stats)]) == 0
     stats_matrix = np.stack([f.reshape(-1) for f in read_store(stats).features])
+    copy_feats, copy_stats = tmp_path / "cf.parquet", tmp_path / "cs.parquet"
+    assert main(["extract", str(small_copies), "-o", str(copy_feats), "--frame-length", "256", "--hop-length", "128",
+                 "--n-mels", "8", "--no-progress"]) == 0
+    assert main(["pool", str(copy_feats), "-o", str(copy_stats)]) == 0
+    for fold in (1, 2, 3, 4, 5):
+        assert main(["represent", str(tmp_path / f"ae_x{fold}.pt"), str(copy_feats), "-o",
+                     str(tmp_path / f"copy_ae_x{fold}.parquet")]) == 0
+    copy_template = str(tmp_path / "copy_ae_x{fold}.parquet")
     given, augments = [], []
     original_cv = evaluate_module.cross_validate
 
@@ -304,19 +328,25 @@ def test_autoencoders_per_fold_and_their_evaluation(small_dataset, tmp_path, cap
     assert "distinct" in capsys.readouterr().err
     # extra training rows per candidate, in one group or several (joined), {fold} stores included
     given.clear()
-    assert main(["select", f"pooled={stats}", f"both={stats},{template}", "--augment", f"pooled={stats},{stats}",
-                 "--augment", f"both={stats},{template}", "--repeats", "1", "--epochs", "5", "--hidden", "8",
-                 "--output-dir", str(sel), "--no-progress"]) == 0
+    assert main(["select", f"pooled={stats}", f"both={stats},{template}", "--augment",
+                 f"pooled={copy_stats},{copy_stats}", "--augment", f"both={copy_stats},{copy_template}",
+                 "--repeats", "1", "--epochs", "5", "--hidden", "8", "--output-dir", str(sel), "--no-progress"]) == 0
     result = json.loads((sel / "cv.json").read_text())
-    assert result["augment"] == {"pooled": [str(stats)] * 2, "both": [str(stats), template]}
+    assert result["augment"] == {"pooled": [str(copy_stats)] * 2, "both": [str(copy_stats), copy_template]}
     groups = {"pooled": 2, "both": 1}
+    copy_matrix = np.stack([f.reshape(-1) for f in read_store(copy_stats).features])
+    clip_of = {name: i for i, name in enumerate(table.filename)}
+    expected_source = np.array([clip_of[o] for o in read_store(copy_stats).origin])
     for fold, choice in zip(result["fold_ids"], result["selected"]):  # the outer run gets the choice's rows
-        x, labels, folds = augments[-1][fold]
-        assert len(x) == len(labels) == len(folds) == 20 * groups[choice]
+        x, source = augments[-1][fold]
+        assert len(x) == len(source) == 20 * groups[choice]
+        np.testing.assert_array_equal(source, np.tile(expected_source, groups[choice]))
+        np.testing.assert_array_equal(x[:20, :stats_matrix.shape[1]], copy_matrix)
         np.testing.assert_array_equal(given[-1][fold][:, :stats_matrix.shape[1]], stats_matrix)
-    for bad, match in ((f"c={stats}", "not a candidate"), (str(stats), "NAME=FILE"),
-                       (f"both={stats}", "one store per input"),
-                       (f"pooled={stats}\0pooled={stats}", "already has an --augment option")):
+    for bad, match in ((f"c={copy_stats}", "not a candidate"), (str(copy_stats), "NAME=FILE"),
+                       (f"both={copy_stats}", "one store per input"),
+                       (f"pooled={copy_stats}\0pooled={copy_stats}", "already has an --augment option"),
+                       (f"pooled={stats}", "records no origin clip")):
         augment = [word for option in bad.split("\0") for word in ("--augment", option)]
         assert main(["select", f"pooled={stats}", f"both={stats},{template}", *augment,
                      "--output-dir", str(sel)]) == 1
@@ -371,20 +401,14 @@ def test_fold_templates_tell_fold_numbers_apart(tmp_path):
     assert {f: p.name for f, p in found.items()} == {1: "ae_x1.parquet", 2: "ae_x2.parquet", 10: "ae_x10.parquet"}
 
 
-def test_train_with_altered_copies_of_the_clips(small_dataset, tmp_path, capsys, monkeypatch):
+def test_train_with_altered_copies_of_the_clips(small_dataset, small_copies, tmp_path, capsys, monkeypatch):
     pytest.importorskip("torch")
     from audiorep import train as train_module
 
-    # a louder copy of every clip, named after it, in the same class folders
-    copies_dir = tmp_path / "louder"
-    for clip in sorted(small_dataset.glob("*/*.wav")):
-        y, sr = sf.read(clip, dtype="float32")
-        (copies_dir / clip.parent.name).mkdir(parents=True, exist_ok=True)
-        sf.write(copies_dir / clip.parent.name / f"{clip.stem}-louder.wav", 1.5 * y, sr)
     opts = ["--frame-length", "256", "--hop-length", "128", "--n-mels", "8", "--no-progress"]
-    feats, extra = tmp_path / "f.parquet", tmp_path / "louder.parquet"
+    feats, extra = tmp_path / "f.parquet", tmp_path / "copies.parquet"
     assert main(["extract", str(small_dataset), "-o", str(feats), *opts]) == 0
-    assert main(["extract", str(copies_dir), "-o", str(extra), *opts]) == 0
+    assert main(["extract", str(small_copies), "-o", str(extra), *opts]) == 0
     table, copies = read_store(feats), read_store(extra)
     seen = []
     original = train_module.train_autoencoder
@@ -397,19 +421,19 @@ def test_train_with_altered_copies_of_the_clips(small_dataset, tmp_path, capsys,
     x, kwargs = seen[-1]
     rows, source = kwargs["augment"]
     kept = [n for n, f in zip(table.filename, table.fold) if f != 2]
-    by_name = dict(zip(copies.filename, copies.stacked()))
+    by_origin = dict(zip(copies.origin, copies.stacked(length=x.shape[1])))  # padded to the clips' length
     for row, s in zip(rows, source):  # each copy points at its own clip among the rows trained on
-        np.testing.assert_array_equal(row, by_name[kept[s].replace(".wav", "-louder.wav")])
+        np.testing.assert_array_equal(row, by_origin[kept[s]])
     from audiorep.train import model_training_info
 
     assert model_training_info(model) == {"excluded_folds": [2], "augment": [str(extra)]}
-    # copies must be named after clips of the features, and extracted alike
+    # copies must be extracted like the features, and must record their clip
     other = tmp_path / "other.parquet"
-    assert main(["extract", str(copies_dir), "-o", str(other), *opts[:-3], "--n-mels", "6", "--no-progress"]) == 0
+    assert main(["extract", str(small_copies), "-o", str(other), *opts[:-3], "--n-mels", "6", "--no-progress"]) == 0
     assert main(["train", str(feats), "-o", str(model), "--augment", str(other), *tiny]) == 1
     assert "other settings" in capsys.readouterr().err
     assert main(["train", str(extra), "-o", str(model), "--augment", str(feats), *tiny]) == 1
-    assert "no copy of a clip" in capsys.readouterr().err
+    assert "records no origin clip" in capsys.readouterr().err
 
 
 def test_augment_writes_speed_copies(small_dataset, tmp_path, capsys):

@@ -346,7 +346,8 @@ def test_augment_rows_only_ever_train_on_other_folds(rng, monkeypatch):
         return original(x, y, **kwargs)
 
     monkeypatch.setattr(evaluate, "train_classifier", recording)
-    res = cross_validate(reps, labels, folds, repeats=1, seed=0, augment=(extra, labels, folds), **QUICK)
+    source = np.arange(len(reps))
+    res = cross_validate(reps, labels, folds, repeats=1, seed=0, augment=(extra, source), **QUICK)
     for (x, y), fold in zip(trained, [1, 2, 3, 4]):
         n = int((folds != fold).sum())
         np.testing.assert_array_equal(x[:n], reps[folds != fold])
@@ -357,28 +358,53 @@ def test_augment_rows_only_ever_train_on_other_folds(rng, monkeypatch):
     # per-fold representations take per-fold extra rows
     trained.clear()
     cross_validate({f: reps for f in (1, 2, 3, 4)}, labels, folds, repeats=1,
-                   augment=({f: extra * f for f in (1, 2, 3, 4)}, labels, folds), **QUICK)
+                   augment=({f: extra * f for f in (1, 2, 3, 4)}, source), **QUICK)
     n = int((folds != 3).sum())
     np.testing.assert_array_equal(trained[2][0][n:], (extra * 3)[folds != 3])
 
 
+def test_extra_rows_take_fold_and_label_from_their_source_row(rng, monkeypatch):
+    # Copies listed in any order, two per clip: each trains exactly where its clip trains, with its
+    # clip's label, whatever folds are used; drawn folds included, which change every repeat.
+    reps, labels = _blobs(rng, n_per_class=8)
+    source = rng.permutation(np.repeat(np.arange(len(reps)), 2))
+    extra = reps[source] + 0.01
+    extra[:, -1] = 1000 + source  # a column that names the clip of each extra row
+    trained = []
+    original = evaluate.train_classifier
+    monkeypatch.setattr(evaluate, "train_classifier",
+                        lambda x, y, **kwargs: trained.append((np.array(x), np.array(y))) or original(x, y, **kwargs))
+    res = cross_validate(reps, labels, None, k=4, repeats=2, seed=3, augment=(extra, source), **QUICK)
+    assert len(trained) == 8
+    for r in range(2):
+        assignment = evaluate.stratified_folds(labels, 4, seed=evaluate._fold_seed(3, r, -1))
+        for j in range(4):
+            x, y = trained[4 * r + j]
+            n = int((assignment != j).sum())
+            clips = (x[n:, -1] - 1000).astype(int)
+            assert sorted(clips.tolist()) == sorted(np.repeat(np.flatnonzero(assignment != j), 2).tolist())
+            np.testing.assert_array_equal(y[n:], labels[clips])
+            assert not np.isin(clips, np.flatnonzero(assignment == j)).any()
+    assert res.confusion.sum() == 2 * len(labels)
+
+
 @pytest.mark.parametrize("augment,per_fold,match", [
-    ((np.zeros((4, 5)),), False, "tuple"),
-    ((np.zeros((4, 3)), np.zeros(4, int), np.ones(4, int)), False, "as wide"),
-    ((np.zeros((4, 5)), np.zeros(3, int), np.ones(4, int)), False, r"shape \(4,\)"),
-    ((np.zeros((4, 5)), np.zeros(4, int), np.full(4, 9)), False, r"fold\(s\) \[9\]"),
-    ((np.zeros((4, 5)), np.zeros(4, int), np.ones(4, int)), True, "per fold exactly"),
-    (({1: np.zeros((4, 5))}, np.zeros(4, int), np.ones(4, int)), True, r"fold\(s\) \[2, 3\]"),
+    ((np.zeros((4, 5)),), False, "pair"),
+    ((np.zeros((4, 5)), np.zeros(4, int), np.ones(4, int)), False, "pair"),
+    ((np.zeros((4, 3)), np.zeros(4, int)), False, "as wide"),
+    ((np.zeros((4, 5)), np.zeros(3, int)), False, r"shape \(4,\)"),
+    ((np.zeros((4, 5)), np.full(4, 12)), False, r"\[0, 12\)"),
+    ((np.zeros((4, 5)), np.full(4, -1)), False, r"\[0, 12\)"),
+    ((np.zeros((4, 5)), np.zeros(4)), False, "integers"),
+    ((np.zeros((4, 5)), np.zeros(4, int)), True, "per fold exactly"),
+    (({1: np.zeros((4, 5))}, np.zeros(4, int)), True, r"fold\(s\) \[2, 3\]"),
 ])
 def test_augment_rejects_bad_input(augment, per_fold, match):
     reps = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
     folds = np.tile([1, 2, 3], 4)
     x = {f: reps for f in (1, 2, 3)} if per_fold else reps
-    with pytest.raises(ParameterError, match=match):
+    with pytest.raises((ParameterError, TypeError), match=match):
         cross_validate(x, np.tile([0, 1], 6), folds, epochs=1, augment=augment)
-    with pytest.raises(ParameterError, match="needs the folds"):
-        cross_validate(reps, np.tile([0, 1], 6), None, k=3, epochs=1,
-                       augment=(reps, np.tile([0, 1], 6), folds))
 
 
 def test_augment_may_differ_per_held_out_fold(rng, monkeypatch):
@@ -389,8 +415,8 @@ def test_augment_may_differ_per_held_out_fold(rng, monkeypatch):
     monkeypatch.setattr(evaluate, "train_classifier",
                         lambda x, y, **kwargs: trained.append(len(x)) or original(x, y, **kwargs))
     # fold 1: one copy of each clip, fold 2: two, folds 3 and 4: none
-    per_fold = {1: (reps, labels, folds), 2: (np.concatenate([reps, reps]), np.tile(labels, 2), np.tile(folds, 2)),
-                3: None, 4: None}
+    rows = np.arange(len(reps))
+    per_fold = {1: (reps, rows), 2: (np.concatenate([reps, reps]), np.tile(rows, 2)), 3: None, 4: None}
     cross_validate(reps, labels, folds, repeats=1, augment=per_fold, **QUICK)
     n = int((folds != 1).sum())
     assert trained == [2 * n, 3 * n, n, n]
@@ -402,12 +428,11 @@ def test_augment_may_differ_per_held_out_fold(rng, monkeypatch):
         cross_validate(reps, labels, folds, augment={"1": None, 2: None, 3: None, 4: None}, **QUICK)
     # an empty set of extra rows is no extra rows
     trained.clear()
-    empty = (np.zeros((0, reps.shape[1]), np.float32), np.zeros(0, int), np.zeros(0, int))
+    empty = (np.zeros((0, reps.shape[1]), np.float32), np.zeros(0, int))
     cross_validate(reps, labels, folds, repeats=1, augment=empty, **QUICK)
     assert trained == [n, n, n, n]
     with pytest.raises(ParameterError, match="as wide"):
-        cross_validate(reps, labels, folds, augment={1: (reps[:, :2], labels, folds), 2: None, 3: None, 4: None},
-                       **QUICK)
+        cross_validate(reps, labels, folds, augment={1: (reps[:, :2], rows), 2: None, 3: None, 4: None}, **QUICK)
 
 
 def test_nested_selection_with_augmentation_never_trains_on_held_out_clips(rng, monkeypatch):
@@ -418,7 +443,8 @@ def test_nested_selection_with_augmentation_never_trains_on_held_out_clips(rng, 
     plain = np.concatenate([reps, ids], axis=1)
     extra = np.concatenate([reps + 0.01, 1000 + ids], axis=1)
     candidates = {"plain": plain, "more": {f: plain for f in (1, 2, 3, 4)}}
-    augment = {"more": ({f: extra for f in (1, 2, 3, 4)}, labels, folds)}
+    rows = np.arange(len(labels))
+    augment = {"more": ({f: extra for f in (1, 2, 3, 4)}, rows)}
     runs = []
     original = evaluate.train_classifier
 
@@ -445,13 +471,18 @@ def test_nested_selection_with_augmentation_never_trains_on_held_out_clips(rng, 
         np.testing.assert_array_equal(copies, expected)
     with pytest.raises(ParameterError, match="not candidates"):
         evaluate.nested_cross_validate(candidates, labels, folds, augment={"other": augment["more"]}, **QUICK)
-    with pytest.raises(ParameterError, match="data's folds"):
-        evaluate.nested_cross_validate({"plain": plain}, labels, k=4, augment={"plain": (extra, labels, folds)},
-                                       **QUICK)
+    # drawn folds: copies follow their clips there too
+    runs.clear()
+    res = evaluate.nested_cross_validate({"plain": plain}, labels, k=4, repeats=1, seed=0,
+                                         augment={"plain": (extra, rows)}, **QUICK)
+    drawn = evaluate.stratified_folds(labels, 4, seed=evaluate._fold_seed(0, 0, -1))
+    for fold, used in zip(range(4), runs[-4:]):
+        copies = used[used >= 1000].astype(int) - 1000
+        np.testing.assert_array_equal(copies, np.flatnonzero(drawn != fold))
     # extra rows only from the held-out fold's clips: the inner runs train without them
     one = folds == 1
     res = evaluate.nested_cross_validate({"plain": plain}, labels, folds, repeats=1,
-                                         augment={"plain": (extra[one], labels[one], folds[one])}, **QUICK)
+                                         augment={"plain": (extra[one], rows[one])}, **QUICK)
     assert res.confusion.sum() == len(labels)
     with pytest.raises(ParameterError, match="augment for 'plain' reps must be per fold exactly"):
         evaluate.nested_cross_validate(candidates, labels, folds, augment={"plain": augment["more"]}, **QUICK)

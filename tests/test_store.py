@@ -407,3 +407,24 @@ def test_bad_write_arguments(tmp_path, instances):
         write_store(tmp_path / "a.parquet", instances[:3], features=[np.ones((1, 2))] * 2, label_map=LABELS,
                     params={})
     assert _leftovers(tmp_path) == []
+
+
+def test_origin_and_alteration_travel_with_copies_and_old_stores_read_as_originals(tmp_path):
+    cols = dict(filename=["a.wav", "a-speed0.9.wav"], label_nominal=["Rain", "Rain"], label_numeric=[0, 0],
+                cv_folds=[(1,), (1,)], fold=[1, 1], origin=[None, "a.wav"], alteration=[None, "speed=0.9"])
+    path = write_store(tmp_path / "s.parquet", cols, features=[np.zeros((2, 3)), np.ones((2, 3))],
+                       label_map={0: "Rain"}, params={})
+    table = read_store(path)
+    assert table.origin.tolist() == [None, "a.wav"] and table.alteration.tolist() == [None, "speed=0.9"]
+    assert read_store(path, columns=["origin"]).origin.tolist() == [None, "a.wav"]
+    assert table.subset([1]).origin.tolist() == ["a.wav"]
+    # a store written before the columns existed: every row reads as an original clip
+    import pyarrow.parquet as pq
+
+    old = pq.read_table(path).drop_columns(["origin", "alteration"])
+    pq.write_table(old, tmp_path / "old.parquet")
+    old_table = read_store(tmp_path / "old.parquet")
+    assert old_table.origin.tolist() == [None, None] and old_table.n_rows == 2
+    with pytest.raises(ParameterError, match="origin=''"):
+        write_store(tmp_path / "bad.parquet", {**cols, "origin": [None, ""]}, features=[np.zeros((2, 3))] * 2,
+                    label_map={0: "Rain"}, params={})
