@@ -184,12 +184,14 @@ def _train(args) -> int:
         augment = (np.concatenate(extras)[used], new_row[source[used]])
     config = dict(units=args.units, layers=args.layers, cell=args.cell,
                   bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional_decoder,
-                  dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing)
+                  dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing,
+                  readout=args.readout, conv_channels=args.conv_channels)
     checkpoint = args.checkpoint or str(args.output) + ".ckpt"
     start = time.perf_counter()
     model, history = train_autoencoder(x, config=config, seed=args.seed, device=args.device, epochs=args.epochs,
                                        batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                                       scaling=args.scaling, augment=augment,
+                                       scaling=args.scaling, augment=augment, mask_time=args.mask_time,
+                                       mask_freq=args.mask_freq, noise=args.noise,
                                        checkpoint_path=checkpoint, resume=args.resume, cancel=_CANCEL.is_set,
                                        progress=not args.no_progress)
     training = {"excluded_folds": sorted(args.exclude_folds)} if args.exclude_folds else {}
@@ -208,7 +210,7 @@ def _represent(args) -> int:
 
     table, x = _load_features(args.features)
     model, params = load_model(args.model, device=args.device, expected_feature_params=table.params)
-    reps = represent(model, x)
+    reps = represent(model, x, readout=args.readout)
     # Which folds the autoencoder never saw travels with the representations (see _load_reps).
     _write_reps(args.output, table, reps, {"kind": "representation", "model": str(Path(args.model).name),
                                            **model_training_info(args.model)})
@@ -635,6 +637,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--scaling", choices=("dimension", "global"), default="dimension",
                    help="standardise each feature dimension, or all with one mean and std")
+    p.add_argument("--readout", choices=("final", "pooled", "pooled+final"), default="final",
+                   help="the representation: the final encoder state (bottleneck), or mean, std and max over "
+                        "time of the encoder's outputs, or both")
+    p.add_argument("--conv-channels", type=int, nargs="+", default=None, metavar="C",
+                   help="convolutional front end: channels of each 3x3 conv block before the encoder RNN")
+    p.add_argument("--mask-time", type=float, default=0.0,
+                   help="denoising: share of frames masked (in spans) in the encoder's input")
+    p.add_argument("--mask-freq", type=float, default=0.0,
+                   help="denoising: share of feature dimensions masked (in spans) in the encoder's input")
+    p.add_argument("--noise", type=float, default=0.0, help="denoising: std of Gaussian noise on the standardised input")
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--augment", nargs="+", default=None, metavar="STORE",
@@ -651,6 +663,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("features")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--readout", choices=("final", "pooled", "pooled+final"), default=None,
+                   help="read the encoder this way instead of the model's own readout")
 
     p = command("pool", _pool, "summarise each row of a feature store by its mean and std over time "
                 "(the no-autoencoder baseline)", "audiorep pool features.parquet -o stats.parquet")

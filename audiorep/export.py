@@ -189,15 +189,15 @@ def export(model: Seq2SeqAutoencoder, mlp: Optional[MLPClassifier] = None, *, ou
     if mlp is not None and not isinstance(mlp, MLPClassifier):
         raise TypeError(f"mlp must be an MLPClassifier or None, got {type(mlp).__name__}")
     ae = copy.deepcopy(model).cpu().eval()
-    manifest = {"n_features": ae.n_features, "representation_size": ae.representation_size,
+    manifest = {"n_features": ae.n_features, "representation_size": ae.embedding_size,
                 "autoencoder_config": ae.config, "torch": torch.__version__}
     # Everything is checked before the first file is written.
     classifier = None
     if mlp is not None:
         n_inputs, n_classes = mlp.config["n_inputs"], mlp.config["n_classes"]
-        if n_inputs != ae.representation_size:
+        if n_inputs != ae.embedding_size:
             raise ParameterError(f"the classifier takes {n_inputs} inputs, the autoencoder gives "
-                                 f"{ae.representation_size}")
+                                 f"{ae.embedding_size}")
         if label_names is None:
             label_names = [str(i) for i in range(n_classes)]
         label_names = [str(x) for x in label_names]

@@ -14,15 +14,16 @@ from typing import Callable, Mapping
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ._util import atomic_path, positive_int
 from .errors import Cancelled, ParameterError
-from .models import Seq2SeqAutoencoder
+from .models import READOUTS, Seq2SeqAutoencoder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_model", "model_training_info", "represent", "save_model", "seed_everything", "train_autoencoder"]
+__all__ = ["corrupt", "load_model", "model_training_info", "represent", "save_model", "seed_everything",
+           "train_autoencoder"]
 
 _TRAINING_FORMAT = "audiorep-autoencoder-training/1"
 _MODEL_FORMAT = "audiorep-autoencoder/1"
@@ -144,7 +145,48 @@ def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, 
 
 
 # Settings added after the first checkpoint format; older checkpoints used these values.
-_SETTING_DEFAULTS = {"scaling": "dimension", "augment": None}
+_SETTING_DEFAULTS = {"scaling": "dimension", "augment": None, "mask_time": 0.0, "mask_freq": 0.0, "noise": 0.0}
+
+
+def _span_mask(batch: int, length: int, share: float, generator: torch.Generator) -> Tensor:
+    """(batch, length) bool, True where masked: spans of about a tenth of ``length`` covering ``share``."""
+    width = max(1, round(length / 10))
+    spans = round(share * length / width)
+    masked = torch.zeros(batch, length, dtype=torch.bool)
+    if spans == 0:
+        return masked
+    starts = torch.randint(0, max(1, length - width + 1), (batch, spans), generator=generator)
+    steps = (starts.unsqueeze(-1) + torch.arange(width)).reshape(batch, -1).clamp_(max=length - 1)
+    masked.scatter_(1, steps, True)
+    return masked
+
+
+def corrupt(z: Tensor, *, mask_time: float = 0.0, mask_freq: float = 0.0, noise: float = 0.0,
+            generator: torch.Generator | None = None) -> Tensor:
+    """A corrupted copy of standardised sequences ``z`` (batch, time, features) for denoising training.
+
+    Spans of frames (``mask_time``) and of feature dimensions (``mask_freq``), each about a tenth
+    of the axis, are set to 0 (the mean) until about that share of the axis is covered, per
+    sequence; then Gaussian noise of standard deviation ``noise`` is added.
+
+    Examples
+    --------
+    >>> z = torch.ones(2, 40, 8)
+    >>> masked = corrupt(z, mask_time=0.25, generator=torch.Generator().manual_seed(0))
+    >>> bool(((masked == 0).all(2).float().mean(1) <= 0.25).all())
+    True
+    """
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    out = z
+    if mask_time > 0:
+        keep = ~_span_mask(z.shape[0], z.shape[1], mask_time, generator)
+        out = out * keep.unsqueeze(2).to(z.device, z.dtype)
+    if mask_freq > 0:
+        keep = ~_span_mask(z.shape[0], z.shape[2], mask_freq, generator)
+        out = out * keep.unsqueeze(1).to(z.device, z.dtype)
+    if noise > 0:
+        out = out + noise * torch.randn(z.shape, generator=generator).to(z.device, z.dtype)
+    return out
 
 
 def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -164,8 +206,10 @@ def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
-                      clip_norm: float = 1.0, scaling: str = "dimension", augment=None, checkpoint_path=None,
-                      resume: bool = False, progress: bool = True, cancel: Callable[[], bool] | None = None):
+                      clip_norm: float = 1.0, scaling: str = "dimension", augment=None, mask_time: float = 0.0,
+                      mask_freq: float = 0.0, noise: float = 0.0, checkpoint_path=None, resume: bool = False,
+                      progress: bool = True, cancel: Callable[[], bool] | None = None,
+                      on_epoch: Callable | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
 
     The loss is the mean squared error in the standardised feature space; the standardisation is
@@ -202,6 +246,11 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         active ones (e.g. high mel bands that sit at the clipping floor) to the same weight as
         the busy ones; global scaling keeps the features' own relative scale (auDeep scales its
         spectrograms this way).
+    mask_time, mask_freq, noise : float
+        Denoising: the encoder reads a corrupted copy of each training sequence (see
+        :func:`corrupt`: shares of frames and of feature dimensions masked in spans, Gaussian
+        noise), and the decoder reconstructs the clean one. The early-stopping loss is always
+        on clean input. 0 (the default) trains a plain autoencoder.
     checkpoint_path : path, optional
         Written atomically after every epoch, and on interruption, with model, optimiser, epoch,
         history, config and RNG states.
@@ -212,6 +261,9 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     cancel : callable, optional
         Polled before every batch; when it returns True, training saves the checkpoint and raises
         :class:`audiorep.Cancelled`.
+    on_epoch : callable, optional
+        Called after every epoch as ``on_epoch(epoch, model, history)`` (the model in eval mode,
+        with the epoch's weights), e.g. to follow a probe of the representation during training.
 
     Returns
     -------
@@ -240,6 +292,11 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         raise ParameterError(f"validation_share={validation_share!r} must be in [0, 1)")
     if scaling not in ("dimension", "global"):
         raise ParameterError(f"scaling={scaling!r} must be 'dimension' or 'global'")
+    for name, value, top in (("mask_time", mask_time, 1.0), ("mask_freq", mask_freq, 1.0), ("noise", noise, None)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+                or (top is not None and value >= top):
+            raise ParameterError(f"{name}={value!r} must be a number in [0, {top})" if top else
+                                 f"{name}={value!r} must be a non-negative number")
     if resume and checkpoint_path is None:
         raise ParameterError("resume=True needs a checkpoint_path")
     config = dict(config or {})
@@ -271,7 +328,9 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
                 "scaling": scaling, "data": _fingerprint(features),
-                "augment": None if copies is None else _fingerprint(copies)}
+                "augment": None if copies is None else _fingerprint(copies), "mask_time": float(mask_time),
+                "mask_freq": float(mask_freq), "noise": float(noise)}
+    denoising = mask_time > 0 or mask_freq > 0 or noise > 0
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
     bad_epochs = 0
@@ -314,7 +373,10 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
                     raise Cancelled(f"training cancelled in epoch {epoch + 1}")
                 x = train_data[idx].to(dev, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
-                loss = nn.functional.mse_loss(model.reconstruct_standardized(x), model.scaler(x))
+                z = model.scaler(x)
+                z_in = corrupt(z, mask_time=mask_time, mask_freq=mask_freq, noise=noise,
+                               generator=generator) if denoising else z
+                loss = nn.functional.mse_loss(model.reconstruct_from(z_in, z), z)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
                 optimizer.step()
@@ -343,6 +405,9 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
             last_good = snapshot()
             if checkpoint_path is not None:
                 _save(last_good, checkpoint_path)
+            if on_epoch is not None:
+                model.eval()
+                on_epoch(epoch, model, history)
     except (KeyboardInterrupt, Cancelled):
         # The state at the last epoch boundary resumes exactly; a mid-epoch state would not.
         if checkpoint_path is not None:
@@ -357,8 +422,11 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     return model, history
 
 
-def represent(model: Seq2SeqAutoencoder, features, *, batch_size: int = 256) -> np.ndarray:
-    """Encode raw features (N, T, F) into representations (N, representation_size), float32.
+def represent(model: Seq2SeqAutoencoder, features, *, batch_size: int = 256, readout: str | None = None) -> np.ndarray:
+    """Encode raw features (N, T, F) into representations (N, model.embedding_size), float32.
+
+    ``readout`` reads the same encoder another way (see :class:`Seq2SeqAutoencoder`); None
+    uses the model's own.
 
     Examples
     --------
@@ -369,6 +437,9 @@ def represent(model: Seq2SeqAutoencoder, features, *, batch_size: int = 256) -> 
     """
     features = check_features(features)
     batch_size = positive_int(batch_size, "batch_size")
+    readout = model.readout if readout is None else readout
+    if readout not in READOUTS:
+        raise ParameterError(f"readout={readout!r} must be one of {READOUTS}")
     if features.shape[2] != model.n_features:
         raise ParameterError(f"features have {features.shape[2]} dimensions, the model expects {model.n_features}")
     device = next(model.parameters()).device
@@ -378,7 +449,7 @@ def represent(model: Seq2SeqAutoencoder, features, *, batch_size: int = 256) -> 
     with torch.no_grad():
         for start in range(0, len(features), batch_size):
             x = torch.from_numpy(features[start:start + batch_size]).to(device)
-            out.append(model.encode(x).cpu().numpy())
+            out.append(model.encode_as(x, readout).cpu().numpy())
     model.train(was_training)
     return np.concatenate(out).astype(np.float32, copy=False)
 

@@ -204,3 +204,51 @@ def test_autoencoder_rejects_bad_input():
 def test_mlp_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ParameterError, match=match):
         MLPClassifier(**kwargs)
+
+
+def test_pooled_readout_is_mean_std_max_of_the_encoder_outputs(rng):
+    torch.manual_seed(0)
+    x = torch.from_numpy(rng.standard_normal((3, 9, 5)).astype(np.float32))
+    for cell in ("lstm", "gru"):
+        model = Seq2SeqAutoencoder(5, units=6, layers=2, cell=cell, readout="pooled").eval()
+        outputs, _ = model.encoder.rnn(model.scaler(x))  # the top layer's output at every step
+        expected = torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], 1)
+        torch.testing.assert_close(model.encode(x), expected)
+        assert model.embedding_size == 18 and model.representation_size == (24 if cell == "lstm" else 12)
+        both = model.encode_as(x, "pooled+final")
+        torch.testing.assert_close(both, torch.cat([expected, model.encode_as(x, "final")], 1))
+        # the readout changes nothing else: same weights, same reconstruction as the auDeep readout
+        final = Seq2SeqAutoencoder(5, units=6, layers=2, cell=cell)
+        final.load_state_dict(model.state_dict())
+        torch.testing.assert_close(final.eval()(x), model(x))
+
+
+@pytest.mark.filterwarnings(JIT_SCRIPT_DEPRECATED)
+def test_conv_front_end_keeps_one_step_per_frame_and_scripts(rng):
+    torch.manual_seed(0)
+    model = Seq2SeqAutoencoder(16, units=8, layers=1, cell="gru", conv_channels=[4, 6], readout="pooled+final")
+    model.eval()
+    x = torch.from_numpy(rng.standard_normal((2, 11, 16)).astype(np.float32))
+    front = model.front_end(model.scaler(x))
+    assert front.shape == (2, 11, 8) and (front >= 0).all()
+    assert model.encode(x).shape == (2, model.embedding_size) == (2, 3 * 8 + 8)
+    scripted = torch.jit.script(model)
+    torch.testing.assert_close(scripted.encode(x), model.encode(x))
+    torch.testing.assert_close(scripted(x), model(x))
+    assert model.config["conv_channels"] == [4, 6] and model.config["readout"] == "pooled+final"
+    # the front end's weights learn: gradients reach the first convolution
+    model.train()
+    model(x).pow(2).mean().backward()
+    assert model.front_end.blocks[0].weight.grad.abs().sum() > 0
+
+
+def test_models_from_before_the_readout_setting_load_unchanged():
+    old = Seq2SeqAutoencoder(5, units=4, layers=1)
+    assert "readout" not in old.config and "conv_channels" not in old.config
+    again = Seq2SeqAutoencoder(**old.config)
+    again.load_state_dict(old.state_dict())
+    assert again.readout == "final" and again.embedding_size == again.representation_size == 8
+    with pytest.raises(ParameterError, match="readout='mean'"):
+        Seq2SeqAutoencoder(5, readout="mean")
+    with pytest.raises(ParameterError, match="conv_channels"):
+        Seq2SeqAutoencoder(5, conv_channels=[0])

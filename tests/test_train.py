@@ -265,3 +265,62 @@ def test_augment_copies_follow_their_clips(features, tmp_path):
 def test_augment_rejects_bad_input(features, augment, match):
     with pytest.raises(ParameterError, match=match):
         train_autoencoder(features, epochs=1, augment=augment, **FAST)
+
+
+def test_corrupt_masks_spans_and_adds_noise():
+    from audiorep.train import corrupt
+
+    z = torch.ones(64, 50, 20)
+    masked = corrupt(z, mask_time=0.3, mask_freq=0.2, generator=torch.Generator().manual_seed(0))
+    frames = (masked == 0).all(2).float().mean(1)
+    bands = (masked == 0).all(1).float().mean(1)
+    assert 0.1 < frames.mean() <= 0.3 and 0.05 < bands.mean() <= 0.2
+    assert ((masked == 0) | (masked == 1)).all()
+    again = corrupt(z, mask_time=0.3, mask_freq=0.2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(masked, again)
+    noisy = corrupt(torch.zeros(200, 50, 20), noise=0.5)
+    assert abs(float(noisy.std()) - 0.5) < 0.01
+    assert torch.equal(corrupt(z), z)
+
+
+def test_denoising_training_feeds_the_encoder_a_corrupted_copy_and_scores_the_clean_one(features, monkeypatch):
+    seen = []
+    original = Seq2SeqAutoencoder.reconstruct_from
+
+    def recording(self, z_in, z):
+        seen.append((z_in.detach().clone(), z.detach().clone()))
+        return original(self, z_in, z)
+
+    monkeypatch.setattr(Seq2SeqAutoencoder, "reconstruct_from", recording)
+    model, history = train_autoencoder(features, seed=0, epochs=2, mask_time=0.25, noise=0.1, **FAST)
+    assert seen
+    clean = model.scaler(torch.from_numpy(features))  # the scaler is fitted once, before the first batch
+    # training batches reach the encoder corrupted; the early-stopping loss is on clean input
+    assert sum(not torch.equal(z_in, z) for z_in, z in seen) == 2 * 5  # 36 training clips in batches of 8
+    for z_in, z in seen:
+        gaps = (z[:, None] - clean[None]).abs().amax(dim=(2, 3)).amin(dim=1)
+        assert float(gaps.max()) == 0.0  # every target is a clean training sequence
+    with pytest.raises(ParameterError, match="mask_time=1.5"):
+        train_autoencoder(features, mask_time=1.5, **FAST)
+
+
+def test_resume_refuses_other_denoising_settings_and_on_epoch_sees_every_epoch(features, tmp_path):
+    ckpt = tmp_path / "ae.ckpt"
+    epochs = []
+    train_autoencoder(features, seed=0, epochs=2, mask_freq=0.2, checkpoint_path=ckpt,
+                      on_epoch=lambda epoch, model, history: epochs.append((epoch, model.training,
+                                                                            len(history["val_loss"]))), **FAST)
+    assert epochs == [(1, False, 1), (2, False, 2)]
+    with pytest.raises(ParameterError, match="mask_freq=0.2 there, 0.0 now"):
+        train_autoencoder(features, seed=0, epochs=3, checkpoint_path=ckpt, resume=True, **FAST)
+    model, history = train_autoencoder(features, seed=0, epochs=3, mask_freq=0.2, checkpoint_path=ckpt, resume=True,
+                                       **FAST)
+    assert len(history["train_loss"]) == 3
+
+
+def test_represent_reads_the_same_encoder_another_way(features):
+    model = Seq2SeqAutoencoder(3, units=4, layers=1, cell="gru")
+    assert represent(model, features).shape == (40, 4)
+    assert represent(model, features, readout="pooled").shape == (40, 12)
+    with pytest.raises(ParameterError, match="readout='x'"):
+        represent(model, features, readout="x")

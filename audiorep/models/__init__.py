@@ -1,6 +1,6 @@
 """PyTorch models: the recurrent autoencoder and the MLP classifier."""
 
-from .autoencoder import Seq2SeqAutoencoder, Standardizer
+from .autoencoder import READOUTS, ConvFrontEnd, Seq2SeqAutoencoder, Standardizer
 from .classifier import MLPClassifier
 
-__all__ = ["MLPClassifier", "Seq2SeqAutoencoder", "Standardizer"]
+__all__ = ["ConvFrontEnd", "MLPClassifier", "READOUTS", "Seq2SeqAutoencoder", "Standardizer"]

@@ -1,8 +1,11 @@
-"""Sequence-to-sequence recurrent autoencoder (the auDeep design).
+"""Sequence-to-sequence recurrent autoencoder (the auDeep design), with richer readouts.
 
-An encoder RNN reads a (batch, time, features) sequence; its final states, squeezed through a
-tanh layer, are the fixed-length representation. A decoder RNN starts from that representation
-and reconstructs the sequence frame by frame.
+An encoder RNN reads a (batch, time, features) sequence, optionally through a convolutional
+front end; its final states, squeezed through a tanh layer, are the bottleneck a decoder RNN
+starts from to reconstruct the sequence frame by frame. The representation read out of a
+trained encoder is that bottleneck (``readout="final"``, the auDeep design) or statistics over
+time of the encoder's outputs at every step (``readout="pooled"``): the whole sequence of
+encoder states rather than the last one.
 """
 
 # No "from __future__ import annotations": TorchScript reads the class annotations below.
@@ -17,9 +20,10 @@ from ..errors import ParameterError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Seq2SeqAutoencoder", "Standardizer"]
+__all__ = ["ConvFrontEnd", "READOUTS", "Seq2SeqAutoencoder", "Standardizer"]
 
 _CELLS = ("lstm", "gru")
+READOUTS = ("final", "pooled", "pooled+final")
 
 
 class Standardizer(nn.Module):
@@ -88,15 +92,54 @@ def _unflatten_states(flat: Tensor, n_states: int) -> Tensor:
     return flat.reshape(flat.shape[0], n_states, -1).transpose(0, 1).contiguous()
 
 
+class ConvFrontEnd(nn.Module):
+    """2-D convolution blocks over (time, frequency), then one linear map per frame.
+
+    Each block is a 3 x 3 convolution, batch normalisation, ReLU and max-pooling by 2 along
+    frequency only, so the sequence keeps one step per input frame. The channels of every
+    frame are flattened and mapped to ``out_features`` values (ReLU).
+
+    Parameters
+    ----------
+    n_features : int
+        Values per input frame (e.g. mel bands).
+    channels : sequence of int
+        Output channels of each block.
+    out_features : int
+        Values per output frame.
+
+    Examples
+    --------
+    >>> ConvFrontEnd(16, [4, 8], 10)(torch.zeros(2, 7, 16)).shape
+    torch.Size([2, 7, 10])
+    """
+
+    def __init__(self, n_features: int, channels: List[int], out_features: int):
+        super().__init__()
+        blocks: List[nn.Module] = []
+        c_in, width = 1, n_features
+        for c in channels:
+            blocks += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+                       nn.MaxPool2d((1, 2), ceil_mode=True)]
+            c_in, width = c, (width + 1) // 2
+        self.blocks = nn.Sequential(*blocks)
+        self.project = nn.Linear(c_in * width, out_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.blocks(x.unsqueeze(1))  # (batch, channels, time, width)
+        y = y.permute(0, 2, 1, 3).reshape(y.shape[0], y.shape[2], y.shape[1] * y.shape[3])
+        return torch.relu(self.project(y))
+
+
 class _LSTMEncoder(nn.Module):
     def __init__(self, n_features: int, units: int, layers: int, bidirectional: bool, dropout: float):
         super().__init__()
         self.rnn = nn.LSTM(n_features, units, layers, batch_first=True, bidirectional=bidirectional,
                            dropout=dropout if layers > 1 else 0.0)
 
-    def forward(self, x: Tensor) -> Tensor:
-        _, (h, c) = self.rnn(x)
-        return torch.cat([_flatten_states(h), _flatten_states(c)], dim=1)
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        out, (h, c) = self.rnn(x)
+        return out, torch.cat([_flatten_states(h), _flatten_states(c)], dim=1)
 
 
 class _GRUEncoder(nn.Module):
@@ -105,9 +148,9 @@ class _GRUEncoder(nn.Module):
         self.rnn = nn.GRU(n_features, units, layers, batch_first=True, bidirectional=bidirectional,
                           dropout=dropout if layers > 1 else 0.0)
 
-    def forward(self, x: Tensor) -> Tensor:
-        _, h = self.rnn(x)
-        return _flatten_states(h)
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        out, h = self.rnn(x)
+        return out, _flatten_states(h)
 
 
 class _LSTMDecoder(nn.Module):
@@ -177,7 +220,16 @@ class Seq2SeqAutoencoder(nn.Module):
         rather than the model's own output. In eval mode there is no randomness: 1.0 feeds the true
         frames, anything below feeds the model's own outputs.
     representation_size : int or None
-        Size of the representation; None means the size of the concatenated encoder states.
+        Size of the bottleneck the decoder starts from; None means the size of the
+        concatenated encoder states.
+    readout : {"final", "pooled", "pooled+final"}
+        What :meth:`encode` returns. ``"final"``: the bottleneck (auDeep). ``"pooled"``: the
+        mean, standard deviation and maximum over time of the top encoder layer's outputs at
+        every step (``3 x units x directions`` values). ``"pooled+final"``: both, concatenated.
+        Training is the same for all three; only the readout differs.
+    conv_channels : sequence of int, optional
+        Channels of a convolutional front end (:class:`ConvFrontEnd`) that the encoder RNN
+        reads instead of the raw frames; it maps each frame to ``units`` values. Empty: none.
 
     Examples
     --------
@@ -185,10 +237,15 @@ class Seq2SeqAutoencoder(nn.Module):
     >>> x = torch.zeros(3, 20, 8)
     >>> model.encode(x).shape, model(x).shape
     (torch.Size([3, 32]), torch.Size([3, 20, 8]))
+    >>> Seq2SeqAutoencoder(8, units=16, layers=1, readout="pooled").encode(x).shape
+    torch.Size([3, 48])
     """
 
     n_features: int
     representation_size: int
+    embedding_size: int
+    readout: str
+    has_front_end: bool
     teacher_forcing: float
     reverse_targets: bool
     full_teacher_forcing: bool
@@ -196,7 +253,8 @@ class Seq2SeqAutoencoder(nn.Module):
     def __init__(self, n_features: int, *, units: int = 256, layers: int = 2, cell: str = "lstm",
                  bidirectional_encoder: bool = False, bidirectional_decoder: bool = False,
                  dropout: float = 0.0, reverse_targets: bool = True, teacher_forcing: float = 0.0,
-                 representation_size: Optional[int] = None):
+                 representation_size: Optional[int] = None, readout: str = "final",
+                 conv_channels: Optional[List[int]] = None):
         super().__init__()
         for name, value in (("n_features", n_features), ("units", units), ("layers", layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -211,6 +269,11 @@ class Seq2SeqAutoencoder(nn.Module):
             raise ParameterError(
                 f"bidirectional_decoder=True needs teacher_forcing=1.0 (got {teacher_forcing!r}): a decoder "
                 "that reads the sequence in both directions cannot feed back its own outputs")
+        if readout not in READOUTS:
+            raise ParameterError(f"readout={readout!r} must be one of {READOUTS}")
+        conv_channels = [] if conv_channels is None else list(conv_channels)
+        if any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in conv_channels):
+            raise ParameterError(f"conv_channels={conv_channels!r} must be positive integers")
         enc_dirs = 2 if bidirectional_encoder else 1
         dec_dirs = 2 if bidirectional_decoder else 1
         n_kinds = 2 if cell == "lstm" else 1
@@ -226,15 +289,27 @@ class Seq2SeqAutoencoder(nn.Module):
                            bidirectional_decoder=bool(bidirectional_decoder), dropout=float(dropout),
                            reverse_targets=bool(reverse_targets), teacher_forcing=float(teacher_forcing),
                            representation_size=representation_size)
+        # Settings added later are recorded only when they differ from the old behaviour, so the
+        # configs of models trained before them stay as they were.
+        if readout != "final":
+            self.config["readout"] = readout
+        if conv_channels:
+            self.config["conv_channels"] = conv_channels
+        pooled_size = 3 * units * enc_dirs
         self.n_features = n_features
         self.representation_size = representation_size
+        self.readout = readout
+        self.embedding_size = {"final": representation_size, "pooled": pooled_size,
+                               "pooled+final": pooled_size + representation_size}[readout]
+        self.has_front_end = bool(conv_channels)
         self.teacher_forcing = float(teacher_forcing)
         self.reverse_targets = bool(reverse_targets)
         self.full_teacher_forcing = bool(bidirectional_decoder) or float(teacher_forcing) == 1.0
 
         self.scaler = Standardizer(n_features)
         enc_cls, dec_cls = (_LSTMEncoder, _LSTMDecoder) if cell == "lstm" else (_GRUEncoder, _GRUDecoder)
-        self.encoder = enc_cls(n_features, units, layers, bidirectional_encoder, dropout)
+        self.front_end = ConvFrontEnd(n_features, conv_channels, units) if conv_channels else nn.Identity()
+        self.encoder = enc_cls(units if conv_channels else n_features, units, layers, bidirectional_encoder, dropout)
         self.to_representation = nn.Linear(state_size, representation_size)
         self.to_decoder_state = nn.Linear(representation_size, n_kinds * layers * dec_dirs * units)
         self.decoder = dec_cls(n_features, units, layers, bidirectional_decoder, dropout)
@@ -249,14 +324,32 @@ class Seq2SeqAutoencoder(nn.Module):
         if x.shape[1] < 1:
             raise ValueError("expected at least one time step")
 
+    def _run_encoder(self, z: Tensor) -> Tuple[Tensor, Tensor]:
+        # (outputs at every step, bottleneck)
+        outputs, states = self.encoder(self.front_end(z))
+        return outputs, torch.tanh(self.to_representation(states))
+
     def _encode_standardized(self, z: Tensor) -> Tensor:
-        return torch.tanh(self.to_representation(self.encoder(z)))
+        return self._run_encoder(z)[1]
 
     @torch.jit.export
     def encode(self, x: Tensor) -> Tensor:
-        """Map raw features (batch, time, features) to representations (batch, representation_size)."""
+        """Map raw features (batch, time, features) to representations (batch, embedding_size)."""
+        return self.encode_as(x, self.readout)
+
+    @torch.jit.export
+    def encode_as(self, x: Tensor, readout: str) -> Tensor:
+        """Like :meth:`encode`, with another readout (see the class docstring) of the same encoder."""
         self._check(x)
-        return self._encode_standardized(self.scaler(x))
+        outputs, bottleneck = self._run_encoder(self.scaler(x))
+        if readout == "final":
+            return bottleneck
+        pooled = torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], dim=1)
+        if readout == "pooled":
+            return pooled
+        if readout == "pooled+final":
+            return torch.cat([pooled, bottleneck], dim=1)
+        raise ValueError("readout must be 'final', 'pooled' or 'pooled+final'")
 
     def _decode(self, representation: Tensor, targets: Optional[Tensor], steps: int) -> Tensor:
         # Returns standardised frames in decoding order (reversed when reverse_targets).
@@ -287,8 +380,17 @@ class Seq2SeqAutoencoder(nn.Module):
         """Reconstruction of standardised ``x`` in the standardised scale (what training compares)."""
         self._check(x)
         z = self.scaler(x)
+        return self.reconstruct_from(z, z)
+
+    @torch.jit.export
+    def reconstruct_from(self, z_in: Tensor, z: Tensor) -> Tensor:
+        """Reconstruct the standardised sequence ``z`` from ``z_in``, the encoder's input.
+
+        ``z_in`` is ``z`` itself, or a corrupted copy of it (masked or noisy spans) when
+        training to denoise; the decoder's teacher-forced inputs are always the clean ``z``.
+        """
         targets = z.flip(1) if self.reverse_targets else z
-        out = self._decode(self._encode_standardized(z), targets, z.shape[1])
+        out = self._decode(self._encode_standardized(z_in), targets, z.shape[1])
         return out.flip(1) if self.reverse_targets else out
 
     def forward(self, x: Tensor) -> Tensor:
