@@ -10,10 +10,21 @@ set -euo pipefail
 DATA=${1:-../shared/data/esc10}
 W=work
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONSAFEPATH=1
-# The features and copies, made by the same steps as scripts/esc10.sh (steps already done are skipped).
-ESC10_ONLY='^(extract_mel|extract_cg|pool_mel|pool_cg|speed[bcd]?|extract_(mel|cg)_speed[bcd]?|pool_(mel|cg)_speed[bcd]?)$' \
-  bash scripts/esc10.sh "$DATA"
+# The features and copies, made with the same commands as in scripts/esc10.sh (done ones are skipped).
+FRAMES=(--sr 22050 --frame-length 2048 --hop-length 882 --duration 5 --no-progress)
+features() {  # features SOURCE SUFFIX: pooled log-mel and correlogram statistics
+  [[ -e $W/mel$2.parquet ]] || python -m audiorep extract "$1" -o $W/mel$2.parquet --kind mel --n-mels 128 "${FRAMES[@]}"
+  [[ -e $W/cg$2.parquet ]] || python -m audiorep extract "$1" -o $W/cg$2.parquet --kind correlogram --n-bands 16 --lag-bins 16 "${FRAMES[@]}"
+  for k in mel cg; do [[ -e $W/pool_$k$2.parquet ]] || python -m audiorep pool $W/$k$2.parquet -o $W/pool_$k$2.parquet; done
+}
 mkdir -p $W/recheck
+features "$DATA" ""
+for pair in "_speed 0.9 1.1" "_speedb 0.8 1.2" "_speedc 0.85 1.15" "_speedd 0.95 1.05"; do
+  set -- $pair
+  s=$1; shift
+  python -m audiorep augment "$DATA" -o $W/esc10$s --speeds "$@" --sr 22050 --no-progress  # keeps finished copies
+  features $W/esc10$s "$s"
+done
 python - <<'PY'
 import numpy as np
 from audiorep.store import read_store
