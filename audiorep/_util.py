@@ -1,15 +1,26 @@
-"""Small argument checks shared by the public modules."""
+"""The one home of the checks and habits every module shares.
+
+- argument checks (:func:`positive_int`, :func:`check_sr`, :func:`resolve_workers`), each raising
+  :class:`~audiorep.ParameterError` with a message that names the argument and its value;
+- atomic writes (:func:`atomic_path`, :func:`temp_beside`): a temporary file beside the target,
+  created with the permissions the umask gives any new file, moved into place only when complete;
+- cancellation (:func:`check_cancel`): every long-running function takes ``cancel``, an object
+  with ``is_set()`` such as :class:`threading.Event`, and raises :class:`~audiorep.Cancelled`
+  once it is set.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import operator
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ParameterError
+from .errors import Cancelled, ParameterError
 
 
 def as_int(value, message: str) -> int:
@@ -28,6 +39,56 @@ def positive_int(value, name: str) -> int:
     if as_int(value, message) < 1:
         raise ParameterError(message)
     return operator.index(value)
+
+
+def positive_number(value, name: str) -> float:
+    """Return ``value`` as a float, or raise ParameterError unless it is a finite positive real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)) \
+            or value <= 0:
+        raise ParameterError(f"{name}={value!r} must be a positive number")
+    return float(value)
+
+
+def check_sr(sr, name: str = "sr", *, optional: bool = False, whole: bool = False):
+    """Return a sampling rate in Hz (an int when it is whole), or raise ParameterError.
+
+    A rate is a finite positive real number; bools and strings are refused. With
+    ``optional=True``, None is passed through; with ``whole=True`` (a rate a file records),
+    it must be a whole number.
+
+    Examples
+    --------
+    >>> check_sr(22050.0), check_sr(8000.5)
+    (22050, 8000.5)
+    >>> check_sr("44100")
+    Traceback (most recent call last):
+    ...
+    audiorep.errors.ParameterError: sr='44100' must be a positive sampling rate in Hz
+    """
+    if sr is None and optional:
+        return None
+    message = f"{name}={sr!r} must be a positive sampling rate in Hz"
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real):
+        raise ParameterError(message)
+    value = float(sr)
+    if not math.isfinite(value) or value <= 0:
+        raise ParameterError(message)
+    if whole and not value.is_integer():
+        raise ParameterError(f"{name}={sr!r} must be a whole number of samples per second")
+    return int(value) if value.is_integer() else value
+
+
+def check_cancel(cancel, what: str) -> None:
+    """Raise :class:`~audiorep.Cancelled` ("WHAT was cancelled") if ``cancel`` (None or Event-like) is set."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"{what} was cancelled")
+
+
+def check_cancel_token(cancel) -> None:
+    """Refuse a ``cancel`` argument that is neither None nor Event-like (has ``is_set()``)."""
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise ParameterError(f"cancel must be None or an object with is_set() (e.g. threading.Event), "
+                             f"got {type(cancel).__name__}")
 
 
 def resolve_workers(workers) -> int:
@@ -58,6 +119,24 @@ def _current_umask() -> int:
 FILE_MODE = 0o666 & ~_current_umask()
 
 
+def temp_beside(path) -> Path:
+    """Create an empty temporary file beside ``path``, with the permissions a new file gets; return it.
+
+    For writers that keep the file open across calls; move it onto ``path`` with ``os.replace``
+    when complete and delete it otherwise (:func:`atomic_path` does both for a ``with`` block).
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, FILE_MODE)
+    except BaseException:
+        tmp.unlink()
+        raise
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path``, else delete it.
@@ -66,11 +145,8 @@ def atomic_path(path) -> Iterator[Path]:
     interrupted write never leaves a half-written ``path`` behind.
     """
     path = Path(path)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
+    tmp = temp_beside(path)
     try:
-        os.chmod(tmp, FILE_MODE)
         yield tmp
         os.replace(tmp, path)
     finally:

@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ._util import check_sr
 from .errors import AudioFormatError, ParameterError
 
 __all__ = ["AudioInfo", "load", "info", "fix_length", "available_formats"]
@@ -191,16 +192,6 @@ def _check_seconds(value, name: str, *, allow_zero: bool) -> float:
     return value
 
 
-def _check_sr(sr) -> float | int | None:
-    if sr is None:
-        return None
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Real):
-        raise TypeError(f"sr must be a number of samples per second or None, got {type(sr).__name__}")
-    if not math.isfinite(float(sr)) or sr <= 0:
-        raise ParameterError(f"sr={sr!r} must be a positive sampling rate")
-    return int(sr) if float(sr).is_integer() else float(sr)
-
-
 def info(path) -> AudioInfo:
     """Read what an audio file's header says, without decoding the samples.
 
@@ -303,7 +294,7 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
     """
     path = _check_path(path)
     out_dtype = _check_dtype(dtype)
-    target_sr = _check_sr(sr)
+    target_sr = check_sr(sr, optional=True)
     offset = _check_seconds(offset, "offset", allow_zero=True)
     if duration is not None:
         duration = _check_seconds(duration, "duration", allow_zero=False)

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._util import atomic_path, positive_int
+from ._util import atomic_path, check_sr
 from .errors import Cancelled, ParameterError
 
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
@@ -56,12 +56,10 @@ def speed_perturb(y, sr: float, factor: float) -> np.ndarray:
     import soxr
 
     (factor,) = _check_factors([factor])
-    from .dsp import _positive_number
-
     y = np.asarray(y)
     if y.ndim != 1 or y.dtype.kind != "f":
         raise ParameterError(f"y must be a 1-D float array, got {y.dtype} {y.shape}")
-    sr = _positive_number(sr, "sr")
+    sr = check_sr(sr)
     if len(y) == 0:
         return np.zeros(0, np.float32)
     return soxr.resample(y, sr, sr / factor, quality="HQ").astype(np.float32)
@@ -117,8 +115,7 @@ def write_speed_copies(dataset, out_dir, factors: Sequence[float] = (0.9, 1.1), 
     from .datasets import COPIES_MANIFEST, Dataset, load_dataset, read_copies_manifest, write_copies_manifest
 
     factors = _check_factors(factors)
-    if sr is not None:
-        sr = positive_int(sr, "sr")
+    sr = check_sr(sr, optional=True, whole=True)
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset)
     if any(inst.source != "audio" for inst in dataset.instances):

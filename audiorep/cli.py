@@ -1,10 +1,10 @@
-"""The ``audiorep`` command line.
+"""The ``audiorep`` command line: argparse, printing, exit codes and signals.
 
-Every command has ``--help`` with an example. Errors in the input (an unreadable
-file, a bad parameter) print one line naming the problem and exit with 1; a
-cancelled run (Ctrl-C or SIGTERM) exits with 130. No file is ever left half
-written; a command that writes several files keeps those it finished (``train``
-its checkpoint, ``augment`` its copies, ``run`` its finished steps).
+Every command calls :mod:`audiorep.pipeline` (or the codec) and prints what it returns. Errors in
+the input (an unreadable file, a bad parameter) print one line naming the problem and exit with
+1; a cancelled run (Ctrl-C or SIGTERM) exits with 130. No file is ever left half written; a
+command that writes several files keeps those it finished (``train`` its checkpoint,
+``augment`` its copies, ``run`` its finished steps).
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
-import numpy as np
-
-from ._util import atomic_path
+from . import pipeline
 from .errors import ParameterError
 
 log = logging.getLogger("audiorep")
@@ -38,16 +35,9 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 # ---------------------------------------------------------------- commands
 
 def _demo(args) -> int:
-    from . import dsp
-
-    sr = 16000
-    t = np.arange(sr, dtype=np.float32) / sr
-    # An embedded test tone: 440 Hz with a weaker 1320 Hz partial.
-    y = (np.sin(2 * np.pi * 440.0 * t) + 0.3 * np.sin(2 * np.pi * 1320.0 * t)).astype(np.float32)
-    spectrum = np.abs(dsp.rfft(y))
-    peak = int(np.argmax(spectrum))
-    print(f"test tone: {len(y)} samples at {sr} Hz")
-    print(f"spectrum peak: bin {peak} = {peak * sr / len(y):.1f} Hz (expected 440.0 Hz)")
+    check = pipeline.self_check()
+    print(f"test tone: {check['samples']} samples at {check['sr']} Hz")
+    print(f"spectrum peak: bin {check['peak_bin']} = {check['peak_hz']:.1f} Hz (expected 440.0 Hz)")
     return 0
 
 
@@ -60,18 +50,13 @@ def _feature_params(args):
 
 
 def _extract(args) -> int:
-    from .datasets import load_dataset
-    from .extract import extract_dataset
-
     params = _feature_params(args)
-    dataset = load_dataset(args.dataset)
-    log.info("%d files, %d classes, %d folds in %s", len(dataset), len(dataset.label_map), dataset.n_folds,
-             args.dataset)
-    report = extract_dataset(dataset, args.output, params, workers=args.workers, strict=args.strict,
-                             chunk_seconds=args.chunk_seconds, progress=not args.no_progress, cancel=_CANCEL)
-    rate = len(dataset) / report.seconds if report.seconds > 0 else float("inf")
+    report = pipeline.extract(args.dataset, args.output, params, workers=args.workers, strict=args.strict,
+                              chunk_seconds=args.chunk_seconds, progress=not args.no_progress, cancel=_CANCEL)
+    files = report.written and report.seconds
+    rate = f"{report.written / report.seconds:.1f} files/s" if files else "-"
     print(f"wrote {report.written} rows to {report.path} ({params.kind}, {params.n_features} values per frame) "
-          f"in {report.seconds:.1f} s ({rate:.1f} files/s)")
+          f"in {report.seconds:.1f} s ({rate})")
     if report.failed:
         print(f"{len(report.failed)} file(s) skipped:", file=sys.stderr)
         for name, reason in report.failed:
@@ -80,342 +65,100 @@ def _extract(args) -> int:
 
 
 def _augment(args) -> int:
-    from .augment import write_speed_copies
-
-    start = time.perf_counter()
-    written = write_speed_copies(args.dataset, args.output, args.speeds, sr=args.sr, progress=not args.no_progress,
-                                 cancel=_CANCEL)
-    print(f"wrote {written} speed copies ({', '.join(f'{f}x' for f in args.speeds)}) under {args.output} "
-          f"in {time.perf_counter() - start:.1f} s")
+    report = pipeline.augment(args.dataset, args.output, speeds=args.speeds, sr=args.sr,
+                              progress=not args.no_progress, cancel=_CANCEL)
+    print(f"wrote {report.written} speed copies ({', '.join(f'{f}x' for f in args.speeds)}) under {report.path} "
+          f"in {report.seconds:.1f} s")
     return 0
 
 
-def _is_store(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"PAR1"
-    except IsADirectoryError:
-        return False
-
-
 def _info(args) -> int:
-    path = Path(args.file)
-    if not path.exists():
-        raise FileNotFoundError(2, "no such file", str(path))
-    if path.is_file() and _is_store(path):
-        from .store import read_store
-
-        table = read_store(path, columns=["label_numeric", "fold", "feature_shape"])
-        shapes = table.feature_shape
-        print(f"{path}: feature store, {table.n_rows} rows, {table.n_features} values per frame")
-        if shapes is not None and len(shapes):
-            print(f"  frames per row: {int(shapes[:, 0].min())}..{int(shapes[:, 0].max())}")
-        print(f"  folds: {table.n_folds}; classes: {len(table.label_map)}")
-        for k, name in sorted(table.label_map.items()):
-            print(f"    {k}: {name} ({int(np.sum(table.label_numeric == k))} rows)")
-        print("  params: " + json.dumps(table.params, sort_keys=True))
+    found = pipeline.describe(args.file)
+    if found["kind"] == "audio":
+        i = found["info"]
+        print(f"{args.file}: {i.format}/{i.subtype}, {i.samplerate} Hz, {i.channels} channel(s), {i.frames} frames "
+              f"({i.duration:.3f} s)")
         return 0
-    from .audio import info
-
-    i = info(path)
-    print(f"{path}: {i.format}/{i.subtype}, {i.samplerate} Hz, {i.channels} channel(s), {i.frames} frames "
-          f"({i.duration:.3f} s)")
+    print(f"{args.file}: feature store, {found['rows']} rows, {found['n_features']} values per frame")
+    if found["frames"]:
+        print(f"  frames per row: {found['frames'][0]}..{found['frames'][1]}")
+    print(f"  folds: {found['n_folds']}; classes: {len(found['classes'])}")
+    for k, (name, rows) in enumerate(found["classes"].items()):
+        print(f"    {k}: {name} ({rows} rows)")
+    print("  params: " + json.dumps(found["params"], sort_keys=True))
     return 0
 
 
 def _obj(args) -> int:
-    from .audio import load
-    from .dsp import autocorrelogram
-    from .mesh import write_obj
-
-    y, sr = load(args.audio, sr=args.sr)
-    acg = autocorrelogram(y, sr, frame_length=args.frame_length, hop_length=args.hop_length, max_lag=args.max_lag)
-    write_obj(args.output, acg, normals=args.normals)
+    acg = pipeline.mesh(args.audio, args.output, sr=args.sr, frame_length=args.frame_length,
+                        hop_length=args.hop_length, max_lag=args.max_lag, normals=args.normals)
     rows, cols = acg.values.shape
     print(f"wrote {args.output}: {rows} x {cols} height field ({rows * cols} vertices)")
     return 0
 
 
 def _plot(args) -> int:
-    from .audio import load
-    from .plot import plot_clip
-
-    y, sr = load(args.audio, sr=args.sr)
-    paths = plot_clip(y, sr, args.output, stem=Path(args.audio).stem, frame_length=args.frame_length,
-                      hop_length=args.hop_length, max_lag=args.max_lag)
+    paths = pipeline.figures(args.audio, args.output, sr=args.sr, frame_length=args.frame_length,
+                             hop_length=args.hop_length, max_lag=args.max_lag)
     for name, p in paths.items():
         print(f"{name}: {p}")
     return 0
 
 
-def _load_features(path, *, length=None):
-    from .store import read_store
-
-    table = read_store(path)
-    return table, table.stacked(length=length) if length else table.stacked()
-
-
 def _train(args) -> int:
-    from .augment import source_rows
-    from .train import save_model, train_autoencoder
-
-    table, x = _load_features(args.features)
-    keep = np.ones(len(x), dtype=bool)
-    if args.exclude_folds:
-        unknown = sorted(set(args.exclude_folds) - set(np.unique(table.fold).tolist()))
-        if unknown:
-            raise ParameterError(f"--exclude-folds: {args.features} has no rows in fold(s) {unknown}")
-        keep = ~np.isin(table.fold, args.exclude_folds)
-        if not keep.any():
-            raise ParameterError(f"--exclude-folds {args.exclude_folds} leaves no rows to train on")
-        x = x[keep]
-    augment = None
-    if args.augment:
-        extras, sources = [], []
-        for path in args.augment:
-            copies, extra = _load_features(path, length=x.shape[1])
-            if copies.params != table.params:
-                raise ParameterError(f"--augment {path} was extracted with other settings than {args.features}")
-            extras.append(extra)
-            sources.append(source_rows(table, copies, what=f"--augment {path}"))
-        source = np.concatenate(sources)
-        new_row = np.cumsum(keep) - 1  # row numbers after --exclude-folds
-        used = keep[source]  # copies of excluded clips go with them
-        augment = (np.concatenate(extras)[used], new_row[source[used]])
     config = dict(units=args.units, layers=args.layers, cell=args.cell,
                   bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional_decoder,
                   dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing,
                   readout=args.readout, conv_channels=args.conv_channels)
-    checkpoint = args.checkpoint or str(args.output) + ".ckpt"
-    start = time.perf_counter()
-    model, history = train_autoencoder(x, config=config, seed=args.seed, device=args.device, epochs=args.epochs,
-                                       batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                                       scaling=args.scaling, augment=augment, mask_time=args.mask_time,
-                                       mask_freq=args.mask_freq, noise=args.noise,
-                                       checkpoint_path=checkpoint, resume=args.resume, cancel=_CANCEL.is_set,
-                                       progress=not args.no_progress)
-    training = {"excluded_folds": sorted(args.exclude_folds)} if args.exclude_folds else {}
-    if augment is not None:
-        training["augment"] = [str(p) for p in args.augment]
-    save_model(args.output, model, feature_params=table.params, training=training)
-    copies = f" and {len(augment[0])} copies" if augment is not None else ""
-    print(f"trained on {x.shape[0]} sequences{copies} of {x.shape[1]} x {x.shape[2]} "
-          f"in {time.perf_counter() - start:.1f} s; "
-          f"best held-out loss {history['best_loss']:.4f} at epoch {history['best_epoch']}; wrote {args.output}")
+    report = pipeline.train(args.features, args.output, config=config, exclude_folds=args.exclude_folds,
+                            copies=args.augment, seed=args.seed, device=args.device, epochs=args.epochs,
+                            batch_size=args.batch_size, lr=args.lr, patience=args.patience, scaling=args.scaling,
+                            mask_time=args.mask_time, mask_freq=args.mask_freq, noise=args.noise,
+                            checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress,
+                            cancel=_CANCEL)
+    copies = f" and {report.copies} copies" if args.augment else ""
+    history = report.history
+    print(f"trained on {report.sequences} sequences{copies} of {report.frames} x {report.n_features} "
+          f"in {report.seconds:.1f} s; best held-out loss {history['best_loss']:.4f} at epoch "
+          f"{history['best_epoch']}; wrote {report.path}")
     return 0
 
 
 def _represent(args) -> int:
-    from .train import load_model, model_training_info, represent
-
-    table, x = _load_features(args.features)
-    model, params = load_model(args.model, device=args.device, expected_feature_params=table.params)
-    reps = represent(model, x, readout=args.readout)
-    # Which folds the autoencoder never saw travels with the representations (see _load_reps).
-    _write_reps(args.output, table, reps, {"kind": "representation", "model": str(Path(args.model).name),
-                                           **model_training_info(args.model)})
-    print(f"wrote {reps.shape[0]} representations of size {reps.shape[1]} to {args.output}")
+    report = pipeline.represent(args.model, args.features, args.output, device=args.device, readout=args.readout)
+    print(f"wrote {report.rows} representations of size {report.size} to {report.path}")
     return 0
-
-
-def _write_reps(path, table, reps, meta) -> None:
-    from .store import write_store
-
-    columns = {name: getattr(table, name) for name in ("filename", "chunk_nr", "label_nominal", "label_numeric",
-                                                       "cv_folds", "partition", "fold", "origin", "alteration")}
-    write_store(path, columns, features=[r[None, :] for r in reps], label_map=table.label_map,
-                params={**meta, "size": int(reps.shape[1]), "features": table.params})
 
 
 def _pool(args) -> int:
-    from .store import read_store
-
-    table = read_store(args.features)
-    reps = np.stack([np.concatenate([f.mean(axis=0), f.std(axis=0)]) for f in table.features]).astype(np.float32)
-    _write_reps(args.output, table, reps, {"kind": "mean+std"})
-    print(f"wrote {reps.shape[0]} mean+std summaries of size {reps.shape[1]} to {args.output}")
+    report = pipeline.pool(args.features, args.output)
+    print(f"wrote {report.rows} mean+std summaries of size {report.size} to {report.path}")
     return 0
 
 
-FOLD_FIELD = "{fold}"
+def _classifier_options(args) -> dict:
+    return dict(hidden=tuple(args.hidden), dropout=args.dropout, epochs=args.epochs, lr=args.lr,
+                ensemble=args.ensemble, seed=args.seed, device=args.device, output_dir=args.output_dir,
+                progress=not args.no_progress)
 
 
-def _fold_files(template: str) -> dict[int, Path]:
-    """The files a path template with ``{fold}`` names, by fold number (e.g. ``ae_x{fold}.parquet``)."""
-    import re
-
-    path = Path(template)
-    if FOLD_FIELD in str(path.parent) or path.name.count(FOLD_FIELD) != 1:
-        raise ParameterError(f"{template}: put {FOLD_FIELD} once, in the file name")
-    head, tail = path.name.split(FOLD_FIELD)
-    pattern = re.compile(re.escape(head) + r"(\d+)" + re.escape(tail))
-    found = {}
-    if path.parent.is_dir():
-        for candidate in path.parent.iterdir():
-            match = pattern.fullmatch(candidate.name)
-            if match:
-                fold = int(match.group(1))
-                if fold in found:
-                    raise ParameterError(f"{template}: {found[fold].name} and {candidate.name} both name fold {fold}")
-                found[fold] = candidate
-    if not found:
-        raise FileNotFoundError(f"{template}: no file matches (the fold number goes where {FOLD_FIELD} is)")
-    return found
-
-
-def _check_same_rows(table, reference, what: str, reference_name: str) -> None:
-    if list(table.filename) != list(reference.filename) or list(table.chunk_nr) != list(reference.chunk_nr):
-        from .errors import StoreError
-
-        raise StoreError(f"{what} does not hold the same rows in the same order as {reference_name}")
-
-
-def _load_reps(paths):
-    """Read and fuse representation stores; any path with ``{fold}`` holds one store per fold.
-
-    Returns the first store's table and either an (N, D) array or, with templates, a dict
-    mapping each fold to its (N, D) fused array. A store for fold f whose autoencoder was
-    trained on fold f (recorded by ``train --exclude-folds``) is refused.
-    """
-    from .evaluate import fuse
-    from .store import read_store
-
-    paths = [str(p) for p in paths]
-    templates = {p: _fold_files(p) for p in paths if FOLD_FIELD in p}
-    cache = {}
-
-    def table_of(path):
-        if path not in cache:
-            cache[path] = read_store(path)
-            first_path, first = next(iter(cache.items()))
-            _check_same_rows(cache[path], first, path, first_path)
-        return cache[path]
-
-    def matrix(path):
-        return np.stack([f.reshape(-1) for f in table_of(path).features])
-
-    head = paths[0]
-    first = table_of(str(templates[head][min(templates[head])]) if head in templates else head)
-    if not templates:
-        return first, fuse(*[matrix(p) for p in paths])
-    folds = sorted(int(f) for f in np.unique(first.fold))
-    reps, unchecked = {}, set()
-    for fold in folds:
-        members = []
-        for p in paths:
-            if p in templates:
-                if fold not in templates[p]:
-                    raise FileNotFoundError(f"{p}: no file for fold {fold} (found folds {sorted(templates[p])})")
-                member = str(templates[p][fold])
-                excluded = table_of(member).params.get("excluded_folds")
-                if excluded is not None and fold not in excluded:
-                    raise ParameterError(f"{member} is used for held-out fold {fold}, but its autoencoder was "
-                                         f"trained on that fold (it excluded folds {excluded})")
-                if excluded is None and p not in unchecked:
-                    unchecked.add(p)
-                    log.warning("%s: cannot check that each fold's store comes from a model that never saw that "
-                                "fold (%s records no excluded folds)", p, Path(member).name)
-                members.append(member)
-            else:
-                members.append(p)
-        reps[fold] = fuse(*[matrix(m) for m in members])
-    return first, reps
-
-
-def _load_augment(paths, n_inputs: int, table, what: str):
-    """Extra training rows: one store per input, fused like the inputs, or several such groups.
-
-    The groups (e.g. copies at different speeds) are joined row-wise. Each row is matched to the
-    row of ``table`` holding its clip (by the origin recorded with the copy). Returns ``(reps,
-    source)`` for ``cross_validate``'s ``augment``; ``reps`` is per fold when a path has ``{fold}``.
-    """
-    from .augment import source_rows
-
-    paths = [str(p) for p in paths]
-    if not paths or len(paths) % n_inputs:
-        raise ParameterError(f"{what} needs one store per input ({n_inputs}), or several such groups; "
-                             f"got {len(paths)} store(s)")
-    sources, parts = [], []
-    for i in range(0, len(paths), n_inputs):
-        group_table, reps = _load_reps(paths[i:i + n_inputs])
-        sources.append(source_rows(table, group_table, what=f"{what} {paths[i]}"))
-        parts.append(reps)
-    source = np.concatenate(sources)
-    per_fold = [p for p in parts if isinstance(p, dict)]
-    if not per_fold:
-        return np.concatenate(parts), source
-    fold_ids = sorted(per_fold[0])
-    lacking = [paths[i * n_inputs] for i, p in enumerate(parts) if isinstance(p, dict) and sorted(p) != fold_ids]
-    if lacking:
-        raise ParameterError(f"{what}: the groups starting with {lacking} do not cover folds {fold_ids}")
-    joined = {f: np.concatenate([p[f] if isinstance(p, dict) else p for p in parts]) for f in fold_ids}
-    return joined, source
-
-
-def _evaluate(args) -> int:
-    from .evaluate import cross_validate, save_classifier, train_classifier
-
-    if args.save_mlp and args.ensemble != 1:
-        raise ParameterError("--save-mlp saves one classifier; it cannot be combined with --ensemble")
-    if any(FOLD_FIELD in str(p) for p in args.reps) and (args.k or args.save_mlp):
-        raise ParameterError(f"representations per fold ({FOLD_FIELD} in a path) work with the data's folds only, "
-                             "and without --save-mlp")
-    table, reps = _load_reps(args.reps)
-    names = [table.label_map[k] for k in sorted(table.label_map)]
-    folds = None if args.k else table.fold
-    augment = None
-    if args.augment:
-        augment = _load_augment(args.augment, len(args.reps), table, "--augment")
-    start = time.perf_counter()
-    result = cross_validate(reps, table.label_numeric, folds, k=args.k or 5, label_names=names,
-                            repeats=args.repeats, seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout,
-                            epochs=args.epochs, lr=args.lr, ensemble=args.ensemble, augment=augment,
-                            device=args.device, progress=not args.no_progress)
-    out = _report(result, names, Path(args.output_dir), {"inputs": [str(p) for p in args.reps], "seed": args.seed,
-                                                         "ensemble": args.ensemble,
-                                                         "augment": [str(p) for p in args.augment or []],
-                                                         "seconds": time.perf_counter() - start})
-    if args.save_mlp:
-        x, y = reps, table.label_numeric
-        if augment is not None:
-            x, y = np.concatenate([x, augment[0]]), np.concatenate([y, y[augment[1]]])
-        mlp, scaler = train_classifier(x, y, hidden=tuple(args.hidden), dropout=args.dropout,
-                                       epochs=args.epochs, lr=args.lr, seed=args.seed, device=args.device)
-        save_classifier(args.save_mlp, mlp, scaler, label_names=names)
-        print(f"wrote the classifier trained on all {len(reps)} rows to {args.save_mlp}")
-    print(f"wrote {out / 'confusion.txt'}, {out / 'confusion.png'}, {out / 'cv.json'}")
-    return 0
-
-
-def _report(result, names, out: Path, meta: dict) -> Path:
-    """Print a cross-validation result; write confusion.txt/.png and cv.json (with ``meta``) to ``out``."""
-    from .evaluate import write_confusion_png, write_confusion_text
-
+def _print_result(report) -> None:
+    result, names = report.result, report.label_names
     print(result)
     width = max(len(n) for n in names)
     print(f"  {'class':<{width}}  precision  recall")
     for name, p, r in zip(names, result.precision, result.recall):
         print(f"  {name:<{width}}  {100 * p:8.1f}%  {100 * r:5.1f}%")
-    out.mkdir(parents=True, exist_ok=True)
-    write_confusion_text(result.confusion, out / "confusion.txt", label_names=names)
-    write_confusion_png(result.confusion, out / "confusion.png", label_names=names,
-                        title=f"accuracy {100 * result.mean:.1f}% +- {100 * result.std:.1f}")
-    with atomic_path(out / "cv.json") as tmp:
-        tmp.write_text(json.dumps({**result.to_dict(), **meta}, indent=1))
-    return out
 
 
-def _add_classifier_options(p) -> None:
-    p.add_argument("--hidden", type=int, nargs="+", default=[150, 150])
-    p.add_argument("--dropout", type=float, default=0.4)
-    p.add_argument("--epochs", type=int, default=400)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--ensemble", type=int, default=1,
-                   help="classifiers per fold (different seeds) whose probabilities are averaged")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")
-    p.add_argument("--no-progress", action="store_true")
+def _evaluate(args) -> int:
+    report = pipeline.evaluate(args.reps, copies=args.augment, k=args.k, repeats=args.repeats,
+                               save_mlp=args.save_mlp, **_classifier_options(args))
+    _print_result(report)
+    if report.mlp:
+        print(f"wrote the classifier trained on all rows to {report.mlp}")
+    print("wrote " + ", ".join(str(p) for p in report.files.values()))
+    return 0
 
 
 def _parse_candidate(text: str) -> tuple[str, list[str]]:
@@ -429,62 +172,34 @@ def _parse_candidate(text: str) -> tuple[str, list[str]]:
 
 
 def _select(args) -> int:
-    from .evaluate import nested_cross_validate
-
     parsed = [_parse_candidate(c) for c in args.candidates]
-    if args.k and any(FOLD_FIELD in p for _, paths in parsed for p in paths):
-        raise ParameterError(f"representations per fold ({FOLD_FIELD} in a path) work with the data's folds only")
     if len({name for name, _ in parsed}) != len(parsed):
         raise ParameterError(f"candidate names must be distinct: {[name for name, _ in parsed]}")
-    candidate_paths = dict(parsed)
-    augment_paths = {}
+    candidates = dict(parsed)
+    copies = {}
     for text in args.augment or []:
         name, paths = _parse_candidate(text)
         if name == text:
             raise ParameterError(f"--augment {text!r}: expected NAME=FILE[,FILE...]")
-        if name not in candidate_paths:
+        if name not in candidates:
             raise ParameterError(f"--augment {text!r}: {name!r} is not a candidate")
-        if name in augment_paths:
+        if name in copies:
             raise ParameterError(f"--augment {text!r}: {name!r} already has an --augment option")
-        augment_paths[name] = paths
-    candidates, table = {}, None
-    for name, paths in parsed:
-        t, reps = _load_reps(paths)
-        if table is None:
-            table = t
-        _check_same_rows(t, table, f"candidate {name!r}", f"candidate {parsed[0][0]!r}")
-        candidates[name] = reps
-    augment = {name: _load_augment(paths, len(candidate_paths[name]), table, f"--augment {name}")
-               for name, paths in augment_paths.items()}
-    names = [table.label_map[k] for k in sorted(table.label_map)]
-    start = time.perf_counter()
-    result = nested_cross_validate(candidates, table.label_numeric, None if args.k else table.fold, k=args.k or 5,
-                                   inner_repeats=args.inner_repeats, label_names=names, repeats=args.repeats,
-                                   seed=args.seed, hidden=tuple(args.hidden), dropout=args.dropout, epochs=args.epochs,
-                                   lr=args.lr, ensemble=args.ensemble, augment=augment, device=args.device,
-                                   progress=not args.no_progress)
+        copies[name] = paths
+    report = pipeline.select(candidates, copies=copies, k=args.k, repeats=args.repeats,
+                             inner_repeats=args.inner_repeats, **_classifier_options(args))
+    result = report.result
     for fold, choice in zip(result.fold_ids, result.selected):
         inner = ", ".join(f"{n} {100 * result.selection_scores[n][result.fold_ids.index(fold)]:.1f}%"
                           for n in result.selection_scores)
         print(f"fold {fold}: chose {choice} (inner accuracy: {inner})")
-    out = _report(result, names, Path(args.output_dir),
-                  {"candidates": candidate_paths, "augment": augment_paths, "seed": args.seed,
-                   "inner_repeats": args.inner_repeats, "ensemble": args.ensemble,
-                   "seconds": time.perf_counter() - start})
-    print(f"wrote {out / 'confusion.txt'}, {out / 'confusion.png'}, {out / 'cv.json'}")
+    _print_result(report)
+    print("wrote " + ", ".join(str(p) for p in report.files.values()))
     return 0
 
 
 def _export(args) -> int:
-    from .evaluate import load_classifier
-    from .export import export
-    from .train import load_model
-
-    model, _ = load_model(args.model)
-    mlp = scaler = names = None
-    if args.mlp:
-        mlp, scaler, names = load_classifier(args.mlp)
-    paths = export(model, mlp, out_dir=args.output, scaler=scaler, label_names=names)
+    paths = pipeline.export(args.model, args.output, mlp=args.mlp)
     for name, p in sorted(paths.items()):
         print(f"{name}: {p}")
     return 0
@@ -510,35 +225,14 @@ def _decode(args) -> int:
 
 
 def _run(args) -> int:
-    from .examples import write_synthetic_dataset
-
-    work = Path(args.output)
-    work.mkdir(parents=True, exist_ok=True)
-    if args.dataset is None:
-        dataset = write_synthetic_dataset(work / "data", clips_per_class=10, seconds=2.0, sr=16000)
-        print(f"dataset: the embedded synthetic set ({dataset})")
-        extract_opts = ["--frame-length", "512", "--hop-length", "256", "--n-mels", "40"]
-        train_opts = ["--epochs", str(args.epochs or 30), "--units", "64", "--layers", "1", "--batch-size", "16"]
-    else:
-        dataset = Path(args.dataset)
-        extract_opts = ["--sr", "16000", "--frame-length", "1024", "--hop-length", "512", "--n-mels", "64"]
-        train_opts = ["--epochs", str(args.epochs or 30), "--units", "128", "--layers", "1"]
-    quiet = ["--no-progress"] if args.no_progress else []
-    steps = [
-        ["extract", str(dataset), "-o", str(work / "features.parquet"), "--kind", "mel", *extract_opts, *quiet],
-        ["train", str(work / "features.parquet"), "-o", str(work / "ae.pt"), "--seed", str(args.seed), *train_opts,
-         *quiet],
-        ["represent", str(work / "ae.pt"), str(work / "features.parquet"), "-o", str(work / "reps.parquet")],
-        ["evaluate", str(work / "reps.parquet"), "--repeats", "1", "--output-dir", str(work / "evaluation"),
-         "--save-mlp", str(work / "mlp.pt"), "--seed", str(args.seed), *quiet],
-        ["export", str(work / "ae.pt"), "--mlp", str(work / "mlp.pt"), "-o", str(work / "deploy")],
-    ]
-    parser = build_parser()
-    for step in steps:
-        print(f"\n$ audiorep {' '.join(step)}")
-        rc = _dispatch(parser.parse_args(step))
-        if rc:
-            return rc
+    recipe = None
+    if args.epochs is not None:
+        recipe = (pipeline.Recipe.demo if args.dataset is None else pipeline.Recipe.default)(epochs=args.epochs)
+    report = pipeline.run(args.dataset, args.output, recipe, workers=args.workers, seed=args.seed,
+                          progress=not args.no_progress, cancel=_CANCEL, echo=print)
+    for name, system in report.systems.items():
+        print(f"{name:>8}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
+    print(f"wrote {report.path} ({report.seconds:.0f} s)")
     return 0
 
 
@@ -563,6 +257,19 @@ def _add_feature_options(p, *, kind=True):
                        help="dynamic range kept below the clip's peak (mel clipping; silence gate for correlations)")
         p.add_argument("--duration", type=float, default=None,
                        help="pad or crop every file to this many seconds (ESC clips: 5)")
+
+
+def _add_classifier_options(p) -> None:
+    p.add_argument("--hidden", type=int, nargs="+", default=[150, 150], help="MLP hidden layer widths")
+    p.add_argument("--dropout", type=float, default=0.4, help="MLP dropout")
+    p.add_argument("--epochs", type=int, default=400, help="MLP training epochs (full batch)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="classifiers per fold (different seeds) whose probabilities are averaged")
+    p.add_argument("--seed", type=int, default=0, help="seeds the classifiers (and drawn folds)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -729,7 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "audiorep run            # on the embedded synthetic dataset")
     p.add_argument("dataset", nargs="?", default=None, help="dataset directory (default: embedded example)")
     p.add_argument("-o", "--output", default="audiorep-run", help="working directory")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="autoencoder epochs (default: the recipe's)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="autoencoders trained side by side, one process each (-1: one per core)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     return parser

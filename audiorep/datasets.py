@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._util import check_sr
 from .audio import fix_length
 from .errors import ParameterError
 
@@ -560,8 +561,7 @@ def split_chunks(y, sr, *, chunk_seconds, last="pad") -> list[np.ndarray]:
     y = np.asarray(y)
     if y.ndim == 0:
         raise ParameterError("split_chunks needs a signal with a samples axis, got a scalar")
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not math.isfinite(sr) or sr <= 0:
-        raise ParameterError(f"sr={sr!r} must be a positive sampling rate")
+    sr = check_sr(sr)
     if (
         isinstance(chunk_seconds, bool)
         or not isinstance(chunk_seconds, numbers.Real)

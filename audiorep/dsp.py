@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core, _device
-from ._util import as_int, positive_int, resolve_workers
+from ._util import as_int, check_sr, positive_int, positive_number, resolve_workers
 from .errors import ParameterError
 
 __all__ = ["fft", "ifft", "rfft", "irfft"]
@@ -324,18 +324,6 @@ def _signal(y, name: str = "y") -> np.ndarray:
     return arr
 
 
-def _positive_number(value, name: str) -> float:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        result = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name}={value!r} must be a positive number") from None
-    if not (math.isfinite(result) and result > 0):
-        raise ParameterError(f"{name}={value!r} must be a positive number")
-    return result
-
-
 def get_window(window, length: int, *, dtype=np.float64) -> np.ndarray | None:
     """Analysis window of ``length`` samples, by name or as an array.
 
@@ -560,7 +548,7 @@ class Correlogram:
 
 def _framing(y, sr, frame_length, hop_length, window, center):
     arr = _signal(y)
-    sr = _positive_number(sr, "sr")
+    sr = check_sr(sr)
     frame_length = positive_int(frame_length, "frame_length")
     hop_length = positive_int(hop_length, "hop_length")
     win = get_window(window, frame_length, dtype=arr.dtype)
@@ -681,7 +669,7 @@ def _torch_autocorrelogram(t, sr, frame_length, hop_length, max_lag, window, cen
     arr = _signal(stand[..., :0] if stand.ndim else stand)
     if t.numel() and not bool(torch.isfinite(t).all()):
         raise ParameterError("y contains NaN or Inf; audio must be finite everywhere")
-    sr = _positive_number(sr, "sr")
+    sr = check_sr(sr)
     frame_length = positive_int(frame_length, "frame_length")
     hop_length = positive_int(hop_length, "hop_length")
     win = get_window(window, frame_length, dtype=arr.dtype)
@@ -794,7 +782,7 @@ def mel_filterbank(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, nor
     >>> dsp.mel_filterbank(16000, 512, n_mels=40).shape
     (40, 257)
     """
-    sr = _positive_number(sr, "sr")
+    sr = check_sr(sr)
     n_fft = positive_int(n_fft, "n_fft")
     n_mels = positive_int(n_mels, "n_mels")
     fmin, fmax = _band_limits(sr, fmin, fmax)
@@ -968,7 +956,7 @@ def melspectrogram(
     (64, 44)
     """
     arr, sr, n_fft, hop_length, win, rows, lead, n_frames = _framing(y, sr, n_fft, hop_length, window, center)
-    power = _positive_number(power, "power")
+    power = positive_number(power, "power")
     if top_db is not None:
         top_db = float(top_db)
         if not top_db >= 0:
@@ -1028,7 +1016,7 @@ def fundamental_frequency(y, sr, *, detrend=True, axis=-1):
     440.0
     """
     arr = _signal(y)
-    sr = _positive_number(sr, "sr")
+    sr = check_sr(sr)
     ax = _check_axis(arr, axis)
     n = arr.shape[ax]
     if n == 0:
@@ -1137,7 +1125,7 @@ def pitch_track(
     >>> round(float(np.nanmedian(f0)))
     200
     """
-    sr_value = _positive_number(sr, "sr")
+    sr_value = check_sr(sr)
     frame_length = positive_int(frame_length, "frame_length")
     fmin_value = float(fmin)
     if not (math.isfinite(fmin_value) and fmin_value > 0):

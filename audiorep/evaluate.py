@@ -15,12 +15,13 @@ from torch import nn
 from ._util import atomic_path, positive_int
 from .errors import ParameterError
 from .models import MLPClassifier, Standardizer
-from .train import check_real_array, resolve_device, seed_everything
+from .train import check_real_array, resolve_device, seed_everything, torch_threads
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "CVResult",
+    "check_confusion",
     "cross_validate",
     "format_confusion",
     "fuse",
@@ -30,7 +31,6 @@ __all__ = [
     "save_classifier",
     "stratified_folds",
     "train_classifier",
-    "write_confusion_png",
     "write_confusion_text",
 ]
 
@@ -171,13 +171,14 @@ def train_classifier(reps, labels, *, n_classes: int | None = None, hidden: Sequ
     n = len(x)
     full = batch_size is None or batch_size >= n
     mlp.train()
-    for _ in range(epochs):
-        batches = [None] if full else torch.randperm(n, generator=generator).to(dev).split(batch_size)
-        for idx in batches:
-            xb, yb = (x, y) if idx is None else (x[idx], y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss_fn(mlp(xb), yb).backward()
-            optimizer.step()
+    with torch_threads(1):
+        for _ in range(epochs):
+            batches = [None] if full else torch.randperm(n, generator=generator).to(dev).split(batch_size)
+            for idx in batches:
+                xb, yb = (x, y) if idx is None else (x[idx], y[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss_fn(mlp(xb), yb).backward()
+                optimizer.step()
     return mlp.eval(), scaler.to(dev)
 
 
@@ -192,7 +193,7 @@ def predict_proba(mlp: MLPClassifier, scaler: Standardizer, reps) -> np.ndarray:
     dev = next(mlp.parameters()).device
     was_training = mlp.training
     mlp.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch_threads(1):
         probs = torch.softmax(mlp(scaler(torch.from_numpy(reps).to(dev))), dim=1).cpu().numpy()
     mlp.train(was_training)
     return probs
@@ -613,7 +614,8 @@ def nested_cross_validate(candidates: Mapping, labels, folds=None, *, k: int = 5
     return result
 
 
-def _check_confusion(matrix, label_names):
+def check_confusion(matrix, label_names):
+    """A confusion matrix (counts, true x predicted) checked, its label names, and column percentages."""
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 1:
         raise ParameterError(f"a confusion matrix must be square, got shape {matrix.shape}")
@@ -647,7 +649,7 @@ def format_confusion(matrix, *, label_names: Sequence[str] | None = None) -> str
     dog               3 ( 75.0%)  0 (  0.0%)
     rain              1 ( 25.0%)  4 (100.0%)
     """
-    matrix, names, percent = _check_confusion(matrix, label_names)
+    matrix, names, percent = check_confusion(matrix, label_names)
     count_width = len(str(int(matrix.max())))
     cell_width = max(count_width + 10, max(len(n) for n in names))
     head_width = max(len("predicted \\ true"), max(len(n) for n in names))
@@ -674,52 +676,6 @@ def write_confusion_text(matrix, path, *, label_names: Sequence[str] | None = No
     text = format_confusion(matrix, label_names=label_names) + "\n"
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-
-
-def write_confusion_png(matrix, path, *, label_names: Sequence[str] | None = None, title: str | None = None,
-                        dpi: int = 150) -> None:
-    """Draw a confusion matrix as a PNG: columns true class, rows predicted class.
-
-    Each cell shows its count and the percentage of its column (the true class), shaded by that
-    percentage. Needs matplotlib (the ``plot`` extra).
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "confusion.png")
-    >>> write_confusion_png([[3, 1], [0, 4]], path, label_names=["dog", "rain"])
-    >>> from pathlib import Path
-    >>> Path(path).read_bytes()[:4] == b"\\x89PNG"
-    True
-    """
-    matrix, names, percent = _check_confusion(matrix, label_names)
-    dpi = positive_int(dpi, "dpi")
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("write_confusion_png needs matplotlib: pip install 'audiorep[plot]'") from exc
-
-    n = len(names)
-    size = max(4.0, 0.9 * n + 2.0)
-    fig = Figure(figsize=(size, size))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.imshow(percent, cmap="Greys", vmin=0, vmax=100)
-    for p in range(n):
-        for t in range(n):
-            dark = percent[p, t] > 50
-            ax.text(t, p, f"{matrix[t, p]}\n{percent[p, t]:.1f}%", ha="center", va="center",
-                    fontsize=8 if n <= 10 else 6, color="white" if dark else "black")
-    ax.set_xticks(range(n), labels=names, rotation=45, ha="right")
-    ax.set_yticks(range(n), labels=names)
-    ax.set_xlabel("true class")
-    ax.set_ylabel("predicted class")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
 
 
 _CLASSIFIER_FORMAT = "audiorep-classifier-1"

@@ -8,11 +8,12 @@ layout (``NNN - Class/F-ID-T.wav``, fold = first character of the file name).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ._util import atomic_path
 
 __all__ = ["CLASSES", "synthetic_clip", "write_synthetic_dataset"]
 
@@ -104,8 +105,6 @@ def write_synthetic_dataset(root=None, *, clips_per_class: int = 10, n_folds: in
             fold = i % n_folds + 1
             clip_seed = seed * 1_000_003 + label * 1000 + i
             y = synthetic_clip(label, sr=sr, seconds=seconds, seed=clip_seed)
-            target = folder / f"{fold}-{label * 1000 + i:05d}-A.wav"
-            tmp = target.with_name(target.name + ".tmp")
-            sf.write(tmp, y, sr, format="WAV", subtype="PCM_16")
-            os.replace(tmp, target)
+            with atomic_path(folder / f"{fold}-{label * 1000 + i:05d}-A.wav") as tmp:
+                sf.write(tmp, y, sr, format="WAV", subtype="PCM_16")
     return root

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioFormatError, Cancelled, ObjFormatError, ParameterError
+from ._util import check_cancel, check_cancel_token, resolve_workers
+from .errors import AudioFormatError, ObjFormatError, ParameterError
 from .features import FeatureParams, compute_features, pool_lags
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=Fa
     params : FeatureParams
         What to compute; recorded in the store's metadata with the audiorep version.
     workers : int
-        Files processed at once.
+        Files processed at once; -1 means one per core, -2 all cores but one, and so on.
     strict : bool
         Stop at the first unreadable file instead of skipping it with a warning.
     chunk_seconds : float, optional
@@ -116,8 +117,8 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=Fa
     from . import __version__
     from .store import StoreWriter
 
-    if workers < 1:
-        raise ParameterError(f"workers={workers!r} must be a positive integer")
+    workers = resolve_workers(workers)
+    check_cancel_token(cancel)
     instances = list(dataset)
     if not instances:
         raise ParameterError(f"the dataset at {getattr(dataset, 'root', '?')} holds no files")
@@ -137,8 +138,7 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=Fa
                 if len(pending) >= 2 * workers:
                     break
             while pending:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("extraction was cancelled")
+                check_cancel(cancel, "extraction")
                 inst, future = pending.popleft()
                 try:
                     chunks = future.result()

@@ -31,6 +31,7 @@ import json
 
 import numpy as np
 
+from ._util import check_sr
 from .errors import ParameterError
 
 __all__ = ["FeatureParams", "KINDS", "compute_features", "pool_lags"]
@@ -62,8 +63,7 @@ class FeatureParams:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ParameterError(f"{name}={value!r} must be a positive integer")
-        if self.sr is not None and self.sr <= 0:
-            raise ParameterError(f"sr={self.sr!r} must be positive")
+        check_sr(self.sr, optional=True, whole=True)
         if self.lag_bins < 0:
             raise ParameterError(f"lag_bins={self.lag_bins!r} must be >= 0")
         if self.max_lag is not None and not 1 <= self.max_lag <= self.frame_length:

@@ -1,4 +1,4 @@
-"""Figures of a clip: waveform, spectrogram and the 3-D autocorrelogram.
+"""Every figure: a clip's waveform, spectrogram and 3-D autocorrelogram, confusion matrices, curves.
 
 matplotlib (and plotly for the interactive view) are an optional extra,
 ``pip install "audiorep[plot]"``, imported only when a function here runs.
@@ -15,7 +15,8 @@ import numpy as np
 from ._util import atomic_path
 from .errors import ParameterError
 
-__all__ = ["plot_waveform", "plot_spectrogram", "plot_autocorrelogram", "autocorrelogram_html", "plot_clip"]
+__all__ = ["plot_waveform", "plot_spectrogram", "plot_autocorrelogram", "autocorrelogram_html", "plot_clip",
+           "plot_confusion", "plot_curves"]
 
 
 def _figure(figsize):
@@ -177,3 +178,66 @@ def plot_clip(y, sr, out_dir, *, stem="clip", frame_length=2048, hop_length=512,
                                         hop_length=hop_length),
         "html": autocorrelogram_html(acg, out / f"{stem}_autocorrelogram.html"),
     }
+
+
+def plot_confusion(matrix, path, *, label_names=None, title=None) -> Path:
+    """Draw a confusion matrix as a PNG: columns true class, rows predicted class.
+
+    ``matrix[i, j]`` counts clips of true class i predicted as j. Each cell shows its count and
+    the percentage of its column (the true class), shaded by that percentage.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> out = plot_confusion([[3, 1], [0, 4]], os.path.join(tempfile.mkdtemp(), "c.png"), label_names=["dog", "rain"])
+    >>> out.read_bytes()[:4] == b"\\x89PNG"
+    True
+    """
+    from .evaluate import check_confusion
+
+    matrix, names, percent = check_confusion(matrix, label_names)
+    n = len(names)
+    size = max(4.0, 0.9 * n + 2.0)
+    fig = _figure((size, size))
+    ax = fig.add_subplot()
+    ax.imshow(percent, cmap="Greys", vmin=0, vmax=100)
+    for p in range(n):
+        for t in range(n):
+            ax.text(t, p, f"{matrix[t, p]}\n{percent[p, t]:.1f}%", ha="center", va="center",
+                    fontsize=8 if n <= 10 else 6, color="white" if percent[p, t] > 50 else "black")
+    ax.set_xticks(range(n), labels=names, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=names)
+    ax.set_xlabel("true class")
+    ax.set_ylabel("predicted class")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_curves(curves, path, *, xlabel="epoch", ylabels=None, title=None) -> Path:
+    """Plot named curves against a shared x axis in one or two panels (PNG).
+
+    ``curves`` maps a panel's y label to ``{name: (x, y)}``; each panel gets its own axes, side by
+    side, e.g. a loss panel and an accuracy panel.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> out = plot_curves({"loss": {"train": ([1, 2, 3], [3, 2, 1])}}, os.path.join(tempfile.mkdtemp(), "c.png"))
+    >>> out.stat().st_size > 0
+    True
+    """
+    if not curves:
+        raise ParameterError("plot_curves needs at least one panel")
+    fig = _figure((5.5 * len(curves), 3.6))
+    for i, (ylabel, named) in enumerate(curves.items()):
+        ax = fig.add_subplot(1, len(curves), i + 1)
+        for name, (x, y) in named.items():
+            ax.plot(x, y, marker="o", markersize=3, label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

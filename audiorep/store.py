@@ -32,7 +32,6 @@ import logging
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._util import temp_beside
 from .datasets import PARTITIONS, Dataset, Instance, fold_indices
 from .errors import ParameterError, StoreError
 
@@ -330,9 +330,8 @@ class StoreWriter:
             self._flush()
 
     def _open(self) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "wb")
+        self._tmp = temp_beside(self.path)
+        self._file = open(self._tmp, "wb")
         metadata = _encode_metadata(self.label_map, self.params, self.n_features, self.n_folds or 0)
         self._writer = pq.ParquetWriter(self._file, _schema(self.n_features, metadata))
 

@@ -337,10 +337,25 @@ def test_bad_parameters(stereo_wav, kwargs, match):
         load(stereo_wav, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs", [{"sr": "16k"}, {"offset": "1"}, {"duration": [1]}])
+@pytest.mark.parametrize("kwargs", [{"offset": "1"}, {"duration": [1]}])
 def test_wrong_types(stereo_wav, kwargs):
     with pytest.raises(TypeError):
         load(stereo_wav, **kwargs)
+
+
+@pytest.mark.parametrize("sr", ["16k", "44100", True, float("nan"), -8000, 0])
+def test_a_sample_rate_is_a_positive_number_everywhere(stereo_wav, sr):
+    import audiorep
+    from audiorep.datasets import split_chunks
+    from audiorep.features import FeatureParams
+
+    y = np.zeros(4096, np.float32)
+    calls = [lambda: load(stereo_wav, sr=sr), lambda: audiorep.melspectrogram(y, sr),
+             lambda: audiorep.autocorrelogram(y, sr), lambda: split_chunks(y, sr, chunk_seconds=1.0),
+             lambda: FeatureParams(sr=sr)]
+    for call in calls:
+        with pytest.raises(ParameterError, match=f"sr={sr!r} must be a positive sampling rate"):
+            call()
 
 
 def test_path_type():

@@ -16,10 +16,10 @@ from audiorep.evaluate import (
     fuse,
     stratified_folds,
     train_classifier,
-    write_confusion_png,
     write_confusion_text,
 )
 from audiorep.models import Standardizer
+from audiorep.plot import plot_confusion
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -149,7 +149,7 @@ def test_confusion_text_layout(tmp_path):
 def test_confusion_png(tmp_path):
     pytest.importorskip("matplotlib")
     matrix = np.array([[5, 1, 0], [2, 3, 1], [0, 0, 6]])
-    write_confusion_png(matrix, tmp_path / "c.png", label_names=["dog", "rain", "sea waves"], title="ESC-10")
+    plot_confusion(matrix, tmp_path / "c.png", label_names=["dog", "rain", "sea waves"], title="ESC-10")
     data = (tmp_path / "c.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     from matplotlib.image import imread

@@ -101,14 +101,16 @@ def test_resume_equals_uninterrupted(features, tmp_path):
 
 def test_keyboard_interrupt_leaves_resumable_checkpoint(features, tmp_path):
     path = tmp_path / "run.ckpt"
-    calls = {"n": 0}
+    class InterruptInThirdEpoch:  # a cancel token whose 12th check is hit by Ctrl-C
+        calls = 0
 
-    def interrupt_in_third_epoch():
-        calls["n"] += 1
-        if calls["n"] == 12:  # 36 training clips in batches of 8: 5 batches per epoch
-            raise KeyboardInterrupt
-        return False
+        def is_set(self):
+            self.calls += 1
+            if self.calls == 12:  # 36 training clips in batches of 8: 5 batches per epoch
+                raise KeyboardInterrupt
+            return False
 
+    interrupt_in_third_epoch = InterruptInThirdEpoch()
     with pytest.raises(KeyboardInterrupt):
         train_autoencoder(features, seed=6, epochs=4, checkpoint_path=path, cancel=interrupt_in_third_epoch, **FAST)
     saved = torch.load(path, weights_only=True)
@@ -148,8 +150,18 @@ def test_interrupt_while_writing_never_corrupts_the_checkpoint(features, tmp_pat
 def test_cancel_before_first_epoch_raises_cancelled_and_saves(features, tmp_path):
     path = tmp_path / "run.ckpt"
     with pytest.raises(Cancelled):
-        train_autoencoder(features, seed=0, epochs=3, checkpoint_path=path, cancel=lambda: True, **FAST)
+        train_autoencoder(features, seed=0, epochs=3, checkpoint_path=path, cancel=_set_event(), **FAST)
     assert torch.load(path, weights_only=True)["epoch"] == 0
+    with pytest.raises(ParameterError, match="is_set"):
+        train_autoencoder(features, epochs=1, cancel=lambda: True, **FAST)
+
+
+def _set_event():
+    import threading
+
+    event = threading.Event()
+    event.set()
+    return event
 
 
 def test_resume_refuses_a_different_run(features, tmp_path):
