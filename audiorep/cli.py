@@ -544,8 +544,8 @@ def _serve(args) -> int:
         print(f"audiorep serve: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     serve(host=args.host, port=args.port, model=args.model, model_features=args.model_features,
-          max_upload_mb=args.max_upload_mb, jobs=args.jobs, expire_minutes=args.expire_minutes,
-          announce=lambda url: print(f"serving {url} (Ctrl-C stops)", flush=True))
+          max_upload_mb=args.max_upload_mb, jobs=args.jobs, max_queued=args.max_queued,
+          expire_minutes=args.expire_minutes, announce=lambda url: print(f"serving {url} (Ctrl-C stops)", flush=True))
     return 0
 
 
@@ -762,6 +762,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(when the export does not record them)")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted")
     p.add_argument("--jobs", type=int, default=2, help="jobs processed at once; the rest wait in a queue")
+    p.add_argument("--max-queued", type=int, default=32, help="jobs that may wait; more uploads get HTTP 503")
     p.add_argument("--expire-minutes", type=float, default=60.0, help="finished jobs and their files are kept this long")
 
     p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",

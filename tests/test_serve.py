@@ -120,6 +120,15 @@ def long_clip(tmp_path):
     return write_clip(tmp_path / "long.wav", LONG_SECONDS, sr=8000, seed=1)
 
 
+def python_env(**extra) -> dict:
+    """The environment for a Python subprocess that imports this audiorep, wherever it runs from."""
+    import audiorep
+
+    package_root = str(Path(audiorep.__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
 def job_files(server, job_id) -> list[str]:
     directory = server.manager.root / job_id
     return sorted(os.listdir(directory)) if directory.exists() else []
@@ -128,11 +137,12 @@ def job_files(server, job_id) -> list[str]:
 # ---------------------------------------------------------------- without the extra
 
 
-def test_serve_without_the_extra_says_how_to_install_it():
+def test_serve_without_the_extra_says_how_to_install_it(tmp_path):
     code = ("import sys; sys.modules['uvicorn'] = None\n"
             "from audiorep.cli import main\n"
             "sys.exit(main(['serve', '--port', '0']))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env=python_env())
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -484,9 +494,9 @@ def test_sigterm_cancels_the_jobs_and_removes_their_files(tmp_path, long_clip):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "TMPDIR": str(work)}
     command = [sys.executable, "-m", "audiorep", "serve", "--port", str(port)]
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(command, env=python_env(TMPDIR=str(work)), cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
         try:
             assert f"serving http://127.0.0.1:{port}/" in process.stdout.readline()
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
@@ -523,6 +533,14 @@ def _chromium() -> str | None:
     return None
 
 
+def wait_until(page, expression: str, timeout: float = 30_000) -> None:
+    """Poll ``expression`` in the page (Playwright's own waiting evaluates strings, which the page's CSP forbids)."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+
+
 def test_the_page_in_a_real_browser(start_server, short_clip, long_clip, tmp_path):
     if MISSING:
         pytest.skip(f"the serve extra is not installed ({MISSING})")
@@ -546,7 +564,7 @@ def test_the_page_in_a_real_browser(start_server, short_clip, long_clip, tmp_pat
             page.on("console", lambda msg: problems.append(msg.text)
                     if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
             page.goto(server.url)
-            page.wait_for_function("document.getElementById('limits').textContent.includes('MB')")
+            wait_until(page, "document.getElementById('limits').textContent.includes('MB')")
             # Record every value the progress bar shows.
             page.evaluate("""() => {
                 window.progressSeen = [];
@@ -558,7 +576,7 @@ def test_the_page_in_a_real_browser(start_server, short_clip, long_clip, tmp_pat
 
             # 1. A clip goes through: progress to 100 %, the 3-D plot and both players load.
             page.set_input_files("#file", str(short_clip))
-            page.wait_for_function("document.body.dataset.plots === 'ready'", timeout=90_000)
+            wait_until(page, "document.body.dataset.plots === 'ready'", timeout=90_000)
             seen = page.evaluate("window.progressSeen")
             server_side = [value for stage, value in seen if stage not in ("uploading", "checking")]
             assert server_side and server_side[-1] == 100 and server_side == sorted(server_side), seen
@@ -567,7 +585,7 @@ def test_the_page_in_a_real_browser(start_server, short_clip, long_clip, tmp_pat
             assert page.locator("#autocorrelogram canvas").count() > 0
             assert page.evaluate("document.getElementById('waveform').data.length") == 4
             assert page.evaluate("document.getElementById('spectrogram').data[0].type") == "heatmap"
-            page.wait_for_function("['audio-original', 'audio-decoded'].every("
+            wait_until(page, "['audio-original', 'audio-decoded'].every("
                                    "id => document.getElementById(id).readyState >= 1)", timeout=30_000)
             for player in ("audio-original", "audio-decoded"):
                 duration = page.evaluate(f"document.getElementById('{player}').duration")
@@ -579,19 +597,19 @@ def test_the_page_in_a_real_browser(start_server, short_clip, long_clip, tmp_pat
 
             # 2. A longer clip is cancelled while it is being worked on: the job says so and its files are gone.
             page.set_input_files("#file", str(long_clip))
-            page.wait_for_function("['encoding', 'decoding back'].includes("
+            wait_until(page, "['encoding', 'decoding back'].includes("
                                    "document.getElementById('stage').dataset.stage)", timeout=60_000)
             job_id = page.evaluate("document.body.dataset.job")
             assert (server.manager.root / job_id).exists()
             page.click("#cancel")
-            page.wait_for_function("document.body.dataset.state === 'cancelled'", timeout=5_000)
+            wait_until(page, "document.body.dataset.state === 'cancelled'", timeout=5_000)
             assert "cancelled" in page.text_content("#message")
             assert server.client.get(f"/api/jobs/{job_id}").json()["state"] == "cancelled"
             assert not (server.manager.root / job_id).exists()
 
             # 3. A text file named .wav: the server's one-line message appears on the page.
             page.set_input_files("#file", str(text))
-            page.wait_for_function("document.body.dataset.state === 'failed'", timeout=30_000)
+            wait_until(page, "document.body.dataset.state === 'failed'", timeout=30_000)
             message = page.text_content("#message")
             assert "notes.wav" in message and "not an audio file" in message
             assert problems == [], problems

@@ -23,13 +23,18 @@ from ..plot import surface_grid
 
 log = logging.getLogger(__name__)
 
-__all__ = ["analyse", "check_upload", "frame_sizes"]
+__all__ = ["analyse", "check_upload", "frame_sizes", "warm_up"]
 
 FRAME_SECONDS = 0.046  # analysis frame, about 2048 samples at 44.1 kHz
 SURFACE_POINTS = (160, 192)  # (frames, lags) drawn in the 3-D view
 MEL_BANDS = 64
 MEL_COLUMNS = 600  # spectrogram frames sent to the page at most
 WAVEFORM_POINTS = 1000  # min/max pairs of the waveform envelope
+
+
+def warm_up() -> None:
+    """Load the codec's model (and PyTorch) now: the first job then neither waits for it nor holds up a cancel."""
+    codec.load_codec_model()
 
 
 def check_upload(path) -> AudioInfo:

@@ -39,7 +39,7 @@ from starlette.staticfiles import StaticFiles
 from .. import __version__
 from .._util import positive_int
 from ..errors import AudioFormatError, ParameterError
-from .analysis import analyse, check_upload
+from .analysis import analyse, check_upload, warm_up
 from .jobs import FINISHED, JobManager, QueueFull, ShuttingDown
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,8 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
-    # plotly's 3-D traces compile code at run time ('unsafe-eval') and inject their own styles.
-    (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-eval'; "
+    # plotly injects its own style elements.
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; "
                                  b"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
                                  b"media-src 'self' blob:; worker-src 'self' blob:; frame-ancestors 'none'"),
 ]
@@ -475,6 +475,7 @@ def create_app(*, max_upload_mb=50.0, jobs=2, expire_minutes=60.0, max_queued=32
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        await anyio.to_thread.run_sync(warm_up)
         root = Path(tempfile.mkdtemp(prefix="audiorep-serve-", dir=work_dir))
         notifier = _Notifier(asyncio.get_running_loop())
         manager = JobManager(root, work, workers=workers, max_queued=queue_limit, expire_seconds=expire_seconds,

@@ -223,7 +223,8 @@
          colorbar: { title: { text: "Correlation" } } }],
       { margin: { l: 0, r: 0, t: 10, b: 0 }, font: FONT,
         scene: { xaxis: { title: { text: "Lag (ms)" } }, yaxis: { title: { text: "Time (s)" } },
-                 zaxis: { title: { text: "Correlation" } }, camera: { eye: { x: 1.6, y: -1.5, z: 0.9 } } } },
+                 zaxis: { title: { text: "Correlation" } }, aspectratio: { x: 1.2, y: 1.4, z: 0.7 },
+                 camera: { eye: { x: 1.35, y: -1.35, z: 0.8 } } } },
       PLOT_CONFIG);
     await Plotly.newPlot($("spectrogram"),
       [{ type: "heatmap", x: analysis.mel.times, z: analysis.mel.db, colorscale: "Electric",
