@@ -337,6 +337,25 @@ def test_oversized_uploads_are_refused_without_reading_them(start_server):
     assert server.client.get("/api/health").status_code == 200
 
 
+def test_an_abandoned_upload_leaves_nothing(start_server, long_clip):
+    server = start_server()
+    data = long_clip.read_bytes()
+    part = b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="long.wav"\r\n\r\n'
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (len(part) + len(data) + 9) + part + data[:len(data) // 2])
+        deadline = time.monotonic() + 10
+        while not os.listdir(server.manager.root):  # the upload is being stored
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    deadline = time.monotonic() + 10
+    while os.listdir(server.manager.root):
+        assert time.monotonic() < deadline, "the half upload was left on disk"
+        time.sleep(0.02)
+    assert server.client.get("/api/health").json()["jobs"]["queued"] == 0
+
+
 @pytest.mark.parametrize("name", ["../../escape.wav", "..\\..\\escape.wav", "/etc/passwd", "a/b/../../c.wav",
                                   "..", "clip\x00.wav", "<img src=x onerror=alert(1)>.wav"])
 def test_client_file_names_are_never_paths(start_server, short_clip, tmp_path, name):

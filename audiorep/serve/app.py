@@ -84,6 +84,11 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def _busy(exc: Exception) -> JSONResponse:
+    """503 for a full queue (come back in a moment) or a server that is stopping."""
+    return _error(503, str(exc), headers={"retry-after": "5"} if isinstance(exc, QueueFull) else None)
+
+
 def _display_name(raw: bytes | None) -> str:
     """The client's file name, for showing only: its last path component, printable, at most 200 characters."""
     text = raw.decode("utf-8", "replace") if raw else ""
@@ -235,7 +240,10 @@ async def create_job(request: Request) -> Response:
         return _error(403, "uploads from other sites are refused")
     manager = _manager(request)
     try:
+        manager.check_room()  # before the upload is read
         job_id, directory = manager.new_directory()
+    except (QueueFull, ShuttingDown) as exc:
+        return _busy(exc)
     except OSError as exc:
         log.error("cannot create a job directory: %s", exc)
         return _error(503, "the server cannot store uploads right now")
@@ -254,24 +262,16 @@ async def create_job(request: Request) -> Response:
     except _UploadError as exc:
         log.info("upload refused (%d): %s", exc.status, exc.message)
         return _error(exc.status, exc.message)
-    except QueueFull as exc:
-        return _error(503, str(exc), headers={"retry-after": "5"})
-    except ShuttingDown as exc:
-        return _error(503, str(exc))
+    except (QueueFull, ShuttingDown) as exc:
+        return _busy(exc)
     except ClientDisconnect:
         log.info("upload abandoned by the client")
         return Response(status_code=400)
     finally:
         if not accepted:
-            await anyio.to_thread.run_sync(_remove_tree, directory)
+            await anyio.to_thread.run_sync(manager.discard, directory)
     return JSONResponse({"id": job.id, **_status(request, job)}, status_code=201,
                         headers={"location": f"/api/jobs/{job.id}"})
-
-
-def _remove_tree(directory: Path) -> None:
-    import shutil
-
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _status(request: Request, job) -> dict:

@@ -99,14 +99,26 @@ class JobManager:
         directory.mkdir(mode=0o700)
         return job_id, directory
 
+    def _check_room(self) -> None:
+        if self.closing:
+            raise ShuttingDown("the server is shutting down")
+        queued = sum(job.state == "queued" for job in self._jobs.values())
+        if queued >= self.max_queued:
+            raise QueueFull(f"the server is busy ({queued} jobs waiting); try again in a moment")
+
+    def discard(self, directory: Path) -> None:
+        """Delete a directory from :meth:`new_directory` whose upload never became a job."""
+        _remove(directory)
+
+    def check_room(self) -> None:
+        """Raise QueueFull or ShuttingDown if a job submitted now would be refused (so an upload need not be read)."""
+        with self._lock:
+            self._check_room()
+
     def submit(self, job_id: str, directory: Path, upload: Path, name: str, meta: dict | None = None) -> Job:
         """Queue a job whose upload is stored and checked; raises QueueFull or ShuttingDown."""
         with self._lock:
-            if self.closing:
-                raise ShuttingDown("the server is shutting down")
-            queued = sum(job.state == "queued" for job in self._jobs.values())
-            if queued >= self.max_queued:
-                raise QueueFull(f"the server is busy ({queued} jobs waiting); try again in a moment")
+            self._check_room()
             job = Job(job_id, Path(directory), Path(upload), name, dict(meta or {}))
             self._jobs[job_id] = job
             self._executor.submit(self._run, job)
