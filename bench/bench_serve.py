@@ -8,7 +8,8 @@ different seeded signal) at the same moment. Each client follows its job over th
 event stream to its end. Reported:
 
 * latency per clip, from the start of its upload to the event that says it is done
-  (p50, p90, max), and how long the uploads themselves took to be answered;
+  (p50, p90, max), and how long the uploads themselves took to be answered; for
+  comparison, the latency of one clip uploaded alone beforehand;
 * the server process's peak resident memory (RSS), sampled every 20 ms, and its RSS
   when idle before the uploads;
 * how every upload ended: done, or refused cleanly (HTTP 503 with Retry-After when the
@@ -104,6 +105,11 @@ async def one_client(client: httpx.AsyncClient, data: bytes, number: int) -> dic
     return {"outcome": "done", "upload_s": answered, "latency_s": latency}
 
 
+async def alone(url: str, data: bytes) -> dict:
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        return await one_client(client, data, -1)
+
+
 async def load(url: str, clips: list[bytes]) -> list[dict]:
     limits = httpx.Limits(max_connections=len(clips) * 2)
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
@@ -124,6 +130,7 @@ def main() -> int:
     try:
         httpx.get(url + "/api/health").raise_for_status()
         idle_rss = psutil.Process(process.pid).memory_info().rss
+        single = asyncio.run(alone(url, clip(args.seconds, seed=args.clients)))
         sampler = PeakRSS(process.pid)
         sampler.start()
         start = time.perf_counter()
@@ -147,6 +154,7 @@ def main() -> int:
         "outcomes": outcomes, "wall_s": wall,
         "latency_s": {"p50": float(np.percentile(latencies, 50)), "p90": float(np.percentile(latencies, 90)),
                       "max": float(latencies.max())} if len(latencies) else None,
+        "alone_s": single.get("latency_s"),
         "upload_answer_s": {"p50": float(np.percentile(uploads, 50)), "max": float(uploads.max())},
         "server_rss_mb": {"idle": idle_rss / 1e6, "peak": sampler.peak / 1e6},
         "server_jobs_after": health["jobs"],

@@ -57,7 +57,9 @@ def main() -> int:
             page.screenshot(path=str(out / "serve.png"), full_page=True)
             page.set_input_files("#file", str(notes))
             page.wait_for_function("document.body.dataset.state === 'failed'")
-            page.screenshot(path=str(out / "serve_error.png"), clip={"x": 0, "y": 0, "width": 1200, "height": 420})
+            bottom = page.locator("#message").bounding_box()
+            page.screenshot(path=str(out / "serve_error.png"),
+                            clip={"x": 0, "y": 0, "width": 1200, "height": bottom["y"] + bottom["height"] + 24})
             browser.close()
     print(f"wrote {out / 'serve.png'} and {out / 'serve_error.png'}")
     return 0

@@ -42,6 +42,17 @@ def check_upload(path) -> AudioInfo:
 
     Raises :class:`audiorep.AudioFormatError` for an empty, non-audio, truncated or
     corrupt file (the same checks :func:`audiorep.load` makes).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.wav")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("not a sound")
+    >>> check_upload(path)
+    Traceback (most recent call last):
+    ...
+    audiorep.errors.AudioFormatError: ...notes.wav: not an audio file in a format libsndfile recognises (...)
     """
     header = info(path)
     load(path)  # truncation past the header and corrupt frames show only when decoding
@@ -106,6 +117,18 @@ def analyse(upload, out_dir, *, report: Callable[[str, float], None], cancel=Non
     -------
     dict
         The summary also written to ``analysis.json``, less the plotted data.
+
+    Examples
+    --------
+    >>> import numpy as np, os, soundfile, tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> soundfile.write(os.path.join(out, "tone.wav"), np.sin(np.arange(16000) * 0.1) / 2, 16000)
+    >>> stages = []
+    >>> summary = analyse(os.path.join(out, "tone.wav"), out, report=lambda stage, progress: stages.append(stage))
+    >>> stages
+    ['decoding', 'autocorrelogram', 'encoding', 'decoding back']
+    >>> summary["duration"], sorted(os.listdir(out))
+    (1.0, ['analysis.json', 'autocorrelogram.json', 'decoded.wav', 'result.arep', 'tone.wav'])
     """
     upload, out = Path(upload), Path(out_dir)
     report("decoding", 0.02)

@@ -46,7 +46,9 @@
     $("bar").style.width = `${percent}%`;
     document.querySelector(".progress").setAttribute("aria-valuenow", String(percent));
     const name = STAGES[stage] || stage;
-    $("stage").textContent = detail ? `${name} (${detail})` : `${name}: ${percent} %`;
+    if (detail) $("stage").textContent = `${name} (${detail})`;
+    else if (stage === "failed" || stage === "cancelled") $("stage").textContent = name;
+    else $("stage").textContent = `${name}: ${percent} %`;
     $("stage").dataset.stage = stage;
   }
 
@@ -224,7 +226,7 @@
       { margin: { l: 0, r: 0, t: 10, b: 0 }, font: FONT,
         scene: { xaxis: { title: { text: "Lag (ms)" } }, yaxis: { title: { text: "Time (s)" } },
                  zaxis: { title: { text: "Correlation" } }, aspectratio: { x: 1.2, y: 1.4, z: 0.7 },
-                 camera: { eye: { x: 1.35, y: -1.35, z: 0.8 } } } },
+                 camera: { eye: { x: 1.45, y: -1.45, z: 0.85 } } } },
       PLOT_CONFIG);
     await Plotly.newPlot($("spectrogram"),
       [{ type: "heatmap", x: analysis.mel.times, z: analysis.mel.db, colorscale: "Electric",
