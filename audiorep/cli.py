@@ -763,7 +763,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted")
     p.add_argument("--jobs", type=int, default=2, help="jobs processed at once; the rest wait in a queue")
     p.add_argument("--max-queued", type=int, default=32, help="jobs that may wait; more uploads get HTTP 503")
-    p.add_argument("--expire-minutes", type=float, default=60.0, help="finished jobs and their files are kept this long")
+    p.add_argument("--expire-minutes", type=float, default=60.0,
+                   help="finished jobs and their files are kept this long")
 
     p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",
                 "audiorep run            # on the embedded synthetic dataset")

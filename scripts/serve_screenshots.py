@@ -1,6 +1,7 @@
 """Screenshots of the web app's page for the docs, taken in headless Chromium.
 
-    python scripts/serve_screenshots.py --out docs [--model audiorep-run/deploy --model-features audiorep-run/features.parquet]
+    python scripts/serve_screenshots.py --out docs \
+        [--model audiorep-run/deploy --model-features audiorep-run/features.parquet]
 
 Runs the app in this process, uploads a clip of the embedded synthetic set (a harmonic
 tone, so that a model from ``audiorep run`` has a class to find), waits for the job to

@@ -103,7 +103,8 @@ def start_server(tmp_path):
 def write_clip(path, seconds, sr=16000, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
-    y = 0.3 * np.sin(2 * np.pi * 330 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t)) + 0.03 * rng.standard_normal(len(t))
+    tremolo = 0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t)
+    y = 0.3 * np.sin(2 * np.pi * 330 * t) * tremolo + 0.03 * rng.standard_normal(len(t))
     sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
     return path
 
@@ -459,6 +460,7 @@ def test_requests_from_other_sites_are_refused(start_server, short_clip):
 
 def test_prediction_from_an_exported_model(start_server, short_clip, tmp_path):
     torch = pytest.importorskip("torch")
+    from audiorep.errors import ParameterError
     from audiorep.export import export
     from audiorep.extract import features_for_file
     from audiorep.features import FeatureParams
@@ -474,7 +476,7 @@ def test_prediction_from_an_exported_model(start_server, short_clip, tmp_path):
     labels = ["dog", "rain", "sea waves", "crackling fire"]
     export(Seq2SeqAutoencoder(16, units=8, layers=1), MLPClassifier(16, 4, hidden=(8,)), out_dir=tmp_path / "deploy",
            label_names=labels)
-    with pytest.raises(Exception, match="feature store"):
+    with pytest.raises(ParameterError, match="feature store"):
         create_app(model=tmp_path / "deploy")  # export.json alone does not say how to make the features
 
     server = start_server(model=tmp_path / "deploy", model_features=store)
@@ -483,7 +485,7 @@ def test_prediction_from_an_exported_model(start_server, short_clip, tmp_path):
     seen = server.events(job_id)
     assert "predicting" in [s["stage"] for s in seen] and seen[-1]["state"] == "done"
     top = server.client.get(f"/api/jobs/{job_id}/analysis.json").json()["prediction"]
-    assert [p["label"] for p in top] != [] and len(top) == 3 and len({p["label"] for p in top}) == 3
+    assert len(top) == 3 and len({p["label"] for p in top}) == 3
     probabilities = [p["probability"] for p in top]
     assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
 
