@@ -224,6 +224,18 @@ def _decode(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    try:
+        from .serve import serve
+    except ModuleNotFoundError as exc:  # the serve extra is not installed; the message says how to get it
+        print(f"audiorep serve: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    serve(host=args.host, port=args.port, model=args.model, model_features=args.model_features,
+          max_upload_mb=args.max_upload_mb, jobs=args.jobs, max_queued=args.max_queued,
+          expire_minutes=args.expire_minutes, announce=lambda url: print(f"serving {url} (Ctrl-C stops)", flush=True))
+    return 0
+
+
 def _run(args) -> int:
     recipe = None
     if args.epochs is not None:
@@ -431,6 +443,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resample the decoded audio to this rate (default: the input's rate, recorded in the file; "
                         "16000 for files of format version 1)")
     p.add_argument("--model", default=None, help="the codec model that encoded the file (default: the shipped one)")
+
+    p = command("serve", _serve, "run the web app: upload a clip, see its autocorrelogram, encode and decode it",
+                "audiorep serve --port 8000")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (the default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", default=None, metavar="DEPLOYED_MODEL",
+                   help="an 'audiorep export --mlp' directory: uploads also get the model's top-3 classes")
+    p.add_argument("--model-features", default=None, metavar="STORE",
+                   help="the feature store the model was trained on, for its feature settings "
+                        "(when the export does not record them)")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted")
+    p.add_argument("--jobs", type=int, default=2, help="jobs processed at once; the rest wait in a queue")
+    p.add_argument("--max-queued", type=int, default=32, help="jobs that may wait; more uploads get HTTP 503")
+    p.add_argument("--expire-minutes", type=float, default=60.0,
+                   help="finished jobs and their files are kept this long")
 
     p = command("run", _run, "run the whole pipeline: extract, train, represent, evaluate, export",
                 "audiorep run            # on the embedded synthetic dataset")

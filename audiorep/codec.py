@@ -323,8 +323,10 @@ def logmel(y, *, n_mels=N_MELS) -> np.ndarray:
     return _logmel_uncentred(np.pad(np.asarray(y, np.float32), N_FFT // 2), n_mels)
 
 
-def mel_to_magnitude(logmel_db: np.ndarray, *, iterations=30) -> np.ndarray:
+def mel_to_magnitude(logmel_db: np.ndarray, *, iterations=30, cancel=None) -> np.ndarray:
     """dB mel frames (n_mels, T) -> linear STFT magnitudes (T, n_fft // 2 + 1), by non-negative least squares.
+
+    ``cancel`` (a threading.Event) is checked before each iteration; when set, :class:`audiorep.Cancelled` is raised.
 
     Examples
     --------
@@ -340,6 +342,7 @@ def mel_to_magnitude(logmel_db: np.ndarray, *, iterations=30) -> np.ndarray:
     gram = fb.T @ fb
     numer = target @ fb
     for _ in range(iterations):
+        _check_cancel(cancel, "decoding")
         x *= numer / np.maximum(x @ gram, 1e-20)
     return np.sqrt(x).astype(np.float32)
 
@@ -448,7 +451,7 @@ def synthesize(logmel_db: np.ndarray, length: int, *, cancel=None, seed=0) -> np
     >>> synthesize(np.full((64, 5), -30.0), 1024).shape
     (1024,)
     """
-    mag = _upsample_frames(mel_to_magnitude(logmel_db), HOP // GL_HOP)
+    mag = _upsample_frames(mel_to_magnitude(logmel_db, cancel=cancel), HOP // GL_HOP)
     need = 1 + length // GL_HOP
     if mag.shape[0] < need:
         mag = np.concatenate([mag, np.repeat(mag[-1:], need - mag.shape[0], axis=0)])
@@ -947,6 +950,7 @@ def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
     """
     target_sr = None if sr is None else positive_int(sr, "sr")
     mel, info = decode_logmel(in_path, model=model)
+    _check_cancel(cancel, "decoding")
     y = synthesize(mel, info.n_samples, cancel=cancel) if info.n_samples else np.zeros(0, np.float32)
     y = y.astype(np.float32)
     if target_sr is None:

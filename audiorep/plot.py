@@ -16,7 +16,7 @@ from ._util import atomic_path
 from .errors import ParameterError
 
 __all__ = ["plot_waveform", "plot_spectrogram", "plot_autocorrelogram", "autocorrelogram_html", "plot_clip",
-           "plot_confusion", "plot_curves"]
+           "plot_confusion", "plot_curves", "surface_grid"]
 
 
 def _figure(figsize):
@@ -89,12 +89,34 @@ def plot_spectrogram(y, sr, path, *, n_fft=2048, hop_length=512, n_mels=128, tit
     return _save(fig, path)
 
 
-def _grid(acg, max_points=(200, 256)):
+def surface_grid(acg, max_points=(200, 256)):
+    """Thin one clip's autocorrelogram to at most ``max_points`` (frames, lags) for drawing as a surface.
+
+    Every n-th frame and every m-th lag are kept, so the grid stays regular.
+
+    Returns
+    -------
+    times : numpy.ndarray
+        Frame centres in seconds.
+    delays_ms : numpy.ndarray
+        Lags in milliseconds.
+    z : numpy.ndarray
+        (times, delays) correlation values.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep
+    >>> from audiorep.plot import surface_grid
+    >>> y = np.sin(2 * np.pi * 200 * np.arange(8000) / 8000).astype(np.float32)
+    >>> acg = audiorep.autocorrelogram(y, 8000, frame_length=256, hop_length=16)
+    >>> [a.shape for a in surface_grid(acg, max_points=(100, 64))]
+    [(84,), (64,), (84, 64)]
+    """
     values = np.asarray(acg.values)
     if values.ndim != 2:
         raise ParameterError(f"expected one clip's autocorrelogram (frames x lags), got shape {values.shape}")
-    step_t = max(1, values.shape[0] // max_points[0])
-    step_l = max(1, values.shape[1] // max_points[1])
+    step_t = max(1, -(-values.shape[0] // max_points[0]))
+    step_l = max(1, -(-values.shape[1] // max_points[1]))
     times = np.asarray(acg.times)[::step_t]
     delays_ms = np.asarray(acg.lags)[::step_l] * 1000.0
     return times, delays_ms, values[::step_t, ::step_l]
@@ -112,7 +134,7 @@ def plot_autocorrelogram(acg, path, *, title="Autocorrelogram") -> Path:
     >>> plot_autocorrelogram(acg, os.path.join(tempfile.mkdtemp(), "a.png")).exists()
     True
     """
-    times, delays, z = _grid(acg)
+    times, delays, z = surface_grid(acg)
     fig = _figure((8, 5.5))
     ax = fig.add_subplot(projection="3d")
     T, D = np.meshgrid(times, delays, indexing="ij")
@@ -141,7 +163,7 @@ def autocorrelogram_html(acg, path, *, title="Autocorrelogram") -> Path:
         import plotly.graph_objects as go
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise ImportError('the interactive view needs plotly: pip install "audiorep[plot]"') from exc
-    times, delays, z = _grid(acg)
+    times, delays, z = surface_grid(acg)
     fig = go.Figure(go.Surface(x=delays, y=times, z=z, colorscale="Viridis", colorbar={"title": "Correlation"}))
     fig.update_layout(title=title, scene={"xaxis_title": "Delay (ms)", "yaxis_title": "Time (s)",
                                           "zaxis_title": "Correlation"})

@@ -19,7 +19,7 @@ from audiorep.examples import write_synthetic_dataset
 from audiorep.store import read_store
 
 COMMANDS = ["demo", "extract", "augment", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "select",
-            "export", "encode", "decode", "run"]
+            "export", "encode", "decode", "serve", "run"]
 
 
 @pytest.fixture(scope="module")

@@ -334,6 +334,19 @@ def test_cancel_event_stops_encoding_and_leaves_no_file(long_wav, tmp_path, chec
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("checks", [0, 3])
+def test_cancel_event_stops_decoding_before_phase_recovery(tmp_path, checks, cancel_after, monkeypatch):
+    # The mel inversion ahead of Griffin-Lim takes seconds on a long file; it must not run on regardless.
+    arep, out = tmp_path / "t.arep", tmp_path / "t.wav"
+    codec.encode(np.sin(np.arange(4 * SR) * 0.05), arep, sr=SR)
+    monkeypatch.setattr(codec, "griffin_lim", lambda *args, **kwargs: pytest.fail("phase recovery ran"))
+    cancel = cancel_after(checks)
+    with pytest.raises(Cancelled):
+        codec.decode(arep, out, cancel=cancel)
+    assert cancel.checks == -1  # stopped at the first check after the event was set
+    assert sorted(tmp_path.iterdir()) == [arep]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_the_encode_command(long_wav, tmp_path, sig):
     out = tmp_path / "sig.arep"

@@ -10,7 +10,7 @@ import pytest
 MODULES = ["audiorep", "audiorep.dsp", "audiorep.audio", "audiorep.datasets", "audiorep.store", "audiorep.mesh",
            "audiorep.features", "audiorep.extract", "audiorep.examples", "audiorep.plot",
            "audiorep.models.autoencoder", "audiorep.models.classifier", "audiorep.train", "audiorep.evaluate",
-           "audiorep.export", "audiorep.codec"]
+           "audiorep.export", "audiorep.codec", "audiorep.serve.app", "audiorep.serve.analysis"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -20,6 +20,8 @@ def test_docstring_examples(name):
         pytest.importorskip("plotly")
     if name.startswith(("audiorep.models", "audiorep.train", "audiorep.evaluate", "audiorep.export")):
         pytest.importorskip("torch")
+    if name.startswith("audiorep.serve"):
+        pytest.importorskip("audiorep.serve", reason="the serve extra is not installed")
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted > 0, f"{name} has no examples"
