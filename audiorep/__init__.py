@@ -48,7 +48,8 @@ from .errors import (
     StoreError,
 )
 
-__version__ = "0.1.0"
+# One source: pyproject.toml's version, compiled into the core by the build.
+__version__ = _build_info()["version"]
 
 
 def build_info() -> dict:

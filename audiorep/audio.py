@@ -34,7 +34,7 @@ import soxr
 from ._util import check_sr
 from .errors import AudioFormatError, ParameterError
 
-__all__ = ["AudioInfo", "load", "info", "fix_length", "available_formats"]
+__all__ = ["AudioInfo", "load", "info", "fix_length", "resample", "available_formats"]
 
 logger = logging.getLogger(__name__)
 
@@ -345,15 +345,33 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
         y = data.T
 
     if target_sr is not None and target_sr != native_sr:
-        n_out = int(round(y.shape[-1] * target_sr / native_sr))
-        # soxr wants (frames, channels); the channel axis of y is first.
-        resampled = soxr.resample(y.T if y.ndim == 2 else y, native_sr, target_sr, quality="HQ")
-        y = fix_length(resampled.T if y.ndim == 2 else resampled, size=n_out)
+        y = resample(y, native_sr, target_sr)
         out_sr = target_sr
     else:
         out_sr = native_sr
     logger.debug("loaded %s: %s at %s Hz", path, y.shape, out_sr)
     return np.ascontiguousarray(y, dtype=out_dtype), out_sr
+
+
+def resample(y, sr, target_sr) -> np.ndarray:
+    """Resample ``y`` (samples on the last axis; channels first) from ``sr`` to ``target_sr`` with soxr ("HQ").
+
+    The result has ``round(n * target_sr / sr)`` samples and ``y``'s float dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resample(np.zeros(16000, np.float32), 16000, 22050).shape
+    (22050,)
+    """
+    sr, target_sr = check_sr(sr), check_sr(target_sr, "target_sr")
+    y = np.asarray(y)
+    if y.dtype.kind != "f":
+        y = y.astype(np.float32)
+    n_out = int(round(y.shape[-1] * target_sr / sr))
+    # soxr wants (frames, channels); the channel axis of y is first.
+    out = soxr.resample(y.T if y.ndim == 2 else y, sr, target_sr, quality="HQ")
+    return fix_length(out.T if y.ndim == 2 else out, size=n_out).astype(y.dtype, copy=False)
 
 
 def fix_length(y, size, *, axis=-1):

@@ -10,16 +10,14 @@ command that writes several files keeps those it finished (``train`` its checkpo
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from . import pipeline
+from ._console import CANCEL as _CANCEL
+from ._console import QuietStdout, signals_cancel
 from .errors import ParameterError
 
 log = logging.getLogger("audiorep")
@@ -28,8 +26,28 @@ EXIT_ERROR = 1
 EXIT_CANCELLED = 130
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows an option's default once, where it has one worth showing (not for flags or None)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("%(default)" in text or "default" in text or action.required or default in (None, False, 0, [])
+                or default is argparse.SUPPRESS or isinstance(action, (argparse._StoreTrueAction,
+                                                                       argparse._CountAction))
+                or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _progress(args) -> bool:
+    """Progress bars only on a terminal, and never with --no-progress or -q."""
+    return not (args.no_progress or _quiet(args) > 0 or not sys.stderr.isatty())
+
+
+def _quiet(args) -> int:
+    return getattr(args, "quiet", 0) + getattr(args, "sub_quiet", 0) - getattr(args, "verbose", 0) \
+        - getattr(args, "sub_verbose", 0)
 
 
 # ---------------------------------------------------------------- commands
@@ -44,15 +62,13 @@ def _demo(args) -> int:
 def _feature_params(args):
     from .features import FeatureParams
 
-    return FeatureParams(kind=args.kind, sr=args.sr, frame_length=args.frame_length, hop_length=args.hop_length,
-                         n_mels=args.n_mels, max_lag=args.max_lag, lag_bins=args.lag_bins, n_bands=args.n_bands,
-                         fmin=args.fmin, fmax=args.fmax, top_db=args.top_db, duration=args.duration)
+    return FeatureParams(**{name: getattr(args, name) for name in FeatureParams.__dataclass_fields__})
 
 
 def _extract(args) -> int:
     params = _feature_params(args)
     report = pipeline.extract(args.dataset, args.output, params, workers=args.workers, strict=args.strict,
-                              chunk_seconds=args.chunk_seconds, progress=not args.no_progress, cancel=_CANCEL)
+                              chunk_seconds=args.chunk_seconds, progress=_progress(args), cancel=_CANCEL)
     files = report.written and report.seconds
     rate = f"{report.written / report.seconds:.1f} files/s" if files else "-"
     print(f"wrote {report.written} rows to {report.path} ({params.kind}, {params.n_features} values per frame) "
@@ -66,7 +82,7 @@ def _extract(args) -> int:
 
 def _augment(args) -> int:
     report = pipeline.augment(args.dataset, args.output, speeds=args.speeds, sr=args.sr,
-                              progress=not args.no_progress, cancel=_CANCEL)
+                              progress=_progress(args), cancel=_CANCEL)
     print(f"wrote {report.written} speed copies ({', '.join(f'{f}x' for f in args.speeds)}) under {report.path} "
           f"in {report.seconds:.1f} s")
     return 0
@@ -74,6 +90,12 @@ def _augment(args) -> int:
 
 def _info(args) -> int:
     found = pipeline.describe(args.file)
+    if found["kind"] in ("autoencoder", "classifier"):
+        print(f"{args.file}: {found['kind']}, {found['parameters']} parameters")
+        for key in ("config", "embedding_size", "label_names", "feature_params", "training"):
+            if found.get(key) is not None:
+                print(f"  {key}: " + json.dumps(found[key], sort_keys=True))
+        return 0
     if found["kind"] == "audio":
         i = found["info"]
         print(f"{args.file}: {i.format}/{i.subtype}, {i.samplerate} Hz, {i.channels} channel(s), {i.frames} frames "
@@ -114,7 +136,7 @@ def _train(args) -> int:
                             copies=args.augment, seed=args.seed, device=args.device, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience, scaling=args.scaling,
                             mask_time=args.mask_time, mask_freq=args.mask_freq, noise=args.noise,
-                            checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress,
+                            checkpoint=args.checkpoint, resume=args.resume, progress=_progress(args),
                             cancel=_CANCEL)
     copies = f" and {report.copies} copies" if args.augment else ""
     history = report.history
@@ -139,7 +161,7 @@ def _pool(args) -> int:
 def _classifier_options(args) -> dict:
     return dict(hidden=tuple(args.hidden), dropout=args.dropout, epochs=args.epochs, lr=args.lr,
                 ensemble=args.ensemble, seed=args.seed, device=args.device, output_dir=args.output_dir,
-                progress=not args.no_progress)
+                progress=_progress(args))
 
 
 def _print_result(report) -> None:
@@ -199,17 +221,43 @@ def _select(args) -> int:
 
 
 def _export(args) -> int:
-    paths = pipeline.export(args.model, args.output, mlp=args.mlp)
-    for name, p in sorted(paths.items()):
-        print(f"{name}: {p}")
+    first = Path(args.inputs[0])
+    if len(args.inputs) == 1 and first.is_dir():
+        paths = pipeline.export_run(first, args.output, system=args.system, progress=_progress(args), cancel=_CANCEL)
+    else:
+        paths = pipeline.export_system(args.inputs, args.output, autoencoder=args.autoencoder, features=args.features,
+                                       copies=args.augment, seed=args.seed, hidden=tuple(args.hidden),
+                                       dropout=args.dropout, epochs=args.epochs, lr=args.lr, device=args.device)
+    model = pipeline.load_model(args.output)
+    print(f"wrote {paths['system']} and {paths['manifest']}: {len(model.labels)} classes from "
+          f"{', '.join(p['kind'] + ' ' + p['view'] for p in model.manifest['parts'])} at {model.sample_rate} Hz")
     return 0
+
+
+def _predict(args) -> int:
+    results = pipeline.predict(args.model, pipeline.audio_files(args.inputs), top=args.top, workers=args.workers,
+                               progress=_progress(args), cancel=_CANCEL)
+    failed = [r for r in results if r.error]
+    for r in failed:
+        print(f"audiorep predict: {r.error}", file=sys.stderr)
+    text = pipeline.format_predictions(results, fmt=args.format, top=args.top)
+    if args.output:
+        from ._util import atomic_path
+
+        with atomic_path(args.output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(f"wrote {len(results) - len(failed)} predictions to {args.output}"
+              + (f"; {len(failed)} file(s) failed" if failed else ""))
+    else:
+        sys.stdout.write(text)
+    return EXIT_ERROR if failed else 0
 
 
 def _encode(args) -> int:
     from .codec import encode
 
     info = encode(args.audio, args.output, bitrate=args.bitrate_target, quality=args.quality, model=args.model,
-                  cancel=_CANCEL, progress=not args.no_progress)
+                  cancel=_CANCEL, progress=_progress(args))
     print(f"wrote {args.output}: {info.duration:.2f} s (input at {info.input_sr} Hz, coded at {info.sr} Hz) "
           f"in {info.n_bytes} bytes "
           f"({info.kbps:.2f} kbit/s, quantiser step {info.step:.4g})")
@@ -230,8 +278,7 @@ def _serve(args) -> int:
     except ModuleNotFoundError as exc:  # the serve extra is not installed; the message says how to get it
         print(f"audiorep serve: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    serve(host=args.host, port=args.port, model=args.model, model_features=args.model_features,
-          max_upload_mb=args.max_upload_mb, jobs=args.jobs, max_queued=args.max_queued,
+    serve(host=args.host, port=args.port, model=args.model, max_upload_mb=args.max_upload_mb, jobs=args.jobs, max_queued=args.max_queued,
           expire_minutes=args.expire_minutes, announce=lambda url: print(f"serving {url} (Ctrl-C stops)", flush=True))
     return 0
 
@@ -241,7 +288,7 @@ def _run(args) -> int:
     if args.epochs is not None:
         recipe = (pipeline.Recipe.demo if args.dataset is None else pipeline.Recipe.default)(epochs=args.epochs)
     report = pipeline.run(args.dataset, args.output, recipe, workers=args.workers, seed=args.seed,
-                          progress=not args.no_progress, cancel=_CANCEL, echo=print)
+                          progress=_progress(args), cancel=_CANCEL, echo=print)
     for name, system in report.systems.items():
         print(f"{name:>8}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
     print(f"wrote {report.path} ({report.seconds:.0f} s)")
@@ -271,30 +318,40 @@ def _add_feature_options(p, *, kind=True):
                        help="pad or crop every file to this many seconds (ESC clips: 5)")
 
 
-def _add_classifier_options(p) -> None:
+def _add_classifier_options(p, *, evaluation: bool = True) -> None:
     p.add_argument("--hidden", type=int, nargs="+", default=[150, 150], help="MLP hidden layer widths")
     p.add_argument("--dropout", type=float, default=0.4, help="MLP dropout")
     p.add_argument("--epochs", type=int, default=400, help="MLP training epochs (full batch)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--ensemble", type=int, default=1,
-                   help="classifiers per fold (different seeds) whose probabilities are averaged")
     p.add_argument("--seed", type=int, default=0, help="seeds the classifiers (and drawn folds)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if evaluation:
+        p.add_argument("--ensemble", type=int, default=1,
+                       help="classifiers per fold (different seeds) whose probabilities are averaged")
+        p.add_argument("--output-dir", default="evaluation", help="where confusion.txt/.png and cv.json go")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="audiorep", formatter_class=_Formatter,
         description="Learn representations from audio.\n\nExample: audiorep run")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
+    parser.add_argument("--version", action="version", version=f"audiorep {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    for where, prefix in ((parser, ""), (common, "sub_")):  # accepted before and after the command
+        where.add_argument("-v", "--verbose", action="count", default=0, dest=f"{prefix}verbose",
+                           help="more log output, with timestamps (-vv: debug)")
+        where.add_argument("-q", "--quiet", action="count", default=0, dest=f"{prefix}quiet",
+                           help="no progress bars, no summary, only errors")
+    common.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (they are shown only on a terminal anyway)")
 
     def command(name, func, help_text, example):
         p = sub.add_parser(name, help=help_text, description=f"{help_text}\n\nExample:\n  {example}",
-                           formatter_class=_Formatter)
+                           formatter_class=_Formatter, parents=[common])
         p.set_defaults(func=func)
         return p
 
@@ -308,7 +365,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-seconds", type=float, default=None, help="split files into chunks of this length")
     p.add_argument("--workers", type=int, default=1, help="files processed in parallel")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = command("augment", _augment, "write speed-perturbed copies of a dataset's clips, for training only",
                 "audiorep augment ../shared/data/esc10 -o esc10_speed/ --speeds 0.9 1.1")
@@ -317,42 +373,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speeds", type=float, nargs="+", default=[0.9, 1.1], metavar="FACTOR",
                    help="playback speeds in [0.5, 2] (pitch and tempo together); default 0.9 1.1")
     p.add_argument("--sr", type=int, default=None, help="sample rate of the copies (default: each clip's own)")
-    p.add_argument("--no-progress", action="store_true")
 
-    p = command("info", _info, "describe an audio file or a feature store", "audiorep info clip.ogg")
-    p.add_argument("file")
+    p = command("info", _info, "describe an audio file, a feature store or a model file", "audiorep info clip.ogg")
+    p.add_argument("file", help="an audio file, a feature store (.parquet) or a model written by audiorep")
 
     p = command("obj", _obj, "write the autocorrelogram of an audio file as a Wavefront OBJ mesh",
                 "audiorep obj clip.ogg -o clip.obj")
-    p.add_argument("audio")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("audio", help="the audio file")
+    p.add_argument("-o", "--output", required=True, help="the OBJ file to write")
     _add_feature_options(p, kind=False)
     p.add_argument("--normals", action="store_true", help="also write vertex normals")
 
     p = command("plot", _plot, "write waveform, 3-D autocorrelogram and spectrogram figures of a clip",
                 "audiorep plot clip.ogg -o figures/")
-    p.add_argument("audio")
+    p.add_argument("audio", help="the audio file")
     p.add_argument("-o", "--output", required=True, help="directory for the PNG and HTML files")
     _add_feature_options(p, kind=False)
 
     p = command("train", _train, "train a sequence-to-sequence autoencoder on a feature store",
                 "audiorep train features.parquet -o ae.pt --epochs 64")
-    p.add_argument("features")
+    p.add_argument("features", help="the feature store to learn from")
     p.add_argument("-o", "--output", required=True, help="model file to write")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--units", type=int, default=256)
-    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
+    p.add_argument("--epochs", type=int, default=50, help="most epochs (early stopping may end sooner)")
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--layers", type=int, default=2, help="stacked recurrent layers in encoder and decoder")
+    p.add_argument("--units", type=int, default=256, help="units per recurrent layer and direction")
+    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent cell")
     p.add_argument("--bidirectional", action="store_true", help="bidirectional encoder")
     p.add_argument("--bidirectional-decoder", action="store_true",
                    help="bidirectional decoder (needs --teacher-forcing 1.0)")
-    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the output")
     p.add_argument("--teacher-forcing", type=float, default=0.0, help="share of decoder steps fed the true frame")
     p.add_argument("--no-reverse", action="store_true", help="reconstruct in time order, not reversed")
     p.add_argument("--patience", type=int, default=10, help="epochs without held-out improvement before stopping")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds initialisation, the held-out split and shuffling")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--scaling", choices=("dimension", "global"), default="dimension",
                    help="standardise each feature dimension, or all with one mean and std")
@@ -374,21 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "excluded or early-stopping clips are left out")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    p.add_argument("--no-progress", action="store_true")
 
     p = command("represent", _represent, "encode a feature store into representations",
                 "audiorep represent ae.pt features.parquet -o reps.parquet")
-    p.add_argument("model")
-    p.add_argument("features")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("model", help="the autoencoder model file")
+    p.add_argument("features", help="the feature store to encode (extracted like the model's)")
+    p.add_argument("-o", "--output", required=True, help="the representation store to write")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--readout", choices=("final", "pooled", "pooled+final"), default=None,
                    help="read the encoder this way instead of the model's own readout")
 
     p = command("pool", _pool, "summarise each row of a feature store by its mean and std over time "
                 "(the no-autoencoder baseline)", "audiorep pool features.parquet -o stats.parquet")
-    p.add_argument("features")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("features", help="the feature store to summarise")
+    p.add_argument("-o", "--output", required=True, help="the representation store to write")
 
     p = command("evaluate", _evaluate, "cross-validate an MLP on representations (several files are fused)",
                 "audiorep evaluate reps.parquet --repeats 5 --output-dir results/")
@@ -396,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="representation stores, fused in order; {fold} in a file name (ae_x{fold}.parquet) "
                         "gives each held-out fold its own store, e.g. from an autoencoder trained without it")
     p.add_argument("--k", type=int, default=None, help="random stratified folds instead of the data's folds")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=5, help="repeats of the cross-validation (seeds)")
     p.add_argument("--augment", nargs="+", type=Path, default=None, metavar="STORE",
                    help="extra training rows (altered copies of the clips, from 'audiorep augment'), one store per "
                         "input, fused alike, or several such groups, joined; each copy takes its clip's fold and "
@@ -411,33 +465,51 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NAME=FILE[,FILE...]: a fusion of representation stores ({fold} as for evaluate); "
                         "without NAME= the text itself is the name")
     p.add_argument("--k", type=int, default=None, help="random stratified folds (drawn once) instead of the data's")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=5, help="repeats of the cross-validation (seeds)")
     p.add_argument("--inner-repeats", type=int, default=1, help="repeats of each inner cross-validation")
     p.add_argument("--augment", action="append", default=None, metavar="NAME=FILE[,FILE...]",
                    help="extra training rows for candidate NAME, as evaluate --augment (repeat for other "
                         "candidates); rows from a held-out fold's clips are never used, inside or outside")
     _add_classifier_options(p)
 
-    p = command("export", _export, "export TorchScript files for deployment",
-                "audiorep export ae.pt --mlp mlp.pt -o deploy/")
-    p.add_argument("model")
-    p.add_argument("--mlp", default=None)
-    p.add_argument("-o", "--output", required=True)
+    p = command("export", _export, "export an evaluated system (or one of a run's) as a deployable model",
+                "audiorep export audiorep-run/ -o deploy/   # or: audiorep export pool_mel.parquet "
+                "ae_x{fold}.parquet --autoencoder ae.pt --features mel.parquet -o deploy/")
+    p.add_argument("inputs", nargs="+",
+                   help="the representation stores of the system, as given to evaluate (at most one learned), "
+                        "or the directory of an 'audiorep run'")
+    p.add_argument("-o", "--output", required=True, help="directory for system.pt and model.json")
+    p.add_argument("--system", choices=("learned", "pooled", "fused"), default="fused",
+                   help="with a run directory: which of its systems")
+    p.add_argument("--autoencoder", default=None,
+                   help="the model of the learned input (for a {fold} store: one trained on every fold)")
+    p.add_argument("--features", default=None, help="the feature store that autoencoder reads (with a {fold} store)")
+    p.add_argument("--augment", nargs="+", default=None, metavar="STORE",
+                   help="extra training rows for the classifier, as evaluate --augment")
+    _add_classifier_options(p, evaluation=False)
+
+    p = command("predict", _predict, "classify audio files with a deployed model",
+                "audiorep predict deploy/ new_clips/ -o predictions.csv --top 3")
+    p.add_argument("model", help="a deployed model (the directory audiorep export wrote)")
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files, or folders searched for them")
+    p.add_argument("-o", "--output", default=None, help="write the predictions here (default: standard output)")
+    p.add_argument("--top", type=int, default=3, help="classes listed per file, most probable first")
+    p.add_argument("--workers", type=int, default=1, help="files whose features are computed at once (-1: all cores)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
 
     p = command("encode", _encode, "compress an audio file with the learned codec into an .arep file",
                 "audiorep encode clip.ogg -o clip.arep --bitrate-target 4")
-    p.add_argument("audio")
+    p.add_argument("audio", help="the audio file to compress")
     p.add_argument("-o", "--output", required=True, help="the .arep file to write")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--bitrate-target", type=float, default=None, metavar="KBPS",
                       help="aim for this many kbit/s (default: --quality 50)")
     rate.add_argument("--quality", type=float, default=None, metavar="Q", help="0 (smallest) .. 100 (best)")
     p.add_argument("--model", default=None, help="codec model file (default: the one shipped with audiorep)")
-    p.add_argument("--no-progress", action="store_true")
 
     p = command("decode", _decode, "decode an .arep file into a WAV file (at the input's rate unless --sr)",
                 "audiorep decode clip.arep -o clip.wav --sr 44100")
-    p.add_argument("arep")
+    p.add_argument("arep", help="the .arep file")
     p.add_argument("-o", "--output", required=True, help="the WAV file to write")
     p.add_argument("--sr", type=int, default=None,
                    help="resample the decoded audio to this rate (default: the input's rate, recorded in the file; "
@@ -447,12 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", _serve, "run the web app: upload a clip, see its autocorrelogram, encode and decode it",
                 "audiorep serve --port 8000")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (the default: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--model", default=None, metavar="DEPLOYED_MODEL",
-                   help="an 'audiorep export --mlp' directory: uploads also get the model's top-3 classes")
-    p.add_argument("--model-features", default=None, metavar="STORE",
-                   help="the feature store the model was trained on, for its feature settings "
-                        "(when the export does not record them)")
+                   help="an 'audiorep export' directory: uploads also get the model's top-3 classes")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted")
     p.add_argument("--jobs", type=int, default=2, help="jobs processed at once; the rest wait in a queue")
     p.add_argument("--max-queued", type=int, default=32, help="jobs that may wait; more uploads get HTTP 503")
@@ -466,75 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="autoencoder epochs (default: the recipe's)")
     p.add_argument("--workers", type=int, default=1,
                    help="autoencoders trained side by side, one process each (-1: one per core)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="seeds the autoencoders and the classifiers")
     return parser
-
-
-# Set when Ctrl-C or SIGTERM arrives. The signal also raises KeyboardInterrupt, but where it lands
-# in a C callback (soundfile reads files through cffi callbacks) the exception is swallowed; the
-# long-running commands poll this event between blocks, so they stop all the same.
-_CANCEL = threading.Event()
-
-
-@contextlib.contextmanager
-def _signals_cancel():
-    """Treat Ctrl-C and SIGTERM alike: set the cancel event and raise KeyboardInterrupt."""
-    def handler(signum, frame):
-        _CANCEL.set()
-        raise KeyboardInterrupt
-
-    _CANCEL.clear()
-    previous = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(sig) is signal.SIG_IGN:
-                continue  # e.g. a background job: whoever ignored it meant it
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave the signals alone
-        pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-        _CANCEL.clear()
-
-
-class _QuietOnBrokenPipe:
-    """A stdout that goes quiet, instead of raising, once its reader has gone (``audiorep ... | head``).
-
-    The command carries on and writes its files; only the rest of its printed output is dropped.
-    """
-
-    def __init__(self, stream):
-        self._stream = stream
-        self._broken = False
-
-    def _silence(self) -> None:
-        self._broken = True
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)  # so that the final flush at exit cannot fail either
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
-
-    def write(self, text):
-        if not self._broken:
-            try:
-                return self._stream.write(text)
-            except BrokenPipeError:
-                self._silence()
-        return len(text)
-
-    def flush(self) -> None:
-        if not self._broken:
-            try:
-                self._stream.flush()
-            except BrokenPipeError:
-                self._silence()
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
 
 
 def _dispatch(args) -> int:
@@ -556,16 +558,18 @@ def _dispatch(args) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
-    logging.basicConfig(level=min(max(logging.DEBUG, level), logging.CRITICAL), format="%(levelname)s: %(message)s")
+    quiet = _quiet(args)
+    level = min(max(logging.DEBUG, logging.WARNING + 10 * quiet), logging.CRITICAL)
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s" if quiet < 0 else "%(levelname)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     from .errors import Cancelled
 
-    stdout, sys.stdout = sys.stdout, _QuietOnBrokenPipe(sys.stdout)
+    stdout, sys.stdout = sys.stdout, QuietStdout(sys.stdout, silent=quiet > 0)
     try:
-        with _signals_cancel():
+        with signals_cancel():
             return _dispatch(args)
     except (KeyboardInterrupt, Cancelled):
         print(f"audiorep {args.command}: cancelled", file=sys.stderr)

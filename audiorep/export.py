@@ -24,7 +24,7 @@ from .models import MLPClassifier, Seq2SeqAutoencoder, Standardizer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["export", "load_torchscript", "script"]
+__all__ = ["export", "export_system", "load_system", "load_torchscript", "script"]
 
 # torch 2.13 deprecates TorchScript with exactly these messages; users still deploy it, so the
 # export path silences these three and nothing else.
@@ -223,3 +223,198 @@ def export(model: Seq2SeqAutoencoder, mlp: Optional[MLPClassifier] = None, *, ou
     paths["manifest"] = out / "export.json"
     log.info("exported %s to %s", ", ".join(sorted(paths)), out)
     return paths
+
+
+# ---------------------------------------------------------------- deployable systems
+
+MODEL_FORMAT = "audiorep-model"
+MODEL_FORMAT_VERSION = 1
+
+
+class PooledPart(nn.Module):
+    """One view's frames (batch, time, F) -> their mean and std over time (batch, 2F)."""
+
+    view: str
+
+    def __init__(self, view: str):
+        super().__init__()
+        self.view = view
+
+    def forward(self, views: Dict[str, Tensor]) -> Tensor:
+        x = views[self.view]
+        return torch.cat([x.mean(1), x.std(1, unbiased=False)], dim=1)
+
+
+class LearnedPart(nn.Module):
+    """One view's frames -> an autoencoder's representation (its own readout)."""
+
+    view: str
+
+    def __init__(self, view: str, autoencoder: Seq2SeqAutoencoder):
+        super().__init__()
+        self.view = view
+        self.autoencoder = autoencoder
+
+    def forward(self, views: Dict[str, Tensor]) -> Tensor:
+        return self.autoencoder.encode(views[self.view])
+
+
+class SystemExport(nn.Module):
+    """Feature views -> class probabilities: every part, fused in order, then the classifier.
+
+    ``forward`` takes a dict of view name -> (batch, time, F) raw features, computed as the
+    manifest's ``views`` say; ``labels()`` names the probability columns.
+    """
+
+    label_names: List[str]
+
+    def __init__(self, parts: List[nn.Module], classifier: ClassifierExport, label_names: List[str]):
+        super().__init__()
+        self.parts = nn.ModuleList(parts)
+        self.classifier = classifier
+        self.label_names = label_names
+
+    def forward(self, views: Dict[str, Tensor]) -> Tensor:
+        fused: List[Tensor] = []
+        for part in self.parts:
+            fused.append(part(views))
+        return torch.softmax(self.classifier(torch.cat(fused, dim=1)), dim=1)
+
+    @torch.jit.export
+    def labels(self) -> List[str]:
+        return self.label_names
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest_checksum(manifest: dict) -> str:
+    import hashlib
+
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def export_system(parts: Sequence[dict], views: Dict[str, dict], mlp: MLPClassifier, scaler, label_names,
+                  out_dir, *, info: Optional[dict] = None) -> Dict[str, Path]:
+    """Write a deployable system: ``system.pt`` (feature views -> probabilities) and ``model.json``.
+
+    Parameters
+    ----------
+    parts : sequence of dict
+        The fused representation, in order: ``{"kind": "pooled", "view": NAME}`` or
+        ``{"kind": "learned", "view": NAME, "autoencoder": Seq2SeqAutoencoder}``.
+    views : dict of str -> dict
+        Each view's :class:`~audiorep.features.FeatureParams` settings (a fixed ``sr`` each).
+    mlp, scaler, label_names
+        The classifier of the fused representation, its input standardisation, the class names.
+    out_dir : path
+        Created if missing; ``model.json`` is written last, so a directory without it is incomplete.
+    info : dict, optional
+        Provenance kept in the manifest (how the system was evaluated, its inputs).
+
+    Returns
+    -------
+    dict
+        ``{"system": path, "manifest": path}``.
+    """
+    from . import __version__
+
+    if not isinstance(mlp, MLPClassifier):
+        raise TypeError(f"mlp must be an MLPClassifier, got {type(mlp).__name__}")
+    modules, described, width = [], [], 0
+    for i, part in enumerate(parts):
+        view = part.get("view")
+        if view not in views:
+            raise ParameterError(f"part {i} reads view {view!r}, which is not one of {sorted(views)}")
+        if part.get("kind") == "pooled":
+            size = 2 * _view_width(views[view])
+            modules.append(PooledPart(view))
+            described.append({"kind": "pooled", "view": view, "size": size})
+        elif part.get("kind") == "learned":
+            ae = part.get("autoencoder")
+            if not isinstance(ae, Seq2SeqAutoencoder):
+                raise TypeError(f"part {i} needs an autoencoder, got {type(ae).__name__}")
+            if ae.n_features != _view_width(views[view]):
+                raise ParameterError(f"part {i}: the autoencoder reads {ae.n_features} values per frame, view "
+                                     f"{view!r} has {_view_width(views[view])}")
+            size = ae.embedding_size
+            modules.append(LearnedPart(view, copy.deepcopy(ae).cpu().eval()))
+            described.append({"kind": "learned", "view": view, "size": size, "readout": ae.readout,
+                              "autoencoder_config": ae.config})
+        else:
+            raise ParameterError(f"part {i} has kind {part.get('kind')!r}; expected 'pooled' or 'learned'")
+        width += size
+    rates = {name: v.get("sr") for name, v in views.items()}
+    if any(r is None for r in rates.values()) or len(set(rates.values())) != 1:
+        raise ParameterError(f"a deployable system needs one fixed sample rate for every view, got {rates}; "
+                             "extract the features with --sr")
+    n_inputs, n_classes = mlp.config["n_inputs"], mlp.config["n_classes"]
+    if n_inputs != width:
+        raise ParameterError(f"the classifier takes {n_inputs} inputs, the parts give {width}")
+    label_names = [str(x) for x in label_names]
+    if len(label_names) != n_classes:
+        raise ParameterError(f"got {len(label_names)} label names for a {n_classes}-class classifier")
+    system = SystemExport(modules, ClassifierExport(copy.deepcopy(mlp).cpu().eval(), _as_scaler(scaler, n_inputs)),
+                          label_names)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"system": out / "system.pt", "manifest": out / "model.json"}
+    _save_script(system, paths["system"])
+    manifest = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "audiorep_version": __version__,
+                "torch_version": torch.__version__, "sample_rate": next(iter(rates.values())),
+                "views": views, "parts": described, "label_names": label_names,
+                "classifier_config": mlp.config, "files": {"system.pt": _sha256(paths["system"])},
+                "info": info or {}}
+    manifest["checksum"] = _manifest_checksum(manifest)
+    with atomic_path(paths["manifest"]) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    log.info("exported a %d-class system of %d part(s) to %s", n_classes, len(parts), out)
+    return paths
+
+
+def _view_width(view: dict) -> int:
+    from .features import FeatureParams
+
+    return FeatureParams(**view).n_features
+
+
+def load_system(path, *, device="cpu"):
+    """Read a directory written by :func:`export_system`: ``(manifest, system)``, both checked.
+
+    The manifest's checksum and every file's SHA-256 must match, so a damaged or edited
+    artefact is refused (``ParameterError`` naming the file) rather than run.
+    """
+    from .features import FeatureParams
+
+    out = Path(path)
+    manifest_path = out / "model.json" if out.is_dir() else out
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no deployed model at {path} (expected a directory with model.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{manifest_path}: not a model manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise ParameterError(f"{manifest_path}: not an audiorep model manifest")
+    if manifest.get("format_version", 0) > MODEL_FORMAT_VERSION:
+        raise ParameterError(f"{manifest_path}: model format {manifest.get('format_version')} is newer than this "
+                             f"audiorep reads ({MODEL_FORMAT_VERSION})")
+    if manifest.get("checksum") != _manifest_checksum(manifest):
+        raise ParameterError(f"{manifest_path}: the manifest does not match its checksum (edited or damaged)")
+    for name, digest in manifest["files"].items():
+        file = manifest_path.parent / name
+        if not file.is_file():
+            raise FileNotFoundError(f"{file}: missing from the deployed model")
+        if _sha256(file) != digest:
+            raise ParameterError(f"{file}: does not match the checksum in {manifest_path} (edited or damaged)")
+    for name, view in manifest["views"].items():
+        FeatureParams(**{k: v for k, v in view.items() if k in FeatureParams.__dataclass_fields__})
+    return manifest, load_torchscript(manifest_path.parent / "system.pt", device=device)

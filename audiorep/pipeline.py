@@ -44,25 +44,33 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "AugmentReport",
+    "DeployedModel",
     "EvaluationReport",
     "FOLD_FIELD",
     "PoolReport",
+    "Prediction",
     "Recipe",
     "RepresentReport",
     "Representations",
     "RunReport",
     "TrainReport",
+    "audio_files",
     "augment",
     "describe",
     "evaluate",
     "export",
+    "export_run",
+    "export_system",
     "extract",
     "figures",
     "fold_files",
+    "format_predictions",
     "load_copies",
+    "load_model",
     "load_representations",
     "mesh",
     "pool",
+    "predict",
     "represent",
     "run",
     "select",
@@ -97,18 +105,23 @@ def self_check() -> dict:
 
 
 def describe(path) -> dict:
-    """What a file is: ``{"kind": "audio", "info": AudioInfo}`` or ``{"kind": "store", ...}``.
+    """What a file is: ``{"kind": "audio", "info": AudioInfo}``, ``{"kind": "store", ...}`` or a model.
 
     A feature store is described by its rows, frame counts, folds, classes (with row counts)
-    and feature parameters; anything else is read as audio (:func:`audiorep.audio.info`).
+    and feature parameters; a model file written by audiorep (``"autoencoder"``,
+    ``"classifier"``) by its settings and provenance; anything else is read as audio
+    (:func:`audiorep.audio.info`).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(2, "no such file", str(path))
-    is_store = False
+    magic = b""
     if path.is_file():
         with open(path, "rb") as handle:
-            is_store = handle.read(4) == b"PAR1"
+            magic = handle.read(4)
+    if magic == b"PK\x03\x04" and path.suffix in (".pt", ".pth", ".ckpt"):  # a torch file
+        return _describe_model(path)
+    is_store = magic == b"PAR1"
     if not is_store:
         from .audio import info
 
@@ -121,6 +134,23 @@ def describe(path) -> dict:
             "frames": None if frames is None else (int(frames.min()), int(frames.max())),
             "classes": {name: int(np.sum(table.label_numeric == k)) for k, name in sorted(table.label_map.items())},
             "params": table.params}
+
+
+def _describe_model(path: Path) -> dict:
+    from .evaluate import load_classifier
+    from .train import load_model, model_training_info
+
+    try:
+        ae, params = load_model(path)
+    except ParameterError:
+        pass
+    else:
+        return {"kind": "autoencoder", "config": ae.config, "embedding_size": ae.embedding_size,
+                "parameters": sum(p.numel() for p in ae.parameters()), "feature_params": params,
+                "training": model_training_info(path)}
+    mlp, _, names = load_classifier(path)  # raises ParameterError naming the file if it is no classifier
+    return {"kind": "classifier", "config": mlp.config, "label_names": names,
+            "parameters": sum(p.numel() for p in mlp.parameters())}
 
 
 def mesh(audio, output, *, sr=None, frame_length=2048, hop_length=512, max_lag=None, normals=False):
@@ -673,7 +703,7 @@ class Recipe:
     @classmethod
     def demo(cls, *, epochs: int | None = None) -> "Recipe":
         """The small recipe for the synthetic example set that ships with the package."""
-        frames = {"frame_length": 512, "hop_length": 256}
+        frames = {"sr": 16000, "frame_length": 512, "hop_length": 256}
         return cls(views={"mel": {"kind": "mel", "n_mels": 40, **frames},
                           "cg": {"kind": "correlogram", "n_bands": 8, "lag_bins": 8, **frames}},
                    learn_from="mel",
@@ -869,12 +899,6 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
         systems[system] = {"mean": result.mean, "std": result.std, "inputs": inputs, "fold_ids": result.fold_ids,
                            "folds": result.fold_accuracies.mean(axis=0).tolist()}
         say(f"  {system}: {100 * result.mean:.1f} % +- {100 * result.std:.1f}")
-    if recipe.export:
-        ae_file = work / "ae.pt"
-        step("represent ae (all clips)", work / "ae.parquet", represent, ae_file, features, work / "ae.parquet")
-        step("classifier (all clips)", work / "mlp.pt", evaluate, [work / "ae.parquet"], repeats=1, seed=seed,
-             save_mlp=work / "mlp.pt", **settings)
-        step("export", work / "deploy" / "export.json", export, ae_file, work / "deploy", mlp=work / "mlp.pt")
     seconds = time.perf_counter() - start
     document = {**{name: {"mean": s["mean"], "std": s["std"]} for name, s in systems.items()},
                 "folds": [{"fold": f, **{name: s["folds"][i] for name, s in systems.items()}}
@@ -882,4 +906,320 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
                 "systems": systems, "seconds": seconds, "steps": steps, "workers": workers, **wanted}
     with atomic_path(work / "report.json") as tmp:
         tmp.write_text(json.dumps(document, indent=1))
+    if recipe.export:
+        step("export", work / "deploy" / "model.json", export_run, work, work / "deploy", system="fused",
+             progress=progress, cancel=cancel)
     return RunReport(work / "report.json", systems, seconds, steps)
+
+
+# ---------------------------------------------------------------- deployable systems and predictions
+
+_NOT_FEATURE_SETTINGS = ("audiorep_version", "chunk_seconds")
+
+
+def _view_of(params: dict, where: str) -> dict:
+    from .features import FeatureParams
+
+    if params.get("chunk_seconds") is not None:
+        raise ParameterError(f"{where} was extracted in chunks of {params['chunk_seconds']} s; a deployed system "
+                             "classifies whole files")
+    view = {k: v for k, v in params.items() if k not in _NOT_FEATURE_SETTINGS}
+    try:
+        FeatureParams(**view)
+    except TypeError as exc:
+        raise ParameterError(f"{where} does not record usable feature settings ({exc})") from None
+    return view
+
+
+def export_system(inputs, output, *, autoencoder=None, features=None, copies=None, seed: int = 0,
+                  hidden=(150, 150), dropout: float = 0.4, epochs: int = 400, lr: float = 1e-3, device="cpu",
+                  info: Mapping | None = None) -> dict:
+    """Export an evaluated system (the stores :func:`evaluate` fused) as one deployable directory.
+
+    The classifier is trained on every row (and on ``copies``, as in :func:`evaluate`), and the
+    system is written with :func:`audiorep.export.export_system`: ``system.pt`` and ``model.json``
+    (feature settings of every view, the fusion order, label names, standardisation inside,
+    versions and checksums). :func:`predict` reads it.
+
+    Parameters
+    ----------
+    inputs : sequence of paths
+        The representation stores, in fusion order: pooled statistics (:func:`pool`) and at
+        most one learned representation (:func:`represent`). A per-fold template
+        (``ae_x{fold}.parquet``) stands for its final model: give ``autoencoder``, trained on
+        every fold, and the ``features`` store it reads, and the classifier trains on that
+        model's representations of every clip.
+    autoencoder : path, optional
+        The model of the learned input.
+    features : path, optional
+        The feature store the autoencoder reads (needed with a per-fold template).
+    copies : sequence of paths, optional
+        Extra training rows for the classifier, as for :func:`evaluate` (not with a template).
+    """
+    from .evaluate import train_classifier
+    from .export import export_system as write_system
+    from .store import read_store
+    from .train import load_model, model_training_info
+    from .train import represent as encode
+
+    inputs = [str(p) for p in inputs]
+    if not inputs:
+        raise ParameterError("give the representation stores of the system to export")
+    parts, views, matrices, table = [], {}, [], None
+    learned = 0
+    for path in inputs:
+        member = str(fold_files(path)[min(fold_files(path))]) if FOLD_FIELD in path else path
+        store = read_store(member)
+        if table is None:
+            table = store
+        _same_rows(store, table, member, inputs[0])
+        params = store.params
+        view = _view_of(params.get("features", {}), member)
+        name = next((n for n, v in views.items() if v == view), None)
+        if name is None:
+            name = view["kind"] if view["kind"] not in views else f"{view['kind']}{len(views)}"
+        views[name] = view
+        if params.get("kind") == "mean+std":
+            parts.append({"kind": "pooled", "view": name})
+            matrices.append(np.stack([f.reshape(-1) for f in store.features]))
+            continue
+        if params.get("kind") != "representation":
+            raise ParameterError(f"{member} is neither pooled statistics nor an autoencoder's representations")
+        learned += 1
+        if learned > 1:
+            raise ParameterError("a deployed system holds at most one learned representation")
+        if autoencoder is None:
+            raise ParameterError(f"{path} is an autoencoder's representation: give the model (autoencoder=...)")
+        ae, model_params = load_model(autoencoder, expected_feature_params=params["features"])
+        readout = params.get("readout", ae.readout)
+        if ae.readout != readout:  # the store was read out another way than the model's own
+            reread = type(ae)(**{**ae.config, "readout": readout})
+            reread.load_state_dict(ae.state_dict())
+            ae = reread.eval()
+        if FOLD_FIELD in path:
+            if model_training_info(autoencoder).get("excluded_folds"):
+                raise ParameterError(f"{autoencoder} was trained without folds "
+                                     f"{model_training_info(autoencoder)['excluded_folds']}; the deployed model of "
+                                     f"{path} is one trained on every fold")
+            if features is None:
+                raise ParameterError(f"{path} holds one store per fold: give the feature store the final "
+                                     "autoencoder reads (features=...)")
+            feats = read_store(features)
+            _same_rows(feats, table, str(features), inputs[0])
+            matrices.append(encode(ae, feats.stacked(), readout=readout))
+        else:
+            if Path(autoencoder).name != params.get("model"):
+                raise ParameterError(f"{member} was made by {params.get('model')}, not {Path(autoencoder).name}")
+            matrices.append(np.stack([f.reshape(-1) for f in store.features]))
+        parts.append({"kind": "learned", "view": name, "autoencoder": ae})
+    x, y = np.concatenate(matrices, axis=1), table.label_numeric
+    if copies:
+        if any(FOLD_FIELD in p for p in inputs):
+            raise ParameterError("copies cannot join the classifier of a system with a per-fold template")
+        extra, source = load_copies(copies, len(inputs), Representations(table, x, inputs), "copies")
+        x, y = np.concatenate([x, extra]), np.concatenate([y, y[source]])
+    mlp, scaler = train_classifier(x, y, n_classes=max(table.label_map) + 1, hidden=tuple(hidden), dropout=dropout,
+                                   epochs=epochs, lr=lr, seed=seed, device=device)
+    names = [table.label_map[k] for k in sorted(table.label_map)]
+    provenance = {"inputs": inputs, "autoencoder": None if autoencoder is None else str(autoencoder),
+                  "copies": [str(p) for p in copies or []], "seed": seed, "rows": int(len(x)),
+                  "classifier": {"hidden": list(hidden), "dropout": dropout, "epochs": epochs, "lr": lr},
+                  **dict(info or {})}
+    return write_system(parts, views, mlp, scaler, names, output, info=provenance)
+
+
+def export_run(workdir, output, *, system: str = "fused", progress: bool = False, cancel=None) -> dict:
+    """Export one system that :func:`run` evaluated in ``workdir`` (``"learned"``, ``"pooled"`` or ``"fused"``).
+
+    A per-fold system is deployed with an autoencoder trained on every fold, with the run's
+    recipe and seed; it is trained here unless the run already made it (``ae.pt``).
+    """
+    work = Path(workdir)
+    recorded, report_path = work / "recipe.json", work / "report.json"
+    if not recorded.is_file() or not report_path.is_file():
+        raise FileNotFoundError(f"{work} holds no finished run (recipe.json and report.json)")
+    report = json.loads(report_path.read_text())
+    if system not in report.get("systems", {}):
+        raise ParameterError(f"system={system!r} is not one of the run's systems {sorted(report.get('systems', {}))}")
+    run_info = json.loads(recorded.read_text())
+    recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"])})
+    inputs = report["systems"][system]["inputs"]
+    features = work / f"{recipe.learn_from}.parquet"
+    autoencoder = None
+    if any("ae" in Path(p).name for p in inputs):
+        autoencoder = work / "ae.pt"
+        if not autoencoder.exists():
+            copies = [work / f"copies_{recipe.learn_from}.parquet"] if recipe.speeds else []
+            train(features, autoencoder, config=recipe.autoencoder, seed=run_info["seed"], copies=copies,
+                  progress=progress, cancel=cancel, **recipe.training)
+    classifier = dict(recipe.classifier)
+    classifier.pop("repeats", None)
+    evaluated = {key: report["systems"][system][key] for key in ("mean", "std", "folds")}
+    return export_system(inputs, output, autoencoder=autoencoder, features=features, seed=run_info["seed"],
+                         info={"run": str(work), "system": system, "cross_validation": evaluated}, **classifier)
+
+
+@dataclasses.dataclass
+class Prediction:
+    """The classes of one input: the most probable ``label`` and its ``probability``, the ``top`` k.
+
+    For an input that could not be read, ``error`` says why and the rest is empty.
+    """
+
+    source: str
+    label: str | None = None
+    probability: float | None = None
+    top: list = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+
+class DeployedModel:
+    """A system written by :func:`export_system`, ready to classify audio (files or arrays).
+
+    Features are computed with audiorep's kernels exactly as they were for training (the
+    manifest's view settings, sample rate and duration).
+    """
+
+    def __init__(self, path, *, device="cpu"):
+        from .export import load_system
+        from .features import FeatureParams
+
+        self.manifest, self.system = load_system(path, device=device)
+        self.path = Path(path)
+        self.labels = list(self.manifest["label_names"])
+        self.sample_rate = self.manifest["sample_rate"]
+        self.views = {name: FeatureParams(**view) for name, view in self.manifest["views"].items()}
+
+    def features(self, item) -> dict:
+        """The feature views of a path, an array at the model's rate, or an ``(array, sr)`` pair."""
+        from .audio import fix_length, resample
+        from .extract import features_for_file
+        from .features import compute_features
+
+        if isinstance(item, (str, Path)):
+            return {name: features_for_file(item, params) for name, params in self.views.items()}
+        y, sr = item if isinstance(item, tuple) else (item, self.sample_rate)
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim != 1 or y.size == 0 or not np.isfinite(y).all():
+            raise ParameterError(f"audio must be a non-empty, finite 1-D array, got shape {y.shape}")
+        if sr != self.sample_rate:
+            y = resample(y, sr, self.sample_rate)
+        out = {}
+        for name, params in self.views.items():
+            signal = fix_length(y, int(round(params.duration * self.sample_rate))) if params.duration else y
+            out[name] = compute_features(signal, self.sample_rate, params)
+        return out
+
+    def probabilities(self, views: dict) -> np.ndarray:
+        """Class probabilities (n_classes,) of one input's feature views."""
+        import torch
+
+        with torch.no_grad():
+            tensors = {name: torch.from_numpy(np.ascontiguousarray(x))[None] for name, x in views.items()}
+            return self.system(tensors)[0].double().numpy()
+
+    def top(self, item, k: int = 3) -> list[dict]:
+        """``[{"label", "probability"}, ...]``: the ``k`` most probable classes of one input, best first."""
+        probs = self.probabilities(self.features(item))
+        best = np.argsort(-probs, kind="stable")[:k]
+        return [{"label": self.labels[i], "probability": float(probs[i])} for i in best]
+
+
+def load_model(path, *, device="cpu") -> DeployedModel:
+    """Load a deployed system (the directory :func:`export_system` wrote), checking its checksums."""
+    return DeployedModel(path, device=device)
+
+
+def audio_files(paths) -> list[str]:
+    """The given paths, with each directory replaced by the audio files below it (sorted)."""
+    from .datasets import AUDIO_EXTENSIONS
+
+    files = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            if not found:
+                raise FileNotFoundError(2, "no audio files in this directory", str(path))
+            files += [str(p) for p in found]
+        else:
+            files.append(str(path))
+    return files
+
+
+def format_predictions(results, *, fmt: str = "csv", top: int = 3) -> str:
+    """Predictions as CSV (``path,label,probability`` and the top ``top`` classes) or JSON; failures left out."""
+    import csv
+    import io
+
+    good = [r for r in results if not r.error]
+    if fmt == "json":
+        return json.dumps([{"path": r.source, "label": r.label, "probability": r.probability,
+                            "top": [{"label": label, "probability": p} for label, p in r.top]} for r in good],
+                          indent=1) + "\n"
+    if fmt != "csv":
+        raise ParameterError(f"fmt={fmt!r} must be 'csv' or 'json'")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "label", "probability"]
+                    + [f"{kind}{k}" for k in range(1, top + 1) for kind in ("label", "probability")])
+    for r in good:
+        writer.writerow([r.source, r.label, f"{r.probability:.6f}"]
+                        + [value for label, p in r.top for value in (label, f"{p:.6f}")])
+    return buffer.getvalue()
+
+
+def predict(model, items, *, top: int = 3, workers: int = 1, progress: bool = False, cancel=None) -> list:
+    """Classify audio files or arrays with a deployed system; one :class:`Prediction` per input, in order.
+
+    Parameters
+    ----------
+    model : path or DeployedModel
+    items : sequence
+        Audio file paths, arrays at the model's sample rate, or ``(array, sr)`` pairs.
+    top : int
+        How many classes each :class:`Prediction` lists.
+    workers : int
+        Inputs whose features are computed at once (threads; the kernels release the GIL).
+    progress, cancel
+        A progress bar on stderr; an Event-like token that stops the run (:class:`~audiorep.Cancelled`).
+
+    An input that cannot be read (a file that is not audio, say) gets a :class:`Prediction` with
+    its ``error`` set; the others are still classified.
+    """
+    import concurrent.futures as cf
+
+    from tqdm.auto import tqdm
+
+    from ._util import check_cancel, check_cancel_token, positive_int, resolve_workers
+    from .errors import AudiorepError
+
+    check_cancel_token(cancel)
+    top = positive_int(top, "top")
+    workers = resolve_workers(workers)
+    deployed = model if isinstance(model, DeployedModel) else load_model(model)
+    items = list(items)
+
+    def name_of(i, item):
+        return str(item) if isinstance(item, (str, Path)) else f"array {i}"
+
+    def one(item):
+        return deployed.features(item)
+
+    results = []
+    with cf.ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(items), desc="predict", unit="file", disable=not progress) as bar:
+        futures = [pool.submit(one, item) for item in items]
+        for i, (item, future) in enumerate(zip(items, futures)):
+            check_cancel(cancel, "prediction")
+            try:
+                views = future.result()
+            except (AudiorepError, OSError) as exc:
+                results.append(Prediction(name_of(i, item), error=str(exc)))
+            else:
+                probs = deployed.probabilities(views)
+                best = np.argsort(-probs, kind="stable")[:top]
+                results.append(Prediction(name_of(i, item), deployed.labels[best[0]], float(probs[best[0]]),
+                                          [(deployed.labels[j], float(probs[j])) for j in best]))
+            bar.update(1)
+    return results

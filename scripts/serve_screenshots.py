@@ -1,7 +1,7 @@
 """Screenshots of the web app's page for the docs, taken in headless Chromium.
 
     python scripts/serve_screenshots.py --out docs \
-        [--model audiorep-run/deploy --model-features audiorep-run/features.parquet]
+        [--model audiorep-run/deploy]
 
 Runs the app in this process, uploads a clip of the embedded synthetic set (a harmonic
 tone, so that a model from ``audiorep run`` has a class to find), waits for the job to
@@ -30,8 +30,7 @@ BROWSER_ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swif
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs", help="where the PNG files go")
-    parser.add_argument("--model", default=None, help="an 'audiorep export --mlp' directory")
-    parser.add_argument("--model-features", default=None, help="the feature store that model was trained on")
+    parser.add_argument("--model", default=None, help="an 'audiorep export' directory")
     parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
     args = parser.parse_args()
     if not args.chromium:
@@ -45,7 +44,7 @@ def main() -> int:
                  subtype="PCM_16")
         notes = Path(tmp) / "notes.wav"
         notes.write_text("a shopping list, not a sound\n" * 10)
-        app = create_app(jobs=1, model=args.model, model_features=args.model_features)
+        app = create_app(jobs=1, model=args.model)
         with serve_in_thread(app) as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=BROWSER_ARGS)
             # Playwright's waiting functions evaluate strings, which the page's content security policy forbids.

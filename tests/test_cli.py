@@ -19,7 +19,7 @@ from audiorep.examples import write_synthetic_dataset
 from audiorep.store import read_store
 
 COMMANDS = ["demo", "extract", "augment", "info", "obj", "plot", "train", "represent", "pool", "evaluate", "select",
-            "export", "encode", "decode", "serve", "run"]
+            "predict", "export", "encode", "decode", "serve", "run"]
 
 
 @pytest.fixture(scope="module")
@@ -152,13 +152,13 @@ def _interrupt_extract(tmp_path, sig):
     package_root = str(Path(audiorep.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "audiorep", "extract", str(root), "-o", str(out), "--kind",
+    proc = subprocess.Popen([sys.executable, "-m", "audiorep", "-v", "extract", str(root), "-o", str(out), "--kind",
                              "correlogram", "--n-bands", "32", "--lag-bins", "8"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
-    # Wait until the progress bar shows work has started, then interrupt.
+    # Wait until the log (-v; no progress bar on a pipe) shows work has started, then interrupt.
     deadline = time.monotonic() + 60
     seen = b""
-    while b"extract" not in seen and time.monotonic() < deadline:
+    while b"60 files" not in seen and time.monotonic() < deadline:
         chunk = proc.stderr.read1(256)
         if not chunk:
             break
@@ -196,7 +196,7 @@ def test_run_on_the_embedded_default_completes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "learned: accuracy" in out and "pooled: accuracy" in out and "fused: accuracy" in out
     for name in ("mel.parquet", "cg.parquet", "pool_mel.parquet", "ae_x1.pt", "ae_x5.pt", "ae.pt", "ae_x3.parquet",
-                 "mlp.pt", "evaluation/fused/confusion.png", "deploy/pipeline.pt", "deploy/encoder.pt"):
+                 "evaluation/fused/confusion.png", "deploy/system.pt", "deploy/model.json"):
         assert (work / name).stat().st_size > 0, name
     report = json.loads((work / "report.json").read_text())
     for system in ("learned", "pooled", "fused"):

@@ -459,27 +459,24 @@ def test_requests_from_other_sites_are_refused(start_server, short_clip):
 
 
 def test_prediction_from_an_exported_model(start_server, short_clip, tmp_path):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
+    from audiorep import pipeline
     from audiorep.errors import ParameterError
-    from audiorep.export import export
-    from audiorep.extract import features_for_file
+    from audiorep.examples import write_synthetic_dataset
     from audiorep.features import FeatureParams
-    from audiorep.models import MLPClassifier, Seq2SeqAutoencoder
-    from audiorep.serve.predict import load_predictor
-    from audiorep.store import write_store
 
+    data = write_synthetic_dataset(tmp_path / "data", clips_per_class=5, seconds=0.5, sr=16000)
     params = FeatureParams(kind="mel", sr=16000, frame_length=512, hop_length=256, n_mels=16)
-    store = write_store(tmp_path / "f.parquet", dict(filename=["a.wav"], label_nominal=["x"], label_numeric=[0],
-                                                    cv_folds=[(1,)], fold=[1]),
-                        features=[np.zeros((3, 16), np.float32)], label_map={0: "x"}, params=params.to_dict())
-    torch.manual_seed(0)
-    labels = ["dog", "rain", "sea waves", "crackling fire"]
-    export(Seq2SeqAutoencoder(16, units=8, layers=1), MLPClassifier(16, 4, hidden=(8,)), out_dir=tmp_path / "deploy",
-           label_names=labels)
-    with pytest.raises(ParameterError, match="feature store"):
-        create_app(model=tmp_path / "deploy")  # export.json alone does not say how to make the features
+    pipeline.extract(data, tmp_path / "f.parquet", params)
+    pipeline.pool(tmp_path / "f.parquet", tmp_path / "stats.parquet")
+    pipeline.export_system([tmp_path / "stats.parquet"], tmp_path / "deploy", epochs=30, hidden=(8,))
+    labels = pipeline.load_model(tmp_path / "deploy").labels
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model.json").write_text("{}")
+    with pytest.raises(ParameterError, match="not an audiorep model manifest"):
+        create_app(model=tmp_path / "broken")
 
-    server = start_server(model=tmp_path / "deploy", model_features=store)
+    server = start_server(model=tmp_path / "deploy")
     assert server.client.get("/api/health").json()["model"] == {"labels": labels}
     job_id = server.upload(short_clip).json()["id"]
     seen = server.events(job_id)
@@ -488,13 +485,10 @@ def test_prediction_from_an_exported_model(start_server, short_clip, tmp_path):
     assert len(top) == 3 and len({p["label"] for p in top}) == 3
     probabilities = [p["probability"] for p in top]
     assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
-
-    # The same numbers as the TorchScript pipeline run by hand on the clip's features.
-    predictor = load_predictor(tmp_path / "deploy" / "pipeline.pt", features=store)
-    with torch.no_grad():
-        direct = predictor.pipeline(torch.from_numpy(features_for_file(short_clip, params))[None])[0].numpy()
-    assert [p["label"] for p in top] == [labels[i] for i in np.argsort(-direct)[:3]]
-    assert probabilities == pytest.approx(sorted(direct.tolist(), reverse=True)[:3], abs=1e-6)
+    # the same numbers as the library's prediction of the same file
+    direct = pipeline.predict(tmp_path / "deploy", [short_clip], top=3)[0]
+    assert [p["label"] for p in top] == [label for label, _ in direct.top]
+    assert probabilities == pytest.approx([p for _, p in direct.top], abs=1e-6)
 
 
 def test_sigterm_cancels_the_jobs_and_removes_their_files(tmp_path, long_clip):

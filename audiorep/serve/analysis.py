@@ -111,7 +111,8 @@ def analyse(upload, out_dir, *, report: Callable[[str, float], None], cancel=Non
     cancel : threading.Event, optional
         Stops encoding and decoding within a fraction of a second (they raise :class:`audiorep.Cancelled`).
     predictor : object, optional
-        With a ``top(path, k)`` method (see :mod:`audiorep.serve.predict`): adds the 3 most probable classes.
+        With a ``top(path, k)`` method (a :class:`audiorep.pipeline.DeployedModel`): adds the 3 most probable
+        classes.
 
     Returns
     -------

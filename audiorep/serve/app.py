@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
-import numbers
 import re
 import socket
 import tempfile
@@ -37,7 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import __version__
-from .._util import positive_int
+from .._util import positive_int, positive_number
 from ..errors import AudioFormatError, ParameterError
 from .analysis import analyse, check_upload, warm_up
 from .jobs import FINISHED, JobManager, QueueFull, ShuttingDown
@@ -414,12 +412,6 @@ class _SecurityHeaders:
         return await self.app(scope, receive, send_with_headers)
 
 
-def _positive_number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
-        raise ParameterError(f"{name}={value!r} must be a positive number")
-    return float(value)
-
-
 def _plotly_js() -> Path:
     from importlib.resources import files
 
@@ -429,8 +421,8 @@ def _plotly_js() -> Path:
     return path
 
 
-def create_app(*, max_upload_mb=50.0, jobs=2, expire_minutes=60.0, max_queued=32, model=None, model_features=None,
-               work_dir=None, allowed_hosts=None) -> Starlette:
+def create_app(*, max_upload_mb=50.0, jobs=2, expire_minutes=60.0, max_queued=32, model=None, work_dir=None,
+               allowed_hosts=None) -> Starlette:
     """Build the ASGI app.
 
     Parameters
@@ -444,10 +436,7 @@ def create_app(*, max_upload_mb=50.0, jobs=2, expire_minutes=60.0, max_queued=32
     max_queued : int
         Jobs that may wait; more get HTTP 503 with Retry-After.
     model : path, optional
-        A deployed classifier (``audiorep export --mlp`` directory) for class predictions.
-    model_features : path, optional
-        The feature store the model was trained on, when ``export.json`` does not record
-        the feature settings (see :mod:`audiorep.serve.predict`).
+        A deployed model (the directory ``audiorep export`` writes) for class predictions.
     work_dir : path, optional
         Where the per-job directories go (inside a fresh temporary directory, deleted at shutdown).
     allowed_hosts : list of str, optional
@@ -459,15 +448,15 @@ def create_app(*, max_upload_mb=50.0, jobs=2, expire_minutes=60.0, max_queued=32
     >>> app.state.max_upload_bytes
     10000000
     """
-    limit = int(_positive_number(max_upload_mb, "max_upload_mb") * MB)
+    limit = int(positive_number(max_upload_mb, "max_upload_mb") * MB)
     workers = positive_int(jobs, "jobs")
-    expire_seconds = _positive_number(expire_minutes, "expire_minutes") * 60.0
+    expire_seconds = positive_number(expire_minutes, "expire_minutes") * 60.0
     queue_limit = positive_int(max_queued, "max_queued")
     predictor = None
     if model is not None:
-        from .predict import load_predictor
+        from ..pipeline import load_model
 
-        predictor = load_predictor(model, features=model_features)
+        predictor = load_model(model)
     plotly_path = _plotly_js()
 
     def work(job, report):
