@@ -445,7 +445,13 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     from .train import save_model, train_autoencoder
 
     table = read_store(features)
-    x = table.stacked()
+    counts = table.frame_counts()
+    # Clips of different lengths train at the median length: longer ones keep their first
+    # frames, shorter ones are played again from the start (a zero tail would be learnt as sound).
+    length = int(np.median(counts)) if len(counts) else 0
+    if len(np.unique(counts)) > 1:
+        log.info("%s: clips of %d..%d frames train at %d frames", features, counts.min(), counts.max(), length)
+    x = table.stacked(length=length, pad="wrap")
     keep = np.ones(len(x), dtype=bool)
     if exclude_folds:
         exclude_folds = sorted({int(f) for f in exclude_folds})
@@ -463,7 +469,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
             copy_table = read_store(path)
             if copy_table.params != table.params:
                 raise ParameterError(f"copies {path} were extracted with other settings than {features}")
-            rows.append(copy_table.stacked(length=x.shape[1]))
+            rows.append(copy_table.stacked(length=x.shape[1], pad="wrap"))
             sources.append(source_rows(table, copy_table, what=f"copies {path}"))
         source = np.concatenate(sources)
         new_row = np.cumsum(keep) - 1  # row numbers after the exclusion
@@ -481,6 +487,24 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     save_model(output, model, feature_params=table.params, training=training)
     return TrainReport(Path(output), int(x.shape[0]), 0 if extra is None else len(extra[0]), int(x.shape[1]),
                        int(x.shape[2]), history, time.perf_counter() - start)
+
+
+def encode_rows(model, table, *, readout: str | None = None) -> np.ndarray:
+    """Encode every row of a feature table at its own length (rows of one length batch together),
+    as a deployed system encodes a whole file."""
+    from .train import represent as encode
+
+    counts = table.frame_counts()
+    if len(np.unique(counts)) <= 1:
+        return encode(model, table.stacked(), readout=readout)
+    out = None
+    for n in np.unique(counts):
+        rows = np.flatnonzero(counts == n)
+        reps = encode(model, table.subset(rows).stacked(), readout=readout)
+        if out is None:
+            out = np.zeros((len(counts), reps.shape[1]), dtype=np.float32)
+        out[rows] = reps
+    return out
 
 
 @dataclasses.dataclass
@@ -501,11 +525,10 @@ def represent(model, features, output, *, device="cpu", readout: str | None = No
     """
     from .store import read_store
     from .train import load_model, model_training_info
-    from .train import represent as encode
 
     table = read_store(features)
     ae, _ = load_model(model, device=device, expected_feature_params=table.params)
-    reps = encode(ae, table.stacked(), readout=readout)
+    reps = encode_rows(ae, table, readout=readout)
     write_representations(output, table, reps, {"kind": "representation", "model": Path(model).name,
                                                 "readout": readout or ae.readout, **model_training_info(model)})
     return RepresentReport(Path(output), reps.shape[0], reps.shape[1])
@@ -960,7 +983,6 @@ def export_system(inputs, output, *, autoencoder=None, features=None, copies=Non
     from .export import export_system as write_system
     from .store import read_store
     from .train import load_model, model_training_info
-    from .train import represent as encode
 
     inputs = [str(p) for p in inputs]
     if not inputs:
@@ -1006,7 +1028,7 @@ def export_system(inputs, output, *, autoencoder=None, features=None, copies=Non
                                      "autoencoder reads (features=...)")
             feats = read_store(features)
             _same_rows(feats, table, str(features), inputs[0])
-            matrices.append(encode(ae, feats.stacked(), readout=readout))
+            matrices.append(encode_rows(ae, feats, readout=readout))
         else:
             if Path(autoencoder).name != params.get("model"):
                 raise ParameterError(f"{member} was made by {params.get('model')}, not {Path(autoencoder).name}")

@@ -168,3 +168,41 @@ def test_export_of_a_run_directory(tmp_path, capsys):
     model = pipeline.load_model(tmp_path / "d")
     assert [p["kind"] for p in model.manifest["parts"]] == ["learned"]
     assert model.manifest["info"]["cross_validation"]["folds"]
+
+
+def test_clips_of_different_lengths_train_at_the_median_and_encode_whole(tmp_path):
+    from audiorep.store import read_store
+    from audiorep.train import load_model, represent
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    seconds = {"a": [0.5, 0.5, 0.5, 0.25, 0.9], "b": [0.5, 0.5, 0.5, 0.5, 0.3]}
+    for label, lengths in seconds.items():
+        (data / label).mkdir(parents=True)
+        for i, s in enumerate(lengths):
+            sf.write(data / label / f"{i + 1}-{label}{i}.wav", rng.normal(0, 0.1, int(8000 * s)), 8000)
+    pipeline.extract(data, tmp_path / "mel.parquet", MEL)
+    table = read_store(tmp_path / "mel.parquet")
+    counts = table.frame_counts()
+    assert len(set(counts.tolist())) == 4
+    report = pipeline.train(tmp_path / "mel.parquet", tmp_path / "ae.pt", epochs=1, batch_size=4,
+                            config={"cell": "gru", "units": 8, "layers": 1, "readout": "pooled"})
+    assert report.frames == int(np.median(counts))
+    pipeline.represent(tmp_path / "ae.pt", tmp_path / "mel.parquet", tmp_path / "ae.parquet")
+    reps = np.stack([f.reshape(-1) for f in read_store(tmp_path / "ae.parquet").features])
+    ae, _ = load_model(tmp_path / "ae.pt")
+    for i in (0, 3, 4, 9):  # each row encoded alone, at its own length, gives its stored representation
+        alone = represent(ae, table.features[i][None].astype(np.float32))
+        np.testing.assert_allclose(reps[i], alone[0], rtol=1e-4, atol=1e-5)
+
+
+def test_stacked_pads_by_repeating_the_clip():
+    from audiorep.store import FeatureTable
+
+    t = FeatureTable({}, {}, 2, 0, 2, features=[np.arange(4, dtype="f4").reshape(2, 2), np.ones((5, 2), "f4")])
+    wrapped = t.stacked(length=5, pad="wrap")
+    np.testing.assert_array_equal(wrapped[0], [[0, 1], [2, 3], [0, 1], [2, 3], [0, 1]])
+    np.testing.assert_array_equal(t.stacked(length=5)[0, 2:], 0)
+    np.testing.assert_array_equal(wrapped[1, :3], 1)
+    with pytest.raises(ParameterError, match="pad="):
+        t.stacked(length=3, pad="edge")
