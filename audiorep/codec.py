@@ -472,17 +472,32 @@ def _pack_codes(q: np.ndarray) -> tuple[int, bytes]:
     return (1, lz) if len(lz) < len(deflate) else (0, deflate)
 
 
-def _unpack_codes(method: int, payload: bytes, dims: int, blocks: int, where: str) -> np.ndarray:
+def _inflate(method: int, payload: bytes, cap: int, where: str) -> bytes:
+    """Decompress ``payload``, refusing output beyond ``cap`` bytes without ever holding more than that."""
     try:
         if method == 0:
-            raw = zlib.decompress(payload, -15)
+            inflater = zlib.decompressobj(-15)
+            raw = inflater.decompress(payload, cap + 1)
+            complete = inflater.eof and not inflater.unconsumed_tail
         elif method == 1:
-            raw = lzma.decompress(payload, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+            inflater = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+            raw = inflater.decompress(payload, cap + 1)
+            complete = inflater.eof  # LZMA2 always ends with its end-of-stream byte
         else:
             raise CodecError(f"{where}: unknown entropy coder {method}")
     except (zlib.error, lzma.LZMAError) as exc:
         raise CodecError(f"{where}: corrupt payload ({exc})") from None
+    if len(raw) > cap:
+        raise CodecError(f"{where}: payload inflates past the {cap} bytes its code_blocks allow")
+    if not complete:
+        raise CodecError(f"{where}: corrupt payload (the compressed stream ends early)")
+    return raw
+
+
+def _unpack_codes(method: int, payload: bytes, dims: int, blocks: int, where: str) -> np.ndarray:
     n = dims * blocks
+    # one int8 per code, plus at most one int16 escape per code
+    raw = _inflate(method, payload, 3 * n, where)
     if len(raw) < n:
         raise CodecError(f"{where}: payload holds {len(raw)} codes, expected {n}")
     small = np.frombuffer(raw[:n], np.int8).astype(np.int32)
@@ -554,6 +569,62 @@ class ArepInfo:
         return self.n_bytes * 8 / 1000.0 / self.duration if self.n_samples else float("nan")
 
 
+# Bounds a header must meet before anything is allocated from it. The encoder never writes a step
+# above 20 (the top of its bitrate search); 64 leaves room without letting a crafted step push the
+# decoder's output beyond float32. Sample rates outside 1 Hz..768 kHz are not audio audiorep makes.
+MIN_SR = 1
+MAX_SR = 768_000
+MAX_STEP = 64.0
+STRIDES = (1, 2, 4, 8)
+# Decoded dB levels are clipped to this range: real material stays within -100..+60 dB, and the
+# clip keeps a crafted file's codes from turning into inf or NaN samples.
+DB_RANGE = (2 * DB_FLOOR, 160.0)
+
+
+def _field_error(where: str, name: str, value, expected: str) -> CodecError:
+    return CodecError(f"{where}: header field {name}={value!r} is out of range ({expected})")
+
+
+def _check_header(info: ArepInfo, where: str, size: int, header_size: int) -> None:
+    """Check every header field against what the format allows, before anything is allocated from it."""
+    fixed = {"sr": SR, "n_fft": N_FFT, "hop_length": HOP}
+    for name, want in fixed.items():
+        if getattr(info, name) != want:
+            raise _field_error(where, name, getattr(info, name), f"this codec works at {name}={want}")
+    if not (math.isfinite(info.step) and 0.0 < info.step <= MAX_STEP):
+        raise _field_error(where, "step", info.step, f"a finite step in (0, {MAX_STEP:g}]")
+    if info.stride not in STRIDES:
+        raise _field_error(where, "stride", info.stride, f"one of {STRIDES}")
+    if info.latent_dim < 1:
+        raise _field_error(where, "latent_dim", info.latent_dim, "at least 1")
+    if info.n_mels < 1:
+        raise _field_error(where, "n_mels", info.n_mels, "at least 1")
+    # every segment takes at least its own small header, so the file size bounds the count
+    most = (size - header_size - 4) // _SEGMENT.size
+    if not 1 <= info.n_segments <= most:
+        raise _field_error(where, "n_segments", info.n_segments, f"1..{most} for a file of {size} bytes")
+    # a segment holds at most SEGMENT_FRAMES frames, which bounds the length before the segments are read
+    most_samples = info.n_segments * SEGMENT_FRAMES * HOP
+    if info.n_samples >= most_samples:
+        raise _field_error(where, "n_samples", info.n_samples,
+                           f"below {most_samples} for {info.n_segments} segment(s)")
+    if info.version >= 2 and not MIN_SR <= info.input_sr <= MAX_SR:
+        raise _field_error(where, "input_sr", info.input_sr, f"{MIN_SR}..{MAX_SR} Hz")
+
+
+def _check_input_samples(info: ArepInfo, where: str) -> None:
+    """Check the recorded input length against n_samples (once the segments have confirmed n_samples)."""
+    if info.version < 2:
+        return
+    # The input was resampled to SR; its length follows from n_samples up to the rounding of
+    # input_sr (recorded to the nearest Hz) and a few samples at the resampler's ends.
+    expected = info.n_samples * info.input_sr / SR
+    slack = expected * 0.5 / info.input_sr + 2 * info.input_sr / SR + 16
+    if abs(info.input_samples - expected) > slack:
+        raise _field_error(where, "input_samples", info.input_samples,
+                           f"about {expected:.0f} for {info.n_samples} samples at {SR} Hz")
+
+
 def _parse(data: bytes, where: str) -> tuple[ArepInfo, list]:
     if len(data) < 4 or data[:4] != MAGIC:
         raise CodecError(f"{where}: not an .arep file (bad magic bytes {data[:4]!r})")
@@ -574,24 +645,35 @@ def _parse(data: bytes, where: str) -> tuple[ArepInfo, list]:
     input_sr, input_samples = fields[12:] if version >= 2 else (None, None)
     info = ArepInfo(version, sr, n_samples, n_fft, hop, n_mels, stride, dims, digest, float(step), n_segments,
                     len(data), input_sr, input_samples)
-    if sr != SR or n_fft != N_FFT or hop != HOP or not (step > 0 and math.isfinite(step)):
-        raise CodecError(f"{where}: unsupported frame parameters (sr={sr}, n_fft={n_fft}, hop={hop}, step={step})")
-    if input_sr == 0:
-        raise CodecError(f"{where}: input sample rate 0")
+    _check_header(info, where, len(data), header.size)
     segments = []
     pos = header.size
     end = len(data) - 4
+    most_blocks = SEGMENT_FRAMES // stride
+    total_blocks = 0
     for i in range(n_segments):
         if pos + _SEGMENT.size > end:
             raise CodecError(f"{where}: segment {i} runs past the end of the file")
         blocks, method, size = _SEGMENT.unpack_from(data, pos)
         pos += _SEGMENT.size
+        if not 1 <= blocks <= most_blocks:
+            raise CodecError(f"{where}: segment {i} field code_blocks={blocks} is out of range "
+                             f"(1..{most_blocks} at stride {stride})")
+        if method not in (0, 1):
+            raise CodecError(f"{where}: segment {i} field method={method} is not an entropy coder (0 or 1)")
         if pos + size > end:
             raise CodecError(f"{where}: segment {i} runs past the end of the file")
         segments.append((blocks, method, data[pos: pos + size]))
+        total_blocks += blocks
         pos += size
     if pos != end:
         raise CodecError(f"{where}: {end - pos} unexpected bytes after the last segment")
+    # The encoder codes exactly the blocks that cover the frames of n_samples, no more, no fewer.
+    n_frames = 1 + n_samples // HOP
+    if total_blocks != -(-n_frames // stride):
+        raise CodecError(f"{where}: header field n_samples={n_samples} ({n_frames} frames) does not match "
+                         f"the {total_blocks} code blocks of the segments (stride {stride})")
+    _check_input_samples(info, where)
     return info, segments
 
 
@@ -636,8 +718,13 @@ def _input_blocks(source, sr):
         except Exception as exc:  # libsndfile reports every kind of failure; name the file
             handle.close()
             raise _decoder_error(path, exc) from None
-        if sr is not None:
-            raise ParameterError("sr is only for array input; a file carries its own sample rate")
+        if sr is not None or not MIN_SR <= f.samplerate <= MAX_SR:
+            f.close()
+            handle.close()
+            if sr is not None:
+                raise ParameterError("sr is only for array input; a file carries its own sample rate")
+            raise AudioFormatError(f"{path}: sample rate {f.samplerate} Hz is outside the {MIN_SR}..{MAX_SR} Hz "
+                                   "the codec accepts")
 
         def gen():
             with handle, f:
@@ -662,6 +749,8 @@ def _input_blocks(source, sr):
         raise ParameterError("sr is required when encoding an array")
     if not (isinstance(sr, (int, float, np.integer, np.floating)) and sr > 0 and math.isfinite(sr)):
         raise ParameterError(f"sr={sr!r} must be a positive number")
+    if not MIN_SR <= sr <= MAX_SR:
+        raise ParameterError(f"sr={sr!r} is outside the {MIN_SR}..{MAX_SR} Hz the codec accepts")
 
     def gen():
         for i in range(0, len(y), READ_BLOCK):
@@ -896,12 +985,13 @@ def decode_logmel(in_path, *, model=None) -> tuple[np.ndarray, ArepInfo]:
              for i, (blocks, method, payload) in enumerate(segments)]
     codes = np.concatenate(parts, axis=1).astype(np.float32) * np.float32(info.step)
     n_frames = 1 + info.n_samples // HOP
-    if codes.shape[1] * info.stride < n_frames:
-        raise CodecError(f"{in_path}: {codes.shape[1]} code blocks cannot cover {n_frames} frames")
     torch = _torch()
     with torch.no_grad():
         mel = m.module.decode(torch.from_numpy(codes)[None])[0].numpy()
-    return mel[:, :n_frames], info
+    # Codes within the header's bounds can still drive the network far outside anything it was
+    # trained on; clipping keeps every later stage finite, and leaves real material untouched.
+    mel = np.clip(np.nan_to_num(mel[:, :n_frames], nan=DB_FLOOR), *DB_RANGE)
+    return mel, info
 
 
 def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
@@ -949,6 +1039,8 @@ def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
     (44100,)
     """
     target_sr = None if sr is None else positive_int(sr, "sr")
+    if target_sr is not None and target_sr > MAX_SR:
+        raise ParameterError(f"sr={sr!r} must be at most {MAX_SR} Hz")
     mel, info = decode_logmel(in_path, model=model)
     _check_cancel(cancel, "decoding")
     y = synthesize(mel, info.n_samples, cancel=cancel) if info.n_samples else np.zeros(0, np.float32)
@@ -964,6 +1056,8 @@ def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
     if out_sr == info.input_sr and info.input_samples is not None and len(y) != info.input_samples:
         # resampling to and from 16 kHz can shift the length by a sample or two
         y = np.pad(y, (0, max(0, info.input_samples - len(y))))[: info.input_samples]
+    if not np.isfinite(y).all():  # the dB clip in decode_logmel rules this out; never hand back garbage
+        raise CodecError(f"{in_path}: decoding gave non-finite samples")
     if out_path is not None:
         import soundfile as sf
 

@@ -262,7 +262,7 @@ def test_version_1_files_still_decode(tmp_path):
     bad = bytearray(data[:-4])
     struct.pack_into("<I", bad, 52, 0)
     (tmp_path / "zero.arep").write_bytes(bytes(bad) + struct.pack("<I", __import__("zlib").crc32(bytes(bad))))
-    with pytest.raises(CodecError, match="input sample rate 0"):
+    with pytest.raises(CodecError, match="input_sr=0"):
         codec.arep_info(tmp_path / "zero.arep")
 
 
