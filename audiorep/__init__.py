@@ -46,6 +46,7 @@ from .errors import (
     ObjFormatError,
     ParameterError,
     StoreError,
+    TruncatedAudioWarning,
 )
 
 # One source: pyproject.toml's version, compiled into the core by the build.
@@ -119,6 +120,7 @@ __all__ = [
     "StoreError",
     "StoreMetadata",
     "StoreWriter",
+    "TruncatedAudioWarning",
     "write_obj",
     "write_store",
 ]

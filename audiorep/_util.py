@@ -1,6 +1,7 @@
 """The one home of the checks and habits every module shares.
 
-- argument checks (:func:`positive_int`, :func:`check_sr`, :func:`resolve_workers`), each raising
+- argument checks (:func:`positive_int`, :func:`check_sr`, :func:`check_target_sr`, :func:`resolve_workers`),
+  each raising
   :class:`~audiorep.ParameterError` with a message that names the argument and its value;
 - atomic writes (:func:`atomic_path`, :func:`temp_beside`): a temporary file beside the target,
   created with the permissions the umask gives any new file, moved into place only when complete;
@@ -76,6 +77,34 @@ def check_sr(sr, name: str = "sr", *, optional: bool = False, whole: bool = Fals
     if whole and not value.is_integer():
         raise ParameterError(f"{name}={sr!r} must be a whole number of samples per second")
     return int(value) if value.is_integer() else value
+
+
+# The rates a signal may be resampled to. Below 100 Hz a signal holds nothing audible (its band
+# ends at 50 Hz); above 768 kHz no audio interface records, and the resampler's buffers grow with
+# the rate, so an absurd rate would only exhaust memory.
+MIN_TARGET_SR = 100
+MAX_SR = 768_000
+
+
+def check_target_sr(sr, name: str = "sr", *, optional: bool = False, whole: bool = False):
+    """Return a rate to resample to, or raise ParameterError unless it lies in 100 Hz..768 kHz.
+
+    ``optional`` and ``whole`` are as for :func:`check_sr`.
+
+    Examples
+    --------
+    >>> check_target_sr(16000)
+    16000
+    >>> check_target_sr(1)
+    Traceback (most recent call last):
+    ...
+    audiorep.errors.ParameterError: sr=1 is outside the 100..768000 Hz a signal may be resampled to
+    """
+    sr = check_sr(sr, name, optional=optional, whole=whole)
+    if sr is not None and not MIN_TARGET_SR <= sr <= MAX_SR:
+        raise ParameterError(f"{name}={sr!r} is outside the {MIN_TARGET_SR}..{MAX_SR} Hz a signal may be "
+                             "resampled to")
+    return sr
 
 
 def check_cancel(cancel, what: str) -> None:

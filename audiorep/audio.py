@@ -18,12 +18,14 @@ every feature computed from the clip into NaN.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import numbers
 import os
 import re
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,16 +33,29 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ._util import check_sr
-from .errors import AudioFormatError, ParameterError
+from ._util import MAX_SR, check_sr, check_target_sr
+from .errors import AudioFormatError, AudiorepError, ParameterError, TruncatedAudioWarning
 
-__all__ = ["AudioInfo", "load", "info", "fix_length", "resample", "available_formats"]
+__all__ = ["AudioInfo", "load", "info", "open_audio", "fix_length", "resample", "available_formats"]
 
 logger = logging.getLogger(__name__)
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
-# libsndfile reports these in its log for Ogg streams that were cut off mid-page.
+# libsndfile shortens a file whose header promises more audio than the file holds, and reports
+# the shortened length as the frame count; only its log keeps what the header declared.
 _OGG_TRUNCATION_MARKS = ("lacks an end-of-stream bit",)
+_LOG_TRUNCATION_MARKS = ("seems to be truncated", "seems to be a truncated file")
+_LOG_FRAMES = re.compile(r"^\s*Frames\s*:\s*(\d+)\s*$", re.M)  # AIFF, RF64, AVR, MPC2K
+# a data chunk whose declared size exceeds what is left of the file: AU, AIFF, SVX, WAV
+_LOG_SHOULD_BE = re.compile(r"^\s*(data|SSND|BODY|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+_LOG_DATA_LENGTH = re.compile(r"Data length (\d+) should be (\d+)")  # WVE
+_LOG_MATRIX = re.compile(r"Rows\s*:\s*(\d+)\s+Cols\s*:\s*(\d+)")  # MAT5
+_LOG_W64_DATA = re.compile(r"^data\s*:\s*(\d+)\s*$", re.M)
+_LOG_BLOCK_ALIGN = re.compile(r"Block Align\s*:\s*(\d+)")
+_NIST_COUNT = re.compile(rb"\nsample_count -i (\d+)")
+# 0 and all-ones sizes are what streaming writers leave when they cannot seek back to the header
+_PLACEHOLDER_SIZES = (0, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
+READ_BLOCK_FRAMES = 1 << 20  # decode at most this many frames at a time, so a lying header cannot size a buffer
 # soundfile's own exceptions; RuntimeError covers LibsndfileError, EOFError and
 # struct.error come from its pure-Python readers, ValueError from bad headers.
 _DECODER_ERRORS = (sf.SoundFileError, RuntimeError, EOFError, struct.error, ValueError, TypeError)
@@ -158,21 +173,106 @@ def _riff_data_shortfall(handle) -> tuple[int, int] | None:
     return None
 
 
-def _check_riff_truncation(path: Path, handle) -> None:
-    """Run before libsndfile opens ``handle``: it moves the file position."""
-    shortfall = _riff_data_shortfall(handle)
+def _header_shortfall(f: sf.SoundFile, handle) -> str | None:
+    """Say how much less audio the file holds than its header declares, or None when it holds it all.
+
+    Run after libsndfile has opened ``handle``; ``f.frames`` is then what the file holds.
+    """
+    log = f.extra_info
+    if f.format == "OGG" and any(mark in log for mark in _OGG_TRUNCATION_MARKS):
+        return "the last Ogg page lacks its end-of-stream mark"
+    declared = None
+    if f.format == "NIST":
+        handle.seek(0)
+        match = _NIST_COUNT.search(handle.read(1024))
+        declared = int(match.group(1)) if match else None
+    elif f.format == "MAT5":
+        # the last matrix is the audio: channels x frames
+        matrices = _LOG_MATRIX.findall(log)
+        if matrices and f.channels > 0:
+            declared = int(matrices[-1][0]) * int(matrices[-1][1]) // f.channels
+    elif f.format == "W64":
+        data, align = _LOG_W64_DATA.search(log), _LOG_BLOCK_ALIGN.search(log)
+        if data and align and int(align.group(1)) > 0:
+            declared = (int(data.group(1)) - 24) // int(align.group(1))  # the size counts the chunk's header
+    else:
+        match = _LOG_FRAMES.search(log)
+        declared = int(match.group(1)) if match else None
+    if declared is not None and declared not in _PLACEHOLDER_SIZES and declared > f.frames:
+        return f"the header declares {declared} frames, only {f.frames} are present"
+    for match in _LOG_SHOULD_BE.finditer(log):
+        size, present = int(match.group(2)), int(match.group(3))
+        # a single byte short is a missing pad byte, which holds no audio
+        if size not in _PLACEHOLDER_SIZES and size > present + 1:
+            return f"the header declares {size} bytes of audio data, only {present} are present"
+    match = _LOG_DATA_LENGTH.search(log)
+    if match and int(match.group(1)) > int(match.group(2)):
+        return f"the header declares {match.group(1)} bytes of audio data, only {match.group(2)} are present"
+    if any(mark in log.lower() for mark in _LOG_TRUNCATION_MARKS):
+        return "libsndfile found the file truncated"
+    return None
+
+
+def _open_sound(path: Path, handle, allow_truncated: bool) -> sf.SoundFile:
+    """Open ``handle`` with libsndfile and refuse it (or warn, with ``allow_truncated``) if it is truncated."""
+    riff = _riff_data_shortfall(handle)
     handle.seek(0)
-    if shortfall is not None:
-        declared, present = shortfall
-        raise AudioFormatError(
-            f"{path}: truncated file (the header declares {declared} bytes of audio data, "
-            f"only {present} are present)"
-        )
+    f = sf.SoundFile(handle)
+    reason = _header_shortfall(f, handle)
+    if riff is not None:
+        reason = f"the header declares {riff[0]} bytes of audio data, only {riff[1]} are present"
+    if reason is not None:
+        if not allow_truncated:
+            f.close()
+            raise AudioFormatError(f"{path}: truncated file ({reason})")
+        warnings.warn(f"{path}: truncated file ({reason}); reading the {f.frames} frames present",
+                      TruncatedAudioWarning, stacklevel=3)
+    return f
 
 
-def _check_ogg_truncation(path: Path, f: sf.SoundFile) -> None:
-    if f.format == "OGG" and any(mark in f.extra_info for mark in _OGG_TRUNCATION_MARKS):
-        raise AudioFormatError(f"{path}: truncated file (the last Ogg page lacks its end-of-stream mark)")
+@contextlib.contextmanager
+def open_audio(path, *, allow_truncated=False):
+    """Open an audio file for reading in blocks, after the checks :func:`load` makes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    allow_truncated : bool, default False
+        Open a truncated file (one whose header declares more audio than it holds) with a
+        :class:`~audiorep.TruncatedAudioWarning` instead of refusing it.
+
+    Yields
+    ------
+    soundfile.SoundFile
+        The open file; ``frames`` is what the file holds. A decoding error while the block
+        runs is raised as :class:`~audiorep.AudioFormatError` naming the file.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        The path is missing or a directory.
+    AudioFormatError
+        The file is empty, not audio libsndfile knows, or truncated.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile, tempfile, os, audiorep.audio
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> soundfile.write(path, np.zeros(8000, dtype="float32"), 16000)
+    >>> with audiorep.audio.open_audio(path) as f:
+    ...     f.read(1000).shape
+    (1000,)
+    """
+    path = _check_path(path)
+    with _open_checked(path) as handle:
+        try:
+            with _open_sound(path, handle, allow_truncated) as f:
+                yield f
+        except _DECODER_ERRORS as exc:
+            if isinstance(exc, AudiorepError):
+                raise
+            raise _decoder_error(path, exc) from exc
 
 
 def _check_dtype(dtype) -> type:
@@ -192,13 +292,16 @@ def _check_seconds(value, name: str, *, allow_zero: bool) -> float:
     return value
 
 
-def info(path) -> AudioInfo:
+def info(path, *, allow_truncated=False) -> AudioInfo:
     """Read what an audio file's header says, without decoding the samples.
 
     Parameters
     ----------
     path : str or os.PathLike
         The file.
+    allow_truncated : bool, default False
+        Describe a truncated file (its header declares more audio than it holds) by what it
+        holds, with a :class:`~audiorep.TruncatedAudioWarning`, instead of refusing it.
 
     Returns
     -------
@@ -221,30 +324,37 @@ def info(path) -> AudioInfo:
     0.5
     """
     path = _check_path(path)
-    with _open_checked(path) as handle:
-        try:
-            _check_riff_truncation(path, handle)
-            with sf.SoundFile(handle) as f:
-                _check_ogg_truncation(path, f)
-                result = AudioInfo(
-                    path=path,
-                    samplerate=int(f.samplerate),
-                    channels=int(f.channels),
-                    frames=int(f.frames),
-                    duration=f.frames / f.samplerate,
-                    format=f.format,
-                    subtype=f.subtype,
-                )
-        except AudioFormatError:
-            raise
-        except _DECODER_ERRORS as exc:
-            raise _decoder_error(path, exc) from exc
+    with open_audio(path, allow_truncated=allow_truncated) as f:
+        result = AudioInfo(
+            path=path,
+            samplerate=int(f.samplerate),
+            channels=int(f.channels),
+            frames=int(f.frames),
+            duration=f.frames / f.samplerate,
+            format=f.format,
+            subtype=f.subtype,
+        )
     if result.frames == 0:
         raise AudioFormatError(f"{path}: the file holds no samples (0 frames)")
     return result
 
 
-def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"):
+def _read_frames(f: sf.SoundFile, count: int, dtype) -> np.ndarray:
+    """Read up to ``count`` frames as (frames, channels), in blocks: memory follows what the file holds,
+    not what a corrupt header claims."""
+    if count <= READ_BLOCK_FRAMES:
+        return f.read(frames=count, dtype=dtype.__name__, always_2d=True)
+    blocks = []
+    while count > 0:
+        block = f.read(frames=min(count, READ_BLOCK_FRAMES), dtype=dtype.__name__, always_2d=True)
+        if block.shape[0] == 0:
+            break
+        blocks.append(block)
+        count -= block.shape[0]
+    return np.concatenate(blocks) if blocks else np.zeros((0, f.channels), dtype)
+
+
+def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32", allow_truncated=False):
     """Decode an audio file into a float array.
 
     Parameters
@@ -253,8 +363,8 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
         Any file the installed libsndfile decodes (WAV, FLAC, OGG/Vorbis, Opus,
         MP3, AIFF, ...; see :func:`available_formats`).
     sr : int or float, optional
-        Resample to this rate with soxr (quality ``"HQ"``). None keeps the file's rate.
-        The resampled length is ``round(n * sr / sr_file)``.
+        Resample to this rate with soxr (quality ``"HQ"``), 100 Hz to 768 kHz. None keeps the
+        file's rate. The resampled length is ``round(n * sr / sr_file)``, at least one sample.
     mono : bool, default True
         Mix all channels down to their mean. ``False`` returns ``(channels, samples)``,
         also for a mono file.
@@ -264,6 +374,10 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
         Read at most this many seconds; a request past the end of the file returns what is there.
     dtype : {"float32", "float64"}
         Sample type of the result. Integer files are scaled to [-1, 1) (int16 by 1/32768).
+    allow_truncated : bool, default False
+        Load a truncated file (its header declares more audio than it holds, or decoding
+        stops early) as far as it goes, with a :class:`~audiorep.TruncatedAudioWarning`,
+        instead of refusing it.
 
     Returns
     -------
@@ -280,7 +394,7 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
         The file is empty, not decodable, truncated or corrupt, holds no samples,
         or holds NaN or infinite samples.
     ParameterError
-        ``sr <= 0``, negative ``offset``, ``offset`` at or past the end, ``duration <= 0``
+        ``sr`` outside 100 Hz..768 kHz or leaving no samples, negative ``offset``, ``offset`` at or past the end, ``duration <= 0``
         or shorter than one sample, or an unsupported ``dtype``.
 
     Examples
@@ -294,46 +408,39 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
     """
     path = _check_path(path)
     out_dtype = _check_dtype(dtype)
-    target_sr = check_sr(sr, optional=True)
+    target_sr = check_target_sr(sr, optional=True)
     offset = _check_seconds(offset, "offset", allow_zero=True)
     if duration is not None:
         duration = _check_seconds(duration, "duration", allow_zero=False)
 
-    with _open_checked(path) as handle:
-        try:
-            _check_riff_truncation(path, handle)
-            with sf.SoundFile(handle) as f:
-                _check_ogg_truncation(path, f)
-                native_sr = int(f.samplerate)
-                total = int(f.frames)
-                if total == 0:
-                    raise AudioFormatError(f"{path}: the file holds no samples (0 frames)")
-                start = int(round(offset * native_sr))
-                if start >= total:
-                    raise ParameterError(
-                        f"offset={offset} s is at or past the end of {path} ({total / native_sr:.6g} s long)"
-                    )
-                count = total - start
-                if duration is not None:
-                    wanted = int(round(duration * native_sr))
-                    if wanted == 0:
-                        raise ParameterError(
-                            f"duration={duration} s is shorter than one sample at {native_sr} Hz"
-                        )
-                    count = min(count, wanted)
-                if start:
-                    f.seek(start)
-                data = f.read(frames=count, dtype=out_dtype.__name__, always_2d=True)
-        except (AudioFormatError, ParameterError):
-            raise
-        except _DECODER_ERRORS as exc:
-            raise _decoder_error(path, exc) from exc
+    with open_audio(path, allow_truncated=allow_truncated) as f:
+        native_sr = int(f.samplerate)
+        total = int(f.frames)
+        if total == 0:
+            raise AudioFormatError(f"{path}: the file holds no samples (0 frames)")
+        start = int(round(offset * native_sr))
+        if start >= total:
+            raise ParameterError(
+                f"offset={offset} s is at or past the end of {path} ({total / native_sr:.6g} s long)"
+            )
+        count = total - start
+        if duration is not None:
+            wanted = int(round(duration * native_sr))
+            if wanted == 0:
+                raise ParameterError(f"duration={duration} s is shorter than one sample at {native_sr} Hz")
+            count = min(count, wanted)
+        if target_sr is not None and round(count * target_sr / native_sr) == 0:
+            raise ParameterError(f"sr={target_sr} leaves no samples of the {count} read at {native_sr} Hz")
+        if start:
+            f.seek(start)
+        data = _read_frames(f, count, out_dtype)
 
     if data.shape[0] < count:
-        raise AudioFormatError(
-            f"{path}: truncated or corrupt file (the header promises {count} frames from offset "
-            f"{start}, only {data.shape[0]} could be decoded)"
-        )
+        message = (f"{path}: truncated or corrupt file (the header promises {count} frames from offset "
+                   f"{start}, only {data.shape[0]} could be decoded)")
+        if not allow_truncated or data.shape[0] == 0:
+            raise AudioFormatError(message)
+        warnings.warn(message, TruncatedAudioWarning, stacklevel=2)
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         bad = int(data.size - np.count_nonzero(np.isfinite(data)))
         raise AudioFormatError(f"{path}: the file holds {bad} NaN or infinite sample(s)")
@@ -356,7 +463,8 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
 def resample(y, sr, target_sr) -> np.ndarray:
     """Resample ``y`` (samples on the last axis; channels first) from ``sr`` to ``target_sr`` with soxr ("HQ").
 
-    The result has ``round(n * target_sr / sr)`` samples and ``y``'s float dtype.
+    The result has ``round(n * target_sr / sr)`` samples and ``y``'s float dtype. ``target_sr``
+    must lie in 100 Hz..768 kHz and leave at least one sample of a non-empty ``y``.
 
     Examples
     --------
@@ -364,11 +472,17 @@ def resample(y, sr, target_sr) -> np.ndarray:
     >>> resample(np.zeros(16000, np.float32), 16000, 22050).shape
     (22050,)
     """
-    sr, target_sr = check_sr(sr), check_sr(target_sr, "target_sr")
+    sr, target_sr = check_sr(sr), check_target_sr(target_sr, "target_sr")
+    if sr > MAX_SR:
+        raise ParameterError(f"sr={sr!r} is above the {MAX_SR} Hz of any audio")
     y = np.asarray(y)
+    if y.ndim not in (1, 2):
+        raise ParameterError(f"y must be 1-D or (channels, samples), got shape {y.shape}")
     if y.dtype.kind != "f":
         y = y.astype(np.float32)
     n_out = int(round(y.shape[-1] * target_sr / sr))
+    if n_out == 0 and y.shape[-1] > 0:
+        raise ParameterError(f"target_sr={target_sr} leaves no samples of the {y.shape[-1]} at {sr} Hz")
     # soxr wants (frames, channels); the channel axis of y is first.
     out = soxr.resample(y.T if y.ndim == 2 else y, sr, target_sr, quality="HQ")
     return fix_length(out.T if y.ndim == 2 else out, size=n_out).astype(y.dtype, copy=False)

@@ -70,6 +70,7 @@ the end of the payload (rare; only for outliers beyond +-127 steps).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -86,7 +87,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dsp
-from ._util import atomic_path, positive_int
+from ._util import MAX_SR, atomic_path, check_target_sr
 from .errors import AudioFormatError, Cancelled, CodecError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -573,7 +574,6 @@ class ArepInfo:
 # above 20 (the top of its bitrate search); 64 leaves room without letting a crafted step push the
 # decoder's output beyond float32. Sample rates outside 1 Hz..768 kHz are not audio audiorep makes.
 MIN_SR = 1
-MAX_SR = 768_000
 MAX_STEP = 64.0
 STRIDES = (1, 2, 4, 8)
 # Decoded dB levels are clipped to this range: real material stays within -100..+60 dB, and the
@@ -707,32 +707,21 @@ def arep_info(path) -> ArepInfo:
 def _input_blocks(source, sr):
     """Yield (total_input_samples, input_rate, iterator of mono float32 blocks at the input rate)."""
     if isinstance(source, (str, os.PathLike, bytes)):
-        import soundfile as sf
+        from .audio import open_audio
 
-        from .audio import _check_path, _decoder_error, _open_checked
-
-        path = _check_path(source)
-        handle = _open_checked(path)
-        try:
-            f = sf.SoundFile(handle)
-        except Exception as exc:  # libsndfile reports every kind of failure; name the file
-            handle.close()
-            raise _decoder_error(path, exc) from None
-        if sr is not None or not MIN_SR <= f.samplerate <= MAX_SR:
-            f.close()
-            handle.close()
-            if sr is not None:
-                raise ParameterError("sr is only for array input; a file carries its own sample rate")
-            raise AudioFormatError(f"{path}: sample rate {f.samplerate} Hz is outside the {MIN_SR}..{MAX_SR} Hz "
-                                   "the codec accepts")
+        if sr is not None:
+            raise ParameterError("sr is only for array input; a file carries its own sample rate")
+        opened = contextlib.ExitStack()
+        f = opened.enter_context(open_audio(source))
+        if not MIN_SR <= f.samplerate <= MAX_SR:
+            opened.close()
+            raise AudioFormatError(f"{os.fsdecode(source)}: sample rate {f.samplerate} Hz is outside the "
+                                   f"{MIN_SR}..{MAX_SR} Hz the codec accepts")
 
         def gen():
-            with handle, f:
+            with opened:
                 while True:
-                    try:
-                        block = f.read(READ_BLOCK, dtype="float32", always_2d=True)
-                    except Exception as exc:
-                        raise _decoder_error(path, exc) from None
+                    block = f.read(READ_BLOCK, dtype="float32", always_2d=True)
                     if block.shape[0] == 0:
                         return
                     yield block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
@@ -1025,7 +1014,7 @@ def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
         Bad magic bytes, an unsupported version, a CRC mismatch (truncated or corrupt file),
         or a file made with a different model.
     ParameterError
-        ``sr`` is not a positive integer.
+        ``sr`` is not a rate in 100 Hz..768 kHz.
 
     Examples
     --------
@@ -1038,9 +1027,7 @@ def decode(in_path, out_path=None, *, sr=None, model=None, cancel=None):
     >>> decode(out, sr=44100)[0].shape
     (44100,)
     """
-    target_sr = None if sr is None else positive_int(sr, "sr")
-    if target_sr is not None and target_sr > MAX_SR:
-        raise ParameterError(f"sr={sr!r} must be at most {MAX_SR} Hz")
+    target_sr = check_target_sr(sr, optional=True, whole=True)  # a WAV file records a whole rate
     mel, info = decode_logmel(in_path, model=model)
     _check_cancel(cancel, "decoding")
     y = synthesize(mel, info.n_samples, cancel=cancel) if info.n_samples else np.zeros(0, np.float32)

@@ -11,6 +11,7 @@ __all__ = [
     "Cancelled",
     "DeviceError",
     "CodecError",
+    "TruncatedAudioWarning",
 ]
 
 
@@ -44,3 +45,7 @@ class DeviceError(AudiorepError, RuntimeError):
 
 class CodecError(AudiorepError, ValueError):
     """An ``.arep`` file is malformed, truncated, corrupt, or was made with a different codec model."""
+
+
+class TruncatedAudioWarning(UserWarning):
+    """A truncated audio file was loaded as far as it goes, because the caller passed ``allow_truncated=True``."""

@@ -155,8 +155,10 @@ def test_extreme_codes_at_the_largest_step_decode_to_finite_samples(arep_bytes, 
 
 def test_decode_refuses_a_target_rate_out_of_range(arep_bytes, tmp_path):
     path = write(tmp_path, arep_bytes)
-    with pytest.raises(ParameterError, match="sr=1000000 must be at most 768000"):
+    with pytest.raises(ParameterError, match="sr=1000000 is outside the 100..768000 Hz"):
         codec.decode(path, sr=1_000_000)
+    with pytest.raises(ParameterError, match="sr=1 is outside"):
+        codec.decode(path, sr=1)
     y, sr = codec.decode(path, sr=100)  # low but sane: 1.5 s at 100 Hz
     assert sr == 100 and len(y) == 150
 
