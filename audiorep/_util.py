@@ -120,6 +120,11 @@ def check_cancel_token(cancel) -> None:
                              f"got {type(cancel).__name__}")
 
 
+# More threads than this only add overhead on any machine audiorep runs on, and the kernels
+# take the count as a C int.
+MAX_WORKERS = 1024
+
+
 def resolve_workers(workers) -> int:
     """Translate a scipy.fft-style ``workers`` value into a thread count.
 
@@ -129,6 +134,8 @@ def resolve_workers(workers) -> int:
         return 1
     w = as_int(workers, f"workers={workers!r} must be an integer or None")
     cores = os.cpu_count() or 1
+    if w > MAX_WORKERS:
+        raise ParameterError(f"workers={w} is more threads than audiorep starts (at most {MAX_WORKERS})")
     if w > 0:
         return w
     if w == 0:

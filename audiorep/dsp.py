@@ -60,7 +60,12 @@ def _as_array(x) -> np.ndarray:
         raise TypeError(f"expected an array-like input, got {type(x).__name__}")
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"cannot take the FFT of an array of dtype {arr.dtype}")
-    return arr
+    return _native(arr)
+
+
+def _native(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in the machine's byte order: a big-endian float32 is still single precision."""
+    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
 
 
 def _complex_dtype(arr: np.ndarray) -> np.dtype:
@@ -317,6 +322,7 @@ def _signal(y, name: str = "y") -> np.ndarray:
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if arr.ndim == 0:
         raise ParameterError(f"{name} is a scalar; expected a signal with at least one axis")
+    arr = _native(arr)
     dtype = np.float32 if arr.dtype in (np.float32, np.float16) else np.float64
     arr = arr.astype(dtype, copy=False)
     if arr.size and not np.isfinite(arr).all():
@@ -399,7 +405,9 @@ def _frame_rows(arr: np.ndarray, frame_length: int, hop_length: int, center: boo
     rows = arr.reshape(-1, n)
     if center:
         pad = frame_length // 2
-        rows = np.pad(rows, ((0, 0), (pad, pad)), mode="constant")
+        # np.pad keeps the memory order of its input, so a transposed batch would come back
+        # column-major; the kernels read rows
+        rows = np.ascontiguousarray(np.pad(rows, ((0, 0), (pad, pad)), mode="constant"))
     else:
         rows = np.ascontiguousarray(rows)
     return rows, lead, n_frames
@@ -551,6 +559,7 @@ def _framing(y, sr, frame_length, hop_length, window, center):
     sr = check_sr(sr)
     frame_length = positive_int(frame_length, "frame_length")
     hop_length = positive_int(hop_length, "hop_length")
+    _frame_count(arr.shape[-1], frame_length, hop_length, bool(center))  # refuse before the window is built
     win = get_window(window, frame_length, dtype=arr.dtype)
     rows, lead, n_frames = _frame_rows(arr, frame_length, hop_length, bool(center))
     return arr, sr, frame_length, hop_length, win, rows, lead, n_frames
