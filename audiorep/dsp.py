@@ -64,8 +64,14 @@ def _as_array(x) -> np.ndarray:
 
 
 def _native(arr: np.ndarray) -> np.ndarray:
-    """``arr`` in the machine's byte order: a big-endian float32 is still single precision."""
-    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+    """``arr`` in the machine's byte order and aligned, as the kernels read it.
+
+    A big-endian float32 is still single precision; a view into a byte buffer can start at
+    any address, and the kernels load whole values.
+    """
+    if not arr.dtype.isnative:
+        return arr.astype(arr.dtype.newbyteorder("="))
+    return arr if arr.flags.aligned else arr.copy()
 
 
 def _complex_dtype(arr: np.ndarray) -> np.dtype:
@@ -381,7 +387,7 @@ def get_window(window, length: int, *, dtype=np.float64) -> np.ndarray | None:
         raise ParameterError(f"window has shape {w.shape}; expected ({length},) to match the frame length")
     if not np.isfinite(w).all():
         raise ParameterError("window contains NaN or Inf")
-    return np.ascontiguousarray(w, dtype=dtype)
+    return _native(np.ascontiguousarray(w, dtype=dtype))
 
 
 def _frame_count(n: int, frame_length: int, hop_length: int, center: bool) -> tuple[int, int]:

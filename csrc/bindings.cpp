@@ -32,6 +32,9 @@ py::array_t<T, py::array::c_style> require_rows(const py::array& a, const char* 
   if (a.ndim() != 2) throw py::value_error(std::string(name) + ": expected a 2-D array of rows");
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(name) + ": expected a C-contiguous array");
+  // The kernels load whole T values; a view into a byte buffer can start anywhere.
+  if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+    throw py::value_error(std::string(name) + ": expected an aligned array");
   return py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(a);
 }
 
@@ -188,6 +191,8 @@ const T* window_ptr(const py::object& window, std::size_t length, py::array& kee
   if (keep.ndim() != 1 || static_cast<std::size_t>(keep.shape(0)) != length)
     throw py::value_error("window: expected a 1-D array of frame_length = " + std::to_string(length) + " values");
   if (!(keep.flags() & py::array::c_style)) throw py::value_error("window: expected a contiguous array");
+  if (reinterpret_cast<std::uintptr_t>(keep.data()) % alignof(T) != 0)
+    throw py::value_error("window: expected an aligned array");
   return static_cast<const T*>(keep.data());
 }
 
