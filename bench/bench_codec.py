@@ -40,6 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audiorep import codec, dsp  # noqa: E402
+from audiorep.codec import bitstream, entropy, synthesis  # noqa: E402
 from audiorep.audio import load  # noqa: E402
 
 SR = codec.SR
@@ -48,8 +49,7 @@ SR = codec.SR
 # ---------------------------------------------------------------- metrics
 
 def _power_db(y):
-    frames = codec._frames(np.asarray(y, np.float32), 512, 256)
-    return 10 * np.log10(np.maximum(codec._power(frames), 1e-10))
+    return 10 * np.log10(np.maximum(synthesis.power_spectrogram(y, 512, 256), 1e-10))
 
 
 def lsd(ref, est):
@@ -108,8 +108,8 @@ def run_melq(y, tmp, step_db, decim):
         m = m.reshape(m.shape[0], -1, decim).mean(axis=2)
     q = np.rint(m / step_db).astype(np.int32)
     d = np.diff(q, axis=1, prepend=0)
-    _, payload = codec._pack_codes(d)
-    size = codec._HEADER.size + 4 + codec._SEGMENT.size + len(payload)
+    _, payload = entropy.pack_codes(d)
+    size = bitstream.OVERHEAD_BYTES + len(payload)
     t1 = time.perf_counter()
     r = np.cumsum(d, axis=1) * step_db
     if decim > 1:

@@ -77,7 +77,7 @@ def main(argv=None):
     std = model.std[:, None]
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
-    log_lo, log_hi = math.log(codec._STEP_AT_Q100), math.log(args.max_noise)
+    log_lo, log_hi = math.log(codec.entropy.STEP_AT_Q100), math.log(args.max_noise)
 
     def crop():
         m = train[rng.integers(len(train))]

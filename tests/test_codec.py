@@ -138,7 +138,7 @@ def test_round_trip_on_a_synthetic_signal_at_another_rate(tmp_path, rng):
 
 def test_streaming_features_equal_whole_signal_features(rng):
     y = rng.standard_normal(SR * 3 + 123).astype(np.float32)
-    framer = codec._Framer(codec.N_MELS)
+    framer = codec.stream.Framer(codec.N_MELS)
     parts = [framer.push(y[i: i + 1000]) for i in range(0, len(y), 1000)] + [framer.finish()]
     streamed = np.concatenate(parts, axis=1)
     whole = audiorep.dsp.melspectrogram(y, SR, n_fft=512, hop_length=256, n_mels=64, top_db=None)
@@ -339,7 +339,7 @@ def test_cancel_event_stops_decoding_before_phase_recovery(tmp_path, checks, can
     # The mel inversion ahead of Griffin-Lim takes seconds on a long file; it must not run on regardless.
     arep, out = tmp_path / "t.arep", tmp_path / "t.wav"
     codec.encode(np.sin(np.arange(4 * SR) * 0.05), arep, sr=SR)
-    monkeypatch.setattr(codec, "griffin_lim", lambda *args, **kwargs: pytest.fail("phase recovery ran"))
+    monkeypatch.setattr(codec.synthesis, "griffin_lim", lambda *args, **kwargs: pytest.fail("phase recovery ran"))
     cancel = cancel_after(checks)
     with pytest.raises(Cancelled):
         codec.decode(arep, out, cancel=cancel)
@@ -353,11 +353,10 @@ def test_ctrl_c_stops_the_encode_command(long_wav, tmp_path, sig):
     env = dict(os.environ, PYTHONPATH=str(Path(audiorep.__file__).resolve().parents[1]))
     proc = subprocess.Popen([sys.executable, "-m", "audiorep", "encode", str(long_wav), "-o", str(out)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    tmp = tmp_path / f".sig.arep.{proc.pid}.tmp"
     deadline = time.monotonic() + 30
-    while not tmp.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not list(tmp_path.glob(".sig.arep.*.tmp")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert tmp.exists(), proc.communicate()
+    assert list(tmp_path.glob(".sig.arep.*.tmp")), proc.communicate()
     sent = time.monotonic()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=10)
@@ -421,7 +420,7 @@ def test_a_signal_swallowed_inside_a_c_callback_still_cancels(monkeypatch, tmp_p
 
     wav = tmp_path / "in.wav"
     sf.write(wav, synthetic(60.0), SR)
-    original = codec._input_blocks
+    original = codec.stream.input_blocks
 
     def blocks_then_a_swallowed_signal(source, sr):
         total, rate, gen = original(source, sr)
@@ -433,7 +432,7 @@ def test_a_signal_swallowed_inside_a_c_callback_still_cancels(monkeypatch, tmp_p
                 yield block
         return total, rate, gen2()
 
-    monkeypatch.setattr(codec, "_input_blocks", blocks_then_a_swallowed_signal)
+    monkeypatch.setattr(codec.stream, "input_blocks", blocks_then_a_swallowed_signal)
     out = tmp_path / "x.arep"
     assert cli.main(["encode", str(wav), "-o", str(out), "--no-progress"]) == cli.EXIT_CANCELLED
     assert "cancelled" in capsys.readouterr().err

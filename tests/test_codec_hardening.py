@@ -115,7 +115,7 @@ def test_a_decompression_bomb_is_stopped_at_the_size_the_header_allows(arep_byte
     inflated = bytes(8 << 20)  # 8 MiB of zeros; the segment's 24 blocks allow 3 bytes per code at most
     cap = 3 * 24 * codec.load_codec_model().config["latent_dim"]
     payload = (zlib.compress(inflated, 9, -15) if method == 0
-               else lzma.compress(inflated, format=lzma.FORMAT_RAW, filters=codec._LZMA_FILTERS))
+               else lzma.compress(inflated, format=lzma.FORMAT_RAW, filters=codec.entropy.LZMA_FILTERS))
     assert len(payload) < 20_000
     path = write(tmp_path, with_payload(arep_bytes, method, payload))
     tracemalloc.start()
@@ -132,7 +132,7 @@ def test_a_decompression_bomb_is_stopped_at_the_size_the_header_allows(arep_byte
 def test_a_payload_cut_short_is_refused(arep_bytes, tmp_path, method):
     raw = bytes(24 * codec.load_codec_model().config["latent_dim"])
     payload = (zlib.compress(raw, 9, -15) if method == 0
-               else lzma.compress(raw, format=lzma.FORMAT_RAW, filters=codec._LZMA_FILTERS))
+               else lzma.compress(raw, format=lzma.FORMAT_RAW, filters=codec.entropy.LZMA_FILTERS))
     path = write(tmp_path, with_payload(arep_bytes, method, payload[: len(payload) // 2]))
     with pytest.raises(CodecError, match="segment 0: corrupt payload"):
         codec.decode(path)

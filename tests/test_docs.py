@@ -10,7 +10,9 @@ import pytest
 MODULES = ["audiorep", "audiorep.dsp", "audiorep.audio", "audiorep.datasets", "audiorep.store", "audiorep.mesh",
            "audiorep.features", "audiorep.extract", "audiorep.examples", "audiorep.plot",
            "audiorep.models.autoencoder", "audiorep.models.classifier", "audiorep.train", "audiorep.evaluate",
-           "audiorep.export", "audiorep.codec", "audiorep.serve.app", "audiorep.serve.analysis"]
+           "audiorep.export", "audiorep.codec", "audiorep.codec.bitstream", "audiorep.codec.decoding",
+           "audiorep.codec.encoding", "audiorep.codec.entropy", "audiorep.codec.network", "audiorep.codec.synthesis",
+           "audiorep.models.codec_network", "audiorep.serve.app", "audiorep.serve.analysis"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,6 +1,7 @@
-"""PyTorch models: the recurrent autoencoder and the MLP classifier."""
+"""PyTorch models: the recurrent autoencoder, the MLP classifier and the codec's network."""
 
 from .autoencoder import READOUTS, ConvFrontEnd, Seq2SeqAutoencoder, Standardizer
 from .classifier import MLPClassifier
+from .codec_network import CodecAutoencoder
 
-__all__ = ["ConvFrontEnd", "MLPClassifier", "READOUTS", "Seq2SeqAutoencoder", "Standardizer"]
+__all__ = ["CodecAutoencoder", "ConvFrontEnd", "MLPClassifier", "READOUTS", "Seq2SeqAutoencoder", "Standardizer"]
