@@ -207,7 +207,7 @@ def read_obj(path, *, workers=-1) -> ObjMesh:
 
     Understands triangles, quads and larger polygons (split into triangle fans), the
     corner forms ``a``, ``a/b``, ``a//c`` and ``a/b/c``, negative (relative) indices,
-    comments, CRLF line ends and the ``w`` / colour extensions of ``v``. Statements that
+    comments, CRLF line ends, a UTF-8 byte-order mark and the ``w`` / colour extensions of ``v``. Statements that
     carry no geometry (``o``, ``s``, ``usemtl``, ``mtllib``, ...) are skipped.
 
     Parameters
@@ -242,6 +242,10 @@ def read_obj(path, *, workers=-1) -> ObjMesh:
     target = os.fsdecode(os.fspath(path))
     with open(target, "rb") as f:
         data = f.read()
+    # Editors on Windows start UTF-8 text with a byte-order mark; left in, it would hide the
+    # first statement, and every face would then point one vertex off.
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     parsed = _core.parse_obj(data, nthreads)
     if "error" in parsed:
         raise ObjFormatError(f"{target}, line {parsed['error_line']}: {parsed['error']}")

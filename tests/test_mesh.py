@@ -444,6 +444,14 @@ def test_comments_blank_lines_crlf_and_ignored_statements(tmp_path):
     assert mesh.faces.tolist() == [[0, 1, 2, -1]] * 2
 
 
+def test_a_utf8_byte_order_mark_does_not_hide_the_first_vertex(tmp_path):
+    path = tmp_path / "bom.obj"
+    path.write_bytes(b"\xef\xbb\xbfv 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2 3\nf 2 4 3\n")
+    mesh = read_obj(path)
+    np.testing.assert_array_equal(mesh.vertices, [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]])
+    assert mesh.faces.tolist() == [[0, 1, 2, -1], [1, 3, 2, -1]]
+
+
 def test_extra_components_are_dropped(tmp_path):
     text = "v 1 2 3 0.5\nv 4 5 6 0.1 0.2 0.3\nv 7 8 9 1 0.1 0.2 0.3\nvt 0.25 0.75 1\nvt 0.5\nvn 0 0 1\n"
     mesh = parse_text(tmp_path, text)
