@@ -145,6 +145,50 @@ def resolve_workers(workers) -> int:
     return cores + 1 + w
 
 
+def memory_limit() -> int:
+    """Bytes this process may allocate at most: physical memory, or a lower address-space limit (ulimit -v)."""
+    limit = 1 << 62
+    try:
+        limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limit = min(limit, soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return limit
+
+
+def check_allocation(shape, itemsize: int, what: str) -> None:
+    """Raise ParameterError, naming the shape, the size and the limit, if an array cannot fit in memory.
+
+    Checked before the array is made, so an absurd request fails at once with a message
+    instead of as ``std::bad_alloc`` from the kernels or an out-of-memory kill.
+
+    Examples
+    --------
+    >>> check_allocation((2**40, 2**20), 16, "the FFT")
+    Traceback (most recent call last):
+    ...
+    audiorep.errors.ParameterError: the FFT would take 16777216.0 GiB (shape (1099511627776, 1048576), ...
+    """
+    n = 1
+    for dim in shape:
+        n *= int(dim)
+    size, limit = n * int(itemsize), memory_limit()
+    if size > limit:
+        raise ParameterError(f"{what} would take {_in_units(size)} (shape {tuple(int(d) for d in shape)}, "
+                             f"{itemsize} bytes each), more than the {_in_units(limit)} this process may use")
+
+
+def _in_units(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
 def _current_umask() -> int:
     # os.umask can only be read by setting it; do it once, at import, before any threads write files.
     mask = os.umask(0o022)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core, _device
-from ._util import as_int, check_sr, positive_int, positive_number, resolve_workers
+from ._util import as_int, check_allocation, check_sr, positive_int, positive_number, resolve_workers
 from .errors import ParameterError
 
 __all__ = ["fft", "ifft", "rfft", "irfft"]
@@ -102,6 +102,12 @@ def _fit_rows(arr: np.ndarray, axis: int, length: int, dtype: np.dtype) -> tuple
     return rows.reshape(-1, length), lead
 
 
+def _check_result(arr: np.ndarray, axis: int, length: int, dtype, what: str) -> None:
+    """Refuse a transform whose result, ``length`` values of ``dtype`` along ``axis``, cannot fit in memory."""
+    shape = arr.shape[:axis] + (length,) + arr.shape[axis + 1:]
+    check_allocation(shape, np.dtype(dtype).itemsize, what)
+
+
 def _restore(out_rows: np.ndarray, lead: tuple, axis: int) -> np.ndarray:
     out = out_rows.reshape(lead + out_rows.shape[-1:])
     return np.moveaxis(out, -1, axis)
@@ -141,6 +147,7 @@ def _c2c(x, n, axis, norm, workers, forward: bool, device=None) -> np.ndarray:
     if _device.is_tensor(x):
         return _torch_c2c(x, n, axis, norm, workers, forward)
     arr, ax, length, norm, threads = _prepare(x, n, axis, norm, workers)
+    _check_result(arr, ax, length, _complex_dtype(arr), "the FFT")
     rows, lead = _fit_rows(arr, ax, length, _complex_dtype(arr))
     if rows.shape[0] == 0:
         return _restore(rows.copy(), lead, ax)
@@ -240,6 +247,7 @@ def rfft(x, n=None, axis=-1, norm=None, *, workers=None, device=None) -> np.ndar
             )
         return out.reshape(lead + (length // 2 + 1,)).movedim(-1, ax)
     arr, ax, length, norm, threads = _prepare(x, n, axis, norm, workers)
+    _check_result(arr, ax, length // 2 + 1, _complex_dtype(np.empty(0, _real_dtype(arr))), "the FFT")
     rows, lead = _fit_rows(arr, ax, length, _real_dtype(arr))
     if rows.shape[0] == 0:
         return _restore(np.zeros((0, length // 2 + 1), _complex_dtype(rows)), lead, ax)
@@ -287,6 +295,7 @@ def irfft(x, n=None, axis=-1, norm=None, *, workers=None, device=None) -> np.nda
                 *_device.launch_args(x),
             )
         return out.reshape(lead + (length,)).movedim(-1, ax)
+    _check_result(arr, ax, length, rtype, "the inverse FFT")
     rows, lead = _fit_rows(arr, ax, length // 2 + 1, ctype)
     if rows.shape[0] == 0:
         return _restore(np.zeros((0, length), rtype), lead, ax)
@@ -565,7 +574,11 @@ def _framing(y, sr, frame_length, hop_length, window, center):
     sr = check_sr(sr)
     frame_length = positive_int(frame_length, "frame_length")
     hop_length = positive_int(hop_length, "hop_length")
-    _frame_count(arr.shape[-1], frame_length, hop_length, bool(center))  # refuse before the window is built
+    # refuse before the window is built or the signal padded
+    _, n_frames = _frame_count(arr.shape[-1], frame_length, hop_length, bool(center))
+    n_rows = arr.size // arr.shape[-1]
+    check_allocation((n_rows, n_frames, frame_length // 2 + 1), arr.dtype.itemsize,
+                     f"{n_frames} frames of {frame_length} samples")
     win = get_window(window, frame_length, dtype=arr.dtype)
     rows, lead, n_frames = _frame_rows(arr, frame_length, hop_length, bool(center))
     return arr, sr, frame_length, hop_length, win, rows, lead, n_frames

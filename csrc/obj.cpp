@@ -248,9 +248,9 @@ class HeightFieldText {
   std::size_t index_digits_ = 1;
 
   static const HeightFieldOptions& check(const HeightFieldOptions& options, std::size_t rows, std::size_t cols) {
-    if (rows < 1 || cols < 1) throw std::invalid_argument("format_heightfield: the grid must not be empty");
+    if (rows < 1 || cols < 1) throw std::invalid_argument("write_heightfield: the grid must not be empty");
     if (options.precision < 0 || options.precision > 17)
-      throw std::invalid_argument("format_heightfield: precision must be in [0, 17]");
+      throw std::invalid_argument("write_heightfield: precision must be in [0, 17]");
     return options;
   }
 
@@ -360,30 +360,6 @@ class HeightFieldText {
 }  // namespace
 
 template <typename T>
-std::string format_heightfield(const double* x, const double* y, const T* z, std::size_t rows, std::size_t cols,
-                               std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
-                               const HeightFieldOptions& options, int nthreads) {
-  if (nthreads < 1) throw std::invalid_argument("format_heightfield: nthreads must be at least 1");
-  const HeightFieldText<T> text(x, y, z, rows, cols, row_stride, col_stride, options);
-  // Several blocks per thread keep the threads busy when rows format at different speeds.
-  const std::size_t nblocks = std::min(rows, static_cast<std::size_t>(nthreads) * 4);
-  std::string out = text.header();
-  for (auto section : text.sections()) {
-    if (section == HeightFieldText<T>::kFaces) out += "g mesh\n";
-    std::vector<TextBuffer> blocks(nblocks);
-    parallel_for(nblocks, nthreads, [&](std::size_t b0, std::size_t b1) {
-      for (std::size_t b = b0; b < b1; ++b) {
-        const std::size_t r0 = rows * b / nblocks, r1 = rows * (b + 1) / nblocks;
-        blocks[b] = TextBuffer((r1 - r0) * text.row_bytes(section) + kLineBuffer);
-        text.format(section, r0, r1, blocks[b]);
-      }
-    });
-    for (const auto& block : blocks) out.append(block.data(), block.size());
-  }
-  return out;
-}
-
-template <typename T>
 int write_heightfield(const char* path, const double* x, const double* y, const T* z, std::size_t rows,
                       std::size_t cols, std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
                       const HeightFieldOptions& options, int nthreads) {
@@ -423,12 +399,6 @@ int write_heightfield(const char* path, const double* x, const double* y, const 
   return err;
 }
 
-template std::string format_heightfield<float>(const double*, const double*, const float*, std::size_t,
-                                               std::size_t, std::ptrdiff_t, std::ptrdiff_t,
-                                               const HeightFieldOptions&, int);
-template std::string format_heightfield<double>(const double*, const double*, const double*, std::size_t,
-                                                std::size_t, std::ptrdiff_t, std::ptrdiff_t,
-                                                const HeightFieldOptions&, int);
 template int write_heightfield<float>(const char*, const double*, const double*, const float*, std::size_t,
                                       std::size_t, std::ptrdiff_t, std::ptrdiff_t, const HeightFieldOptions&, int);
 template int write_heightfield<double>(const char*, const double*, const double*, const double*, std::size_t,

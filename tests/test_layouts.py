@@ -192,3 +192,17 @@ def test_absurd_sizes_are_refused_before_anything_is_allocated():
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20, peak  # no 10**9-sample window was built first
+
+
+def test_results_too_large_for_memory_are_refused_by_size(monkeypatch):
+    from audiorep import _util
+
+    monkeypatch.setattr(_util, "memory_limit", lambda: 8 << 20)  # as under a tight ulimit -v
+    with pytest.raises(ParameterError, match=r"the inverse FFT would take 5\.4 GiB \(shape \(11111, 65537\), "
+                                             r"8 bytes each\), more than the 8\.0 MiB"):
+        dsp.irfft(np.zeros((11111, 10), np.complex128), n=65537)
+    with pytest.raises(ParameterError, match=r"the FFT would take 4\.0 GiB \(shape \(2, 134217728\)"):
+        dsp.fft(np.zeros((2, 8)), n=2**27)
+    with pytest.raises(ParameterError, match="4097 frames of 2048 samples would take"):
+        dsp.melspectrogram(np.zeros(2**21, np.float32), SR, n_fft=2048, hop_length=512)
+    assert dsp.rfft(np.zeros((4, 1024))).shape == (4, 513)  # work that fits still runs

@@ -24,17 +24,11 @@ struct HeightFieldOptions {
   double scale[3] = {1.0, 1.0, 1.0};
 };
 
-// Formats the mesh of the grid z, whose element (i, j) is z[i * row_stride + j * col_stride]
-// (strides in elements), with x of length rows and y of length cols, and returns the text
-// of the file. Blocks of rows are formatted on up to `nthreads` threads.
+// Writes the mesh of the grid z, whose element (i, j) is z[i * row_stride + j * col_stride]
+// (strides in elements), with x of length rows and y of length cols, to `path` (created or
+// truncated), streaming the text through a few reusable buffers; blocks of rows are formatted
+// on up to `nthreads` threads.
 // Throws std::invalid_argument on rows or cols < 1, a precision outside [0, 17] or nthreads < 1.
-template <typename T>
-std::string format_heightfield(const double* x, const double* y, const T* z, std::size_t rows, std::size_t cols,
-                               std::ptrdiff_t row_stride, std::ptrdiff_t col_stride,
-                               const HeightFieldOptions& options, int nthreads);
-
-// As format_heightfield, but streams the text to `path` (created or truncated) through a few
-// reusable buffers instead of building it in memory.
 // Returns 0 on success or the errno value of the failed open/write/close.
 template <typename T>
 int write_heightfield(const char* path, const double* x, const double* y, const T* z, std::size_t rows,
