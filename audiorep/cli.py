@@ -68,11 +68,15 @@ def _feature_params(args):
 def _extract(args) -> int:
     params = _feature_params(args)
     report = pipeline.extract(args.dataset, args.output, params, workers=args.workers, strict=args.strict,
-                              chunk_seconds=args.chunk_seconds, progress=_progress(args), cancel=_CANCEL)
+                              chunk_seconds=args.chunk_seconds, progress=_progress(args), cancel=_CANCEL,
+                              scheduler=args.scheduler, partition_files=args.partition_files)
     files = report.written and report.seconds
     rate = f"{report.written / report.seconds:.1f} files/s" if files else "-"
     print(f"wrote {report.written} rows to {report.path} ({params.kind}, {params.n_features} values per frame) "
           f"in {report.seconds:.1f} s ({rate})")
+    if report.partitions:
+        print(f"  {report.partitions} partitions" + (f", {report.resumed} finished by an earlier run"
+                                                      if report.resumed else ""))
     if report.failed:
         print(f"{len(report.failed)} file(s) skipped:", file=sys.stderr)
         for name, reason in report.failed:
@@ -360,10 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("extract", _extract, "extract features of a dataset into a Parquet store",
                 "audiorep extract ../shared/data/esc10 -o esc10.parquet --kind mel --duration 5")
     p.add_argument("dataset", help="ESC-50 layout (meta/esc50.csv + audio/) or class folders 'NNN - Class/'")
-    p.add_argument("-o", "--output", required=True, help="the store to write (.parquet)")
+    p.add_argument("-o", "--output", required=True,
+                   help="the store to write (.parquet; with --scheduler, a directory of part files)")
     _add_feature_options(p)
     p.add_argument("--chunk-seconds", type=float, default=None, help="split files into chunks of this length")
-    p.add_argument("--workers", type=int, default=1, help="files processed in parallel")
+    p.add_argument("--workers", type=int, default=1, help="processes handling files at once (-1: one per core)")
+    p.add_argument("--scheduler", default=None, metavar="local:N|tcp://HOST:PORT",
+                   help="run on Dask (pip install 'audiorep[dask]'): N worker processes here, or the cluster of "
+                        "that scheduler; an interrupted run started again skips the finished partitions")
+    p.add_argument("--partition-files", type=int, default=256, help="files per partition (part file) with --scheduler")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
 
     p = command("augment", _augment, "write speed-perturbed copies of a dataset's clips, for training only",
@@ -375,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sr", type=int, default=None, help="sample rate of the copies (default: each clip's own)")
 
     p = command("info", _info, "describe an audio file, a feature store or a model file", "audiorep info clip.ogg")
-    p.add_argument("file", help="an audio file, a feature store (.parquet) or a model written by audiorep")
+    p.add_argument("file", help="an audio file, a feature store (.parquet file or partitioned directory) or a model "
+                               "written by audiorep")
 
     p = command("obj", _obj, "write the autocorrelogram of an audio file as a Wavefront OBJ mesh",
                 "audiorep obj clip.ogg -o clip.obj")

@@ -121,8 +121,9 @@ def describe(path) -> dict:
             magic = handle.read(4)
     if magic == b"PK\x03\x04" and path.suffix in (".pt", ".pth", ".ckpt"):  # a torch file
         return _describe_model(path)
-    is_store = magic == b"PAR1"
-    if not is_store:
+    from .store import is_store
+
+    if not is_store(path):
         from .audio import info
 
         return {"kind": "audio", "info": info(path)}
@@ -178,12 +179,13 @@ def figures(audio, output_dir, *, sr=None, frame_length=2048, hop_length=512, ma
 # ---------------------------------------------------------------- features and copies
 
 def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seconds=None, progress=False,
-            cancel=None):
+            cancel=None, scheduler=None, partition_files=256):
     """Features of every file of a dataset into a store: :func:`audiorep.extract.extract_dataset`.
 
     ``dataset`` is a directory (any layout :func:`audiorep.datasets.load_dataset` reads) or a
     :class:`~audiorep.datasets.Dataset`; ``params`` a :class:`~audiorep.features.FeatureParams`
-    (default: log-mel). Returns an :class:`~audiorep.extract.ExtractReport`.
+    (default: log-mel). With a Dask ``scheduler`` the output is a partitioned store.
+    Returns an :class:`~audiorep.extract.ExtractReport`.
     """
     from .datasets import Dataset, load_dataset
     from .extract import extract_dataset
@@ -192,7 +194,8 @@ def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seco
     data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     log.info("%d files, %d classes, %d folds in %s", len(data), len(data.label_map), data.n_folds, data.root)
     return extract_dataset(data, output, params or FeatureParams(), workers=workers, strict=strict,
-                           chunk_seconds=chunk_seconds, progress=progress, cancel=cancel)
+                           chunk_seconds=chunk_seconds, progress=progress, cancel=cancel, scheduler=scheduler,
+                           partition_files=partition_files)
 
 
 @dataclasses.dataclass

@@ -1,4 +1,10 @@
-"""Training the recurrent autoencoder: seeded, checkpointed, resumable, interruptible."""
+"""Training the recurrent autoencoder: seeded, checkpointed, resumable, interruptible.
+
+The same function trains in one process or in several under ``torchrun`` (PyTorch's
+DistributedDataParallel: gloo on the CPU, NCCL on GPUs). ``batch_size`` is the global batch:
+each of N processes takes a 1/N share of every batch through a DistributedSampler, so N
+processes follow the same loss curve as one, up to the order of floating-point sums.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import sys
 from pathlib import Path
@@ -23,8 +30,8 @@ from .models import READOUTS, Seq2SeqAutoencoder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["corrupt", "load_model", "model_training_info", "represent", "save_model", "seed_everything",
-           "train_autoencoder"]
+__all__ = ["corrupt", "load_model", "model_training_info", "process_rank", "represent", "save_model",
+           "seed_everything", "train_autoencoder"]
 
 _TRAINING_FORMAT = "audiorep-autoencoder-training/1"
 _MODEL_FORMAT = "audiorep-autoencoder/1"
@@ -144,8 +151,81 @@ def _save(obj, path) -> None:
         torch.save(obj, tmp)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    return list(torch.randperm(n, generator=generator).split(batch_size))
+def process_rank() -> int:
+    """This process's rank among the training processes: 0 unless started by ``torchrun`` (or alike).
+
+    Examples
+    --------
+    >>> process_rank()
+    0
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def _join_processes(distributed, dev: torch.device) -> tuple[int, int, bool, torch.device]:
+    """Join the process group that torchrun describes; return ``(rank, world, started_here, device)``."""
+    import torch.distributed as dist
+
+    if distributed is None:
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1 or (dist.is_available() and dist.is_initialized())
+    if not distributed:
+        return 0, 1, False, dev
+    if not dist.is_available():
+        raise ParameterError("distributed training needs a torch build with torch.distributed")
+    started = False
+    if dev.type == "cuda" and dev.index is None:  # one GPU per process, in the order torchrun numbers them
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+        if missing:
+            raise ParameterError(f"distributed training needs the environment torchrun sets ({', '.join(missing)} "
+                                 f"missing); start it with 'torchrun --nproc_per_node=N -m audiorep train ...'")
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        started = True
+    return dist.get_rank(), dist.get_world_size(), started, dev
+
+
+def _batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
+    """This process's share of every batch of ``epoch``: an epoch-seeded shuffle, dealt out by rank.
+
+    The batches of all ranks together are the batches one process would draw (for ``n`` a
+    multiple of ``world``; otherwise a few rows are drawn twice so that every rank gets as many).
+    """
+    from torch.utils.data.distributed import DistributedSampler
+
+    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    order = list(sampler)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class _ReconstructionLoss(nn.Module):
+    """The training loss as a module, so that DistributedDataParallel sees (and syncs) the whole step."""
+
+    def __init__(self, model: Seq2SeqAutoencoder):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, corruption: dict | None, generator: torch.Generator) -> Tensor:
+        z = self.model.scaler(x)
+        z_in = corrupt(z, generator=generator, **corruption) if corruption else z
+        return nn.functional.mse_loss(self.model.reconstruct_from(z_in, z), z)
+
+
+def _gather_rng(world: int, state: dict) -> list[dict]:
+    if world == 1:
+        return [state]
+    import torch.distributed as dist
+
+    states = [None] * world
+    dist.all_gather_object(states, state)
+    return states
 
 
 def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, device: torch.device) -> float:
@@ -226,7 +306,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
                       clip_norm: float = 1.0, scaling: str = "dimension", augment=None, mask_time: float = 0.0,
                       mask_freq: float = 0.0, noise: float = 0.0, checkpoint_path=None, resume: bool = False,
                       progress: bool = True, cancel=None,
-                      on_epoch: Callable | None = None):
+                      on_epoch: Callable | None = None, distributed: bool | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
 
     The loss is the mean squared error in the standardised feature space; the standardisation is
@@ -247,6 +327,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         Where to train.
     epochs, batch_size, lr, patience : int, int, float, int
         Usual meanings; ``epochs`` is the total including epochs already in a resumed checkpoint.
+        ``batch_size`` is the global batch: with N processes, each takes ``batch_size / N`` rows
+        of it (it must divide evenly).
     validation_share : float
         Share of clips held out for early stopping, in [0, 1). 0 stops on the training loss.
     clip_norm : float
@@ -281,6 +363,14 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     on_epoch : callable, optional
         Called after every epoch as ``on_epoch(epoch, model, history)`` (the model in eval mode,
         with the epoch's weights), e.g. to follow a probe of the representation during training.
+    distributed : bool, optional
+        Train with DistributedDataParallel in the process group that ``torchrun`` sets up (gloo
+        on the CPU, NCCL with ``device="cuda"``, each process on the GPU of its local rank).
+        None (the default) does so when the environment says there are several processes.
+        Every process passes the same ``features``; each trains on its own share of every batch.
+        Only rank 0 writes the checkpoint and shows progress; every process returns the same
+        model and history. Dropout, teacher forcing and denoising draw different random numbers
+        in each process, so only runs without them repeat a one-process run exactly.
 
     Returns
     -------
@@ -323,7 +413,22 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
                              f"last axis ({features.shape[2]})")
     config["n_features"] = features.shape[2]
     dev = resolve_device(device)
+    rank, world, started_group, dev = _join_processes(distributed, dev)
+    if batch_size % world:
+        raise ParameterError(f"batch_size={batch_size} must be a multiple of the {world} training processes")
+    try:
+        return _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm,
+                      scaling, augment, mask_time, mask_freq, noise, checkpoint_path, resume, progress, cancel,
+                      on_epoch, rank, world)
+    finally:
+        if started_group:
+            import torch.distributed as dist
 
+            dist.destroy_process_group()
+
+
+def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm, scaling,
+           augment, mask_time, mask_freq, noise, checkpoint_path, resume, progress, cancel, on_epoch, rank, world):
     generator = seed_everything(seed)
     n = len(features)
     n_val = 0
@@ -342,6 +447,19 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     model = Seq2SeqAutoencoder(**config)
     model.scaler.fit(train_data.numpy(), per_dimension=scaling == "dimension")
     model.to(dev)
+    step = _ReconstructionLoss(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Ranks draw their own dropout, teacher-forcing and masking numbers (the weights are
+        # broadcast from rank 0 here). static_graph: some readouts leave parameters unused in
+        # the reconstruction, always the same ones.
+        rank_seed = int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+        if rank:
+            torch.manual_seed(rank_seed)
+            generator.manual_seed(rank_seed)
+        step = DistributedDataParallel(step, device_ids=[dev.index] if dev.type == "cuda" else None,
+                                       static_graph=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
@@ -354,8 +472,16 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     bad_epochs = 0
     epoch = 0
 
-    if resume and Path(checkpoint_path).exists():
+    ckpt = None
+    if resume and rank == 0 and Path(checkpoint_path).exists():
         ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    if resume and world > 1:  # rank 0 reads it: the other ranks need not see its file system
+        import torch.distributed as dist
+
+        box = [ckpt]
+        dist.broadcast_object_list(box, src=0)
+        ckpt = box[0]
+    if ckpt is not None:
         if ckpt.get("format") != _TRAINING_FORMAT:
             raise ParameterError(f"{checkpoint_path} is not an autoencoder training checkpoint")
         if ckpt["config"] != model.config:
@@ -369,31 +495,32 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history, best_state, bad_epochs, epoch = ckpt["history"], ckpt["best_state"], ckpt["bad_epochs"], ckpt["epoch"]
-        _set_rng_state(ckpt["rng"], dev, generator)
+        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        _set_rng_state(ranks[rank] if len(ranks) == world else ckpt["rng"], dev, generator)
         log.info("resuming %s at epoch %d", checkpoint_path, epoch)
 
     def snapshot() -> dict:
+        rng = _gather_rng(world, _rng_state(dev, generator))
         return _cpu_copy({"format": _TRAINING_FORMAT, "config": model.config, "settings": settings, "epoch": epoch,
                           "history": history, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "best_state": best_state, "bad_epochs": bad_epochs, "rng": _rng_state(dev, generator)})
+                          "best_state": best_state, "bad_epochs": bad_epochs, "rng": rng[0], "rng_ranks": rng})
 
     from tqdm.auto import tqdm
 
     last_good = snapshot()
     bar = tqdm(total=epochs, initial=min(epoch, epochs), desc="autoencoder", unit="epoch", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+               disable=not progress or rank > 0, dynamic_ncols=True)
+    corruption = {"mask_time": mask_time, "mask_freq": mask_freq, "noise": noise} if denoising else None
+    local_batch = batch_size // world
     try:
         while epoch < epochs and not history["stopped_early"]:
             model.train()
             total, count = 0.0, 0
-            for idx in _batches(len(train_data), batch_size, generator):
+            for idx in _batches(len(train_data), local_batch, seed, epoch, rank, world):
                 check_cancel(cancel, f"training (in epoch {epoch + 1})")
                 x = train_data[idx].to(dev, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
-                z = model.scaler(x)
-                z_in = corrupt(z, mask_time=mask_time, mask_freq=mask_freq, noise=noise,
-                               generator=generator) if denoising else z
-                loss = nn.functional.mse_loss(model.reconstruct_from(z_in, z), z)
+                loss = step(x, corruption, generator)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
                 optimizer.step()
@@ -401,10 +528,21 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
                 total += batch_loss * len(idx)
                 count += len(idx)
                 bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)
+            held_out = _epoch_loss(model, val_data, batch_size, dev) if n_val else None
+            if world > 1:  # the epoch's loss over every rank's rows; rank 0's held-out loss decides for all
+                import torch.distributed as dist
+
+                sums = torch.tensor([total, count], dtype=torch.float64, device=dev)
+                dist.all_reduce(sums)
+                total, count = float(sums[0]), int(sums[1])
+                if n_val:
+                    box = torch.tensor([held_out], dtype=torch.float64, device=dev)
+                    dist.broadcast(box, src=0)
+                    held_out = float(box[0])
             if not math.isfinite(total):
                 raise FloatingPointError(f"training loss became {total} in epoch {epoch + 1}; try a lower lr")
             train_loss = total / count
-            val_loss = _epoch_loss(model, val_data, batch_size, dev) if n_val else train_loss
+            val_loss = held_out if n_val else train_loss
             epoch += 1
             history["train_loss"].append(train_loss)
             history["val_loss"].append(val_loss)
@@ -420,14 +558,14 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
             bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             bar.update(1)
             last_good = snapshot()
-            if checkpoint_path is not None:
+            if checkpoint_path is not None and rank == 0:
                 _save(last_good, checkpoint_path)
             if on_epoch is not None:
                 model.eval()
                 on_epoch(epoch, model, history)
     except (KeyboardInterrupt, Cancelled):
         # The state at the last epoch boundary resumes exactly; a mid-epoch state would not.
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and rank == 0:
             _save(last_good, checkpoint_path)
             log.warning("interrupted; checkpoint at epoch %d saved to %s", last_good["epoch"], checkpoint_path)
         raise
