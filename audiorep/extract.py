@@ -25,6 +25,7 @@ import json
 import logging
 import multiprocessing
 import re
+import signal
 import threading
 from pathlib import Path
 
@@ -376,8 +377,10 @@ def _extract_here(instances, out, params: FeatureParams, meta: dict, label_map: 
     if workers == 1:  # no process to start and no features to send between processes
         pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="audiorep-extract")
     else:
-        # spawn, not fork: the caller may hold threads (torch, a progress bar) that fork would copy mid-state
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        # spawn, not fork: the caller may hold threads (torch, a progress bar) that fork would copy mid-state.
+        # The workers ignore Ctrl-C, which reaches the whole process group: this process cancels them.
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
     try:
         with StoreWriter(out, label_map=label_map, params=meta) as writer:
             todo = iter(instances)
