@@ -142,6 +142,8 @@ def _train(args) -> int:
                             mask_time=args.mask_time, mask_freq=args.mask_freq, noise=args.noise,
                             checkpoint=args.checkpoint, resume=args.resume, progress=_progress(args),
                             cancel=_CANCEL)
+    if report.rank:  # under torchrun, rank 0 reports for all
+        return 0
     copies = f" and {report.copies} copies" if args.augment else ""
     history = report.history
     print(f"trained on {report.sequences} sequences{copies} of {report.frames} x {report.n_features} "
@@ -400,12 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="directory for the PNG and HTML files")
     _add_feature_options(p, kind=False)
 
-    p = command("train", _train, "train a sequence-to-sequence autoencoder on a feature store",
+    p = command("train", _train, "train a sequence-to-sequence autoencoder on a feature store (on N processes: "
+                "torchrun --nproc_per_node=N -m audiorep train ...)",
                 "audiorep train features.parquet -o ae.pt --epochs 64")
     p.add_argument("features", help="the feature store to learn from")
     p.add_argument("-o", "--output", required=True, help="model file to write")
     p.add_argument("--epochs", type=int, default=50, help="most epochs (early stopping may end sooner)")
-    p.add_argument("--batch-size", type=int, default=64, help="sequences per step")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="sequences per step, over all processes under torchrun (a multiple of their number)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--layers", type=int, default=2, help="stacked recurrent layers in encoder and decoder")
     p.add_argument("--units", type=int, default=256, help="units per recurrent layer and direction")

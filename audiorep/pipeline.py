@@ -406,7 +406,10 @@ def load_copies(paths, n_inputs: int, reference: Representations, what: str = "c
 
 @dataclasses.dataclass
 class TrainReport:
-    """What :func:`train` did: the model file, sequences and copies trained on, the loss history."""
+    """What :func:`train` did: the model file, sequences and copies trained on, the loss history.
+
+    ``rank`` is this process's rank under torchrun; only rank 0 writes the model file.
+    """
 
     path: Path
     sequences: int
@@ -415,6 +418,7 @@ class TrainReport:
     n_features: int
     history: dict
     seconds: float
+    rank: int = 0
 
 
 def train(features, output, *, config: Mapping | None = None, exclude_folds: Sequence[int] | None = None,
@@ -445,7 +449,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     """
     from .augment import source_rows
     from .store import read_store
-    from .train import save_model, train_autoencoder
+    from .train import process_rank, save_model, train_autoencoder
 
     table = read_store(features)
     x = table.stacked()
@@ -481,9 +485,11 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     training = {"excluded_folds": list(exclude_folds)} if exclude_folds else {}
     if copies:
         training["augment"] = [str(p) for p in copies]
-    save_model(output, model, feature_params=table.params, training=training)
+    rank = process_rank()
+    if rank == 0:  # under torchrun every process holds the same model
+        save_model(output, model, feature_params=table.params, training=training)
     return TrainReport(Path(output), int(x.shape[0]), 0 if extra is None else len(extra[0]), int(x.shape[1]),
-                       int(x.shape[2]), history, time.perf_counter() - start)
+                       int(x.shape[2]), history, time.perf_counter() - start, rank)
 
 
 @dataclasses.dataclass
