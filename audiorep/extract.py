@@ -120,22 +120,24 @@ def dask_client(scheduler, *, timeout: float = 10.0):
     ...
     audiorep.errors.ParameterError: scheduler='local:0': N in 'local:N' must be a positive number of worker processes
     """
-    try:
-        import distributed
-    except ImportError:
-        raise ParameterError(_DASK_MISSING) from None
-    if isinstance(scheduler, distributed.Client):
-        return scheduler, lambda: None
     if not isinstance(scheduler, str):
+        distributed = _import_distributed()
+        if isinstance(scheduler, distributed.Client):
+            return scheduler, lambda: None
         raise ParameterError(f"scheduler must be 'local:N', a scheduler address or a distributed.Client, "
                              f"got {type(scheduler).__name__}")
+    # The address is checked before dask is imported: a typo is reported as one, with or without dask.
     local = re.fullmatch(r"local:(-?\d+)", scheduler.strip())
+    remote = re.fullmatch(r"(tcp|tls)://([^/:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", scheduler.strip())
+    if local and int(local.group(1)) < 1:
+        raise ParameterError(f"scheduler={scheduler!r}: N in 'local:N' must be a positive number of worker "
+                             f"processes")
+    if not local and (not remote or not 0 < int(remote.group(3)) < 65536):
+        raise ParameterError(f"scheduler={scheduler!r} must be 'local:N' (N worker processes on this machine) or the "
+                             f"address of a Dask scheduler, such as 'tcp://10.0.0.5:8786'")
+    distributed = _import_distributed()
     if local:
-        n = int(local.group(1))
-        if n < 1:
-            raise ParameterError(f"scheduler={scheduler!r}: N in 'local:N' must be a positive number of worker "
-                                 f"processes")
-        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+        cluster = distributed.LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
 
@@ -144,16 +146,20 @@ def dask_client(scheduler, *, timeout: float = 10.0):
             cluster.close()
 
         return client, close
-    remote = re.fullmatch(r"(tcp|tls)://([^/:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", scheduler.strip())
-    if not remote or not 0 < int(remote.group(3)) < 65536:
-        raise ParameterError(f"scheduler={scheduler!r} must be 'local:N' (N worker processes on this machine) or the "
-                             f"address of a Dask scheduler, such as 'tcp://10.0.0.5:8786'")
     try:
         client = distributed.Client(scheduler.strip(), timeout=timeout)
     except (OSError, TimeoutError) as exc:
         raise ParameterError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                              f"'dask scheduler' and workers with 'dask worker {scheduler}'") from None
     return client, client.close
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ParameterError(_DASK_MISSING) from None
+    return distributed
 
 
 def _extract_files(instances, params: FeatureParams, chunk_seconds, strict: bool):
