@@ -528,8 +528,9 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
                 total += batch_loss * len(idx)
                 count += len(idx)
                 bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)
-            held_out = _epoch_loss(model, val_data, batch_size, dev) if n_val else None
-            if world > 1:  # the epoch's loss over every rank's rows; rank 0's held-out loss decides for all
+            # Every rank holds the same weights: rank 0 scores the held-out clips for all.
+            held_out = _epoch_loss(model, val_data, batch_size, dev) if n_val and rank == 0 else 0.0
+            if world > 1:  # the epoch's training loss over every rank's rows
                 import torch.distributed as dist
 
                 sums = torch.tensor([total, count], dtype=torch.float64, device=dev)
