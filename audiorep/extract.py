@@ -301,7 +301,8 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler
         What to compute; recorded in the store's metadata with the audiorep version.
     workers : int
         Processes that handle files at once on this machine; -1 means one per core, -2 all
-        cores but one, and so on. Ignored with a ``scheduler``.
+        cores but one, and so on. Ignored with a ``scheduler``. The processes are spawned, so a
+        script that asks for more than one needs the ``if __name__ == "__main__":`` guard.
     scheduler : str or distributed.Client, optional
         Run on Dask (``pip install 'audiorep[dask]'``): ``"local:N"`` (N worker processes
         here), ``"tcp://HOST:PORT"`` (an existing cluster; ``out`` must then lie on a file
