@@ -244,7 +244,8 @@ def _start_or_resume(out: Path, plan: dict) -> dict[int, dict]:
 
 def _extract_on_dask(instances, out, params: FeatureParams, meta: dict, label_map: dict, *, scheduler,
                      partition_files: int, strict: bool, chunk_seconds, bar, cancel) -> tuple[int, list, int, int]:
-    from .store import finish_partitioned_store
+    from .errors import StoreError
+    from .store import finish_partitioned_store, part_path
 
     client, close = dask_client(scheduler)
     try:
@@ -279,6 +280,12 @@ def _extract_on_dask(instances, out, params: FeatureParams, meta: dict, label_ma
         failed = [tuple(f) for i in sorted(results) for f in results[i]["failed"]]
         if not written:
             raise _no_rows(instances, failed)
+        unseen = [part_path(out, i).name for i in sorted(results)
+                  if results[i]["rows"] and not part_path(out, i).is_file()]
+        if unseen:
+            raise StoreError(f"the workers wrote {len(unseen)} part(s) that this machine does not see in {out} "
+                             f"(first: {unseen[0]}); the output must lie on a file system that every worker and "
+                             f"this client share, at the same path")
         finish_partitioned_store(out)
         return written, failed, len(partitions), len(resumed)
     finally:
