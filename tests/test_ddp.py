@@ -81,3 +81,18 @@ def test_distributed_training_outside_torchrun_says_how_to_start_it(monkeypatch,
     x = rng.standard_normal((4, 5, 3)).astype(np.float32)
     with pytest.raises(ParameterError, match="torchrun --nproc_per_node=N"):
         train_autoencoder(x, config={"units": 4, "layers": 1}, epochs=1, progress=False, distributed=True)
+
+
+@pytest.mark.parametrize("n", [18, 19])
+def test_the_ranks_batches_together_are_the_one_process_batches(n):
+    from audiorep.train import _batches
+
+    one = _batches(n, 8, seed=5, epoch=3)
+    halves = [_batches(n, 4, seed=5, epoch=3, rank=r, world=2) for r in (0, 1)]
+    assert len(halves[0]) == len(halves[1]) == len(one)
+    together = [sorted(a + b) for a, b in zip(*halves)]
+    if n % 2 == 0:
+        assert together == [sorted(batch) for batch in one]
+    else:  # one row is drawn twice so that both ranks get as many rows
+        assert sorted(sum(together, [])) == sorted(list(range(n)) + [one[0][0]])
+    assert _batches(n, 8, seed=5, epoch=4) != one  # each epoch is shuffled anew
