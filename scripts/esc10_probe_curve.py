@@ -4,7 +4,8 @@ One autoencoder of the recommended recipe (:meth:`audiorep.pipeline.Recipe.defau
 without the audio of the held-out fold, as in the per-fold protocol. After every few epochs its
 encoder is read out two ways (the final state through the tanh layer, and mean/std/max over time
 of the top layer's outputs), and each readout is scored by a linear probe (standardise + softmax
-regression) trained on the other folds and tested on the held-out fold. The pooled log-mel
+regression) trained on the other folds and tested on the held-out fold; epoch 0 is the same
+network untrained (random weights, the input scaling fitted). The pooled log-mel
 statistics of the same input are scored by the same probe, as the line to beat.
 
 Writes docs/results/probe_curve.json and docs/results/probe_curve.png.
@@ -24,10 +25,11 @@ import numpy as np
 import torch
 
 from audiorep.evaluate import predict_proba, train_classifier
+from audiorep.models import Seq2SeqAutoencoder
 from audiorep.pipeline import Recipe
 from audiorep.plot import plot_curves
 from audiorep.store import read_store
-from audiorep.train import represent, train_autoencoder
+from audiorep.train import represent, seed_everything, train_autoencoder
 
 LINEAR = dict(hidden=(), dropout=0.0, epochs=300, lr=1e-2, weight_decay=1e-3)
 READOUTS = ("final", "pooled")
@@ -61,7 +63,7 @@ def main() -> None:
     curve = {"epoch": [], "train_loss": [], "val_loss": [], **{r: [] for r in READOUTS}}
 
     def on_epoch(epoch, model, history):
-        if epoch % args.every and epoch != 1:
+        if epoch % args.every and epoch > 1:
             return
         curve["epoch"].append(epoch)
         curve["train_loss"].append(history["train_loss"][-1])
@@ -71,6 +73,12 @@ def main() -> None:
             curve[readout].append(probe(reps, labels, train, test))
         print(f"epoch {epoch}: loss {history['train_loss'][-1]:.4f}/{history['val_loss'][-1]:.4f}, "
               + ", ".join(f"{r} {100 * curve[r][-1]:.1f} %" for r in READOUTS), flush=True)
+
+    # epoch 0: the same architecture, initialised as training initialises it, never trained
+    seed_everything(0)
+    untrained = Seq2SeqAutoencoder(**{**recipe.autoencoder, "n_features": x.shape[2]})
+    untrained.scaler.fit(x[train], per_dimension=True)
+    on_epoch(0, untrained.eval(), {"train_loss": [float("nan")], "val_loss": [float("nan")]})
 
     settings = {k: v for k, v in recipe.training.items()}
     settings["patience"] = settings["epochs"]  # follow every epoch; early stopping would cut the curve
