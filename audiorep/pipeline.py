@@ -704,6 +704,10 @@ class Recipe:
         which sees every test clip's audio, though never a label).
     speeds : tuple of float
         Speed-perturbed copies of every clip that join autoencoder training (empty: none).
+    classifier_speeds : tuple of float
+        Speed-perturbed copies of every clip that join the classifier's training parts, in
+        every system (their pooled statistics, and their representations by each fold's
+        autoencoder); a copy never trains the fold its clip is tested in (empty: none).
     classifier : dict
         :func:`evaluate` settings (hidden, dropout, epochs, lr, repeats).
     export : bool
@@ -716,6 +720,7 @@ class Recipe:
     training: dict
     per_fold: bool = True
     speeds: tuple = ()
+    classifier_speeds: tuple = ()
     classifier: dict = dataclasses.field(default_factory=lambda: {"hidden": (150, 150), "dropout": 0.4,
                                                                    "epochs": 400, "lr": 1e-3, "repeats": 5})
     export: bool = False
@@ -889,6 +894,18 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
         step(f"extract copies {recipe.learn_from}", copies[0], extract, work / "copies", copies[0],
              FeatureParams(**recipe.views[recipe.learn_from]), progress=progress, cancel=cancel)
 
+    extra: dict[str, str] = {}  # view or "learned" -> the store of the classifier's copies
+    if recipe.classifier_speeds:
+        step("augment for the classifier", work / "mlp_copies" / "copies.csv", augment, data, work / "mlp_copies",
+             speeds=recipe.classifier_speeds, sr=recipe.views[recipe.learn_from].get("sr"), progress=progress,
+             cancel=cancel)
+        for name, view in recipe.views.items():
+            step(f"extract copies {name}", work / f"mlp_copies_{name}.parquet", extract, work / "mlp_copies",
+                 work / f"mlp_copies_{name}.parquet", FeatureParams(**view), progress=progress, cancel=cancel)
+            step(f"pool copies {name}", work / f"pool_mlp_copies_{name}.parquet", pool,
+                 work / f"mlp_copies_{name}.parquet", work / f"pool_mlp_copies_{name}.parquet")
+            extra[name] = str(work / f"pool_mlp_copies_{name}.parquet")
+
     features = work / f"{recipe.learn_from}.parquet"
     options = {"config": recipe.autoencoder, "seed": seed, "copies": copies, **recipe.training}
     excluded = [[f] for f in folds] if recipe.per_fold else [[]]
@@ -906,20 +923,29 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
         step(f"represent {name}", work / f"{name}.parquet", represent, work / f"{name}.pt", features,
              work / f"{name}.parquet")
 
+    if recipe.classifier_speeds:
+        for name in names:
+            step(f"represent copies {name}", work / f"mlp_copies_{name}.parquet", represent, work / f"{name}.pt",
+                 work / f"mlp_copies_{recipe.learn_from}.parquet", work / f"mlp_copies_{name}.parquet")
+        extra["learned"] = str(work / ("mlp_copies_ae_x{fold}.parquet" if recipe.per_fold else
+                                       "mlp_copies_ae.parquet"))
+
     learned = [str(work / ("ae_x{fold}.parquet" if recipe.per_fold else "ae.parquet"))]
     pooled = [str(work / f"pool_{name}.parquet") for name in recipe.views]
     settings = dict(recipe.classifier)
     repeats = settings.pop("repeats", 5)
     systems = {}
-    for system, inputs in (("learned", learned), ("pooled", pooled), ("fused", pooled + learned)):
+    for system, inputs, parts in (("learned", learned, ["learned"]), ("pooled", pooled, list(recipe.views)),
+                                  ("fused", pooled + learned, [*recipe.views, "learned"])):
         check_cancel(cancel, "the run")
         say(f"evaluate {system}: {', '.join(Path(p).name for p in inputs)}")
         t0 = time.perf_counter()
-        report = evaluate(inputs, repeats=repeats, seed=seed, output_dir=work / "evaluation" / system,
-                          progress=progress, **settings)
+        report = evaluate(inputs, copies=[extra[p] for p in parts] if extra else None, repeats=repeats, seed=seed,
+                          output_dir=work / "evaluation" / system, progress=progress, **settings)
         steps[f"evaluate {system}"] = time.perf_counter() - t0
         result = report.result
-        systems[system] = {"mean": result.mean, "std": result.std, "inputs": inputs, "fold_ids": result.fold_ids,
+        systems[system] = {"mean": result.mean, "std": result.std, "inputs": inputs,
+                           "copies": [extra[p] for p in parts] if extra else [], "fold_ids": result.fold_ids,
                            "folds": result.fold_accuracies.mean(axis=0).tolist()}
         say(f"  {system}: {100 * result.mean:.1f} % +- {100 * result.std:.1f}")
     seconds = time.perf_counter() - start
@@ -1054,7 +1080,9 @@ def export_run(workdir, output, *, system: str = "fused", progress: bool = False
     """Export one system that :func:`run` evaluated in ``workdir`` (``"learned"``, ``"pooled"`` or ``"fused"``).
 
     A per-fold system is deployed with an autoencoder trained on every fold, with the run's
-    recipe and seed; it is trained here unless the run already made it (``ae.pt``).
+    recipe and seed; it is trained here unless the run already made it (``ae.pt``). The
+    deployed classifier trains on the clips themselves, without the copies of
+    ``classifier_speeds``.
     """
     work = Path(workdir)
     recorded, report_path = work / "recipe.json", work / "report.json"
@@ -1064,7 +1092,8 @@ def export_run(workdir, output, *, system: str = "fused", progress: bool = False
     if system not in report.get("systems", {}):
         raise ParameterError(f"system={system!r} is not one of the run's systems {sorted(report.get('systems', {}))}")
     run_info = json.loads(recorded.read_text())
-    recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"])})
+    recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"]),
+                       "classifier_speeds": tuple(run_info["recipe"].get("classifier_speeds", ()))})
     inputs = report["systems"][system]["inputs"]
     features = work / f"{recipe.learn_from}.parquet"
     autoencoder = None
