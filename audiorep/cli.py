@@ -290,7 +290,7 @@ def _run(args) -> int:
     report = pipeline.run(args.dataset, args.output, recipe, workers=args.workers, seed=args.seed,
                           progress=_progress(args), cancel=_CANCEL, echo=print)
     for name, system in report.systems.items():
-        print(f"{name:>8}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
+        print(f"{name:>12}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
     print(f"wrote {report.path} ({report.seconds:.0f} s)")
     return 0
 

@@ -808,7 +808,8 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
     autoencoders (one per fold, none seeing its test fold's audio, unless the recipe says
     otherwise), on the clips and, if the recipe asks, their speed copies; encode every clip;
     then cross-validate the same MLP on three systems: ``learned`` (the autoencoder's
-    representation alone), ``pooled`` (the statistics of every view), and ``fused`` (both).
+    representation alone), ``pooled`` (the statistics of every view), and ``fused`` (both);
+    with several views, also ``pooled_input``, the statistics of the autoencoder's own input.
     Steps whose outputs exist are skipped, so an interrupted run continues where it stopped;
     a workdir made with another recipe is refused.
 
@@ -935,8 +936,11 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
     settings = dict(recipe.classifier)
     repeats = settings.pop("repeats", 5)
     systems = {}
-    for system, inputs, parts in (("learned", learned, ["learned"]), ("pooled", pooled, list(recipe.views)),
-                                  ("fused", pooled + learned, [*recipe.views, "learned"])):
+    plan = [("learned", learned, ["learned"]), ("pooled", pooled, list(recipe.views)),
+            ("fused", pooled + learned, [*recipe.views, "learned"])]
+    if len(recipe.views) > 1:  # the statistics of the autoencoder's own input: what it has to beat
+        plan.append(("pooled_input", [str(work / f"pool_{recipe.learn_from}.parquet")], [recipe.learn_from]))
+    for system, inputs, parts in plan:
         check_cancel(cancel, "the run")
         say(f"evaluate {system}: {', '.join(Path(p).name for p in inputs)}")
         t0 = time.perf_counter()

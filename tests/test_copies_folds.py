@@ -272,4 +272,4 @@ def test_a_run_whose_classifier_also_trains_on_copies(tmp_path):
     fused = json.loads((work / "report.json").read_text())["systems"]["fused"]
     assert fused["copies"] == [str(work / "pool_mlp_copies_mel.parquet"), str(work / "pool_mlp_copies_cg.parquet"),
                                str(work / "mlp_copies_ae_x{fold}.parquet")]
-    assert set(report.systems) == {"learned", "pooled", "fused"}
+    assert set(report.systems) == {"learned", "pooled", "fused", "pooled_input"}
