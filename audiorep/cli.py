@@ -136,6 +136,7 @@ def _train(args) -> int:
                             copies=args.augment, seed=args.seed, device=args.device, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience, scaling=args.scaling,
                             mask_time=args.mask_time, mask_freq=args.mask_freq, noise=args.noise,
+                            contrastive=args.contrastive,
                             checkpoint=args.checkpoint, resume=args.resume, progress=_progress(args),
                             cancel=_CANCEL)
     copies = f" and {report.copies} copies" if args.augment else ""
@@ -421,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-freq", type=float, default=0.0,
                    help="denoising: share of feature dimensions masked (in spans) in the encoder's input")
     p.add_argument("--noise", type=float, default=0.0, help="denoising: std of Gaussian noise on the standardised input")
+    p.add_argument("--contrastive", type=float, default=0.0,
+                   help="weight of a contrastive term: two cropped, masked views of each clip must recognise "
+                        "each other through the pooled encoder outputs (0: none)")
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--augment", nargs="+", default=None, metavar="STORE",
