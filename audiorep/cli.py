@@ -140,6 +140,7 @@ def _train(args) -> int:
                             copies=args.augment, seed=args.seed, device=args.device, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience, scaling=args.scaling,
                             mask_time=args.mask_time, mask_freq=args.mask_freq, noise=args.noise,
+                            contrastive=args.contrastive,
                             checkpoint=args.checkpoint, resume=args.resume, progress=_progress(args),
                             cancel=_CANCEL)
     if report.rank:  # under torchrun, rank 0 reports for all
@@ -296,7 +297,7 @@ def _run(args) -> int:
     report = pipeline.run(args.dataset, args.output, recipe, workers=args.workers, seed=args.seed,
                           progress=_progress(args), cancel=_CANCEL, echo=print)
     for name, system in report.systems.items():
-        print(f"{name:>8}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
+        print(f"{name:>12}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
     print(f"wrote {report.path} ({report.seconds:.0f} s)")
     return 0
 
@@ -435,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-freq", type=float, default=0.0,
                    help="denoising: share of feature dimensions masked (in spans) in the encoder's input")
     p.add_argument("--noise", type=float, default=0.0, help="denoising: std of Gaussian noise on the standardised input")
+    p.add_argument("--contrastive", type=float, default=0.0,
+                   help="weight of a contrastive term: two cropped, masked views of each clip must recognise "
+                        "each other through the pooled encoder outputs (0: none)")
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--augment", nargs="+", default=None, metavar="STORE",

@@ -424,8 +424,8 @@ class TrainReport:
 def train(features, output, *, config: Mapping | None = None, exclude_folds: Sequence[int] | None = None,
           copies: Sequence | None = None, seed: int = 0, device="cpu", epochs: int = 50, batch_size: int = 64,
           lr: float = 1e-3, patience: int = 10, scaling: str = "dimension", mask_time: float = 0.0,
-          mask_freq: float = 0.0, noise: float = 0.0, checkpoint=None, resume: bool = False, progress: bool = False,
-          cancel=None) -> TrainReport:
+          mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0, checkpoint=None, resume: bool = False,
+          progress: bool = False, cancel=None) -> TrainReport:
     """Train an autoencoder on a feature store and save it (:func:`audiorep.train.train_autoencoder`).
 
     Parameters
@@ -443,7 +443,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
         origin each records; copies of excluded and of early-stopping clips are left out.
     checkpoint : path, optional
         Default ``OUTPUT.ckpt``.
-    seed, device, epochs, batch_size, lr, patience, scaling, mask_time, mask_freq, noise, resume,
+    seed, device, epochs, batch_size, lr, patience, scaling, mask_time, mask_freq, noise, contrastive, resume,
     progress, cancel
         As for :func:`audiorep.train.train_autoencoder`.
     """
@@ -452,7 +452,13 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     from .train import process_rank, save_model, train_autoencoder
 
     table = read_store(features)
-    x = table.stacked()
+    counts = table.frame_counts()
+    # Clips of different lengths train at the median length: longer ones keep their first
+    # frames, shorter ones are played again from the start (a zero tail would be learnt as sound).
+    length = int(np.median(counts)) if len(counts) else 0
+    if len(np.unique(counts)) > 1:
+        log.info("%s: clips of %d..%d frames train at %d frames", features, counts.min(), counts.max(), length)
+    x = table.stacked(length=length, pad="wrap")
     keep = np.ones(len(x), dtype=bool)
     if exclude_folds:
         exclude_folds = sorted({int(f) for f in exclude_folds})
@@ -470,7 +476,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
             copy_table = read_store(path)
             if copy_table.params != table.params:
                 raise ParameterError(f"copies {path} were extracted with other settings than {features}")
-            rows.append(copy_table.stacked(length=x.shape[1]))
+            rows.append(copy_table.stacked(length=x.shape[1], pad="wrap"))
             sources.append(source_rows(table, copy_table, what=f"copies {path}"))
         source = np.concatenate(sources)
         new_row = np.cumsum(keep) - 1  # row numbers after the exclusion
@@ -480,6 +486,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     model, history = train_autoencoder(x, config=config, seed=seed, device=device, epochs=epochs,
                                        batch_size=batch_size, lr=lr, patience=patience, scaling=scaling,
                                        augment=extra, mask_time=mask_time, mask_freq=mask_freq, noise=noise,
+                                       contrastive=contrastive,
                                        checkpoint_path=checkpoint or f"{output}.ckpt", resume=resume,
                                        progress=progress, cancel=cancel)
     training = {"excluded_folds": list(exclude_folds)} if exclude_folds else {}
@@ -490,6 +497,24 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
         save_model(output, model, feature_params=table.params, training=training)
     return TrainReport(Path(output), int(x.shape[0]), 0 if extra is None else len(extra[0]), int(x.shape[1]),
                        int(x.shape[2]), history, time.perf_counter() - start, rank)
+
+
+def encode_rows(model, table, *, readout: str | None = None) -> np.ndarray:
+    """Encode every row of a feature table at its own length (rows of one length batch together),
+    as a deployed system encodes a whole file."""
+    from .train import represent as encode
+
+    counts = table.frame_counts()
+    if len(np.unique(counts)) <= 1:
+        return encode(model, table.stacked(), readout=readout)
+    out = None
+    for n in np.unique(counts):
+        rows = np.flatnonzero(counts == n)
+        reps = encode(model, table.subset(rows).stacked(), readout=readout)
+        if out is None:
+            out = np.zeros((len(counts), reps.shape[1]), dtype=np.float32)
+        out[rows] = reps
+    return out
 
 
 @dataclasses.dataclass
@@ -510,11 +535,10 @@ def represent(model, features, output, *, device="cpu", readout: str | None = No
     """
     from .store import read_store
     from .train import load_model, model_training_info
-    from .train import represent as encode
 
     table = read_store(features)
     ae, _ = load_model(model, device=device, expected_feature_params=table.params)
-    reps = encode(ae, table.stacked(), readout=readout)
+    reps = encode_rows(ae, table, readout=readout)
     write_representations(output, table, reps, {"kind": "representation", "model": Path(model).name,
                                                 "readout": readout or ae.readout, **model_training_info(model)})
     return RepresentReport(Path(output), reps.shape[0], reps.shape[1])
@@ -690,6 +714,10 @@ class Recipe:
         which sees every test clip's audio, though never a label).
     speeds : tuple of float
         Speed-perturbed copies of every clip that join autoencoder training (empty: none).
+    classifier_speeds : tuple of float
+        Speed-perturbed copies of every clip that join the classifier's training parts, in
+        every system (their pooled statistics, and their representations by each fold's
+        autoencoder); a copy never trains the fold its clip is tested in (empty: none).
     classifier : dict
         :func:`evaluate` settings (hidden, dropout, epochs, lr, repeats).
     export : bool
@@ -702,6 +730,7 @@ class Recipe:
     training: dict
     per_fold: bool = True
     speeds: tuple = ()
+    classifier_speeds: tuple = ()
     classifier: dict = dataclasses.field(default_factory=lambda: {"hidden": (150, 150), "dropout": 0.4,
                                                                    "epochs": 400, "lr": 1e-3, "repeats": 5})
     export: bool = False
@@ -789,7 +818,8 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
     autoencoders (one per fold, none seeing its test fold's audio, unless the recipe says
     otherwise), on the clips and, if the recipe asks, their speed copies; encode every clip;
     then cross-validate the same MLP on three systems: ``learned`` (the autoencoder's
-    representation alone), ``pooled`` (the statistics of every view), and ``fused`` (both).
+    representation alone), ``pooled`` (the statistics of every view), and ``fused`` (both);
+    with several views, also ``pooled_input``, the statistics of the autoencoder's own input.
     Steps whose outputs exist are skipped, so an interrupted run continues where it stopped;
     a workdir made with another recipe is refused.
 
@@ -875,6 +905,18 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
         step(f"extract copies {recipe.learn_from}", copies[0], extract, work / "copies", copies[0],
              FeatureParams(**recipe.views[recipe.learn_from]), progress=progress, cancel=cancel)
 
+    extra: dict[str, str] = {}  # view or "learned" -> the store of the classifier's copies
+    if recipe.classifier_speeds:
+        step("augment for the classifier", work / "mlp_copies" / "copies.csv", augment, data, work / "mlp_copies",
+             speeds=recipe.classifier_speeds, sr=recipe.views[recipe.learn_from].get("sr"), progress=progress,
+             cancel=cancel)
+        for name, view in recipe.views.items():
+            step(f"extract copies {name}", work / f"mlp_copies_{name}.parquet", extract, work / "mlp_copies",
+                 work / f"mlp_copies_{name}.parquet", FeatureParams(**view), progress=progress, cancel=cancel)
+            step(f"pool copies {name}", work / f"pool_mlp_copies_{name}.parquet", pool,
+                 work / f"mlp_copies_{name}.parquet", work / f"pool_mlp_copies_{name}.parquet")
+            extra[name] = str(work / f"pool_mlp_copies_{name}.parquet")
+
     features = work / f"{recipe.learn_from}.parquet"
     options = {"config": recipe.autoencoder, "seed": seed, "copies": copies, **recipe.training}
     excluded = [[f] for f in folds] if recipe.per_fold else [[]]
@@ -892,20 +934,32 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
         step(f"represent {name}", work / f"{name}.parquet", represent, work / f"{name}.pt", features,
              work / f"{name}.parquet")
 
+    if recipe.classifier_speeds:
+        for name in names:
+            step(f"represent copies {name}", work / f"mlp_copies_{name}.parquet", represent, work / f"{name}.pt",
+                 work / f"mlp_copies_{recipe.learn_from}.parquet", work / f"mlp_copies_{name}.parquet")
+        extra["learned"] = str(work / ("mlp_copies_ae_x{fold}.parquet" if recipe.per_fold else
+                                       "mlp_copies_ae.parquet"))
+
     learned = [str(work / ("ae_x{fold}.parquet" if recipe.per_fold else "ae.parquet"))]
     pooled = [str(work / f"pool_{name}.parquet") for name in recipe.views]
     settings = dict(recipe.classifier)
     repeats = settings.pop("repeats", 5)
     systems = {}
-    for system, inputs in (("learned", learned), ("pooled", pooled), ("fused", pooled + learned)):
+    plan = [("learned", learned, ["learned"]), ("pooled", pooled, list(recipe.views)),
+            ("fused", pooled + learned, [*recipe.views, "learned"])]
+    if len(recipe.views) > 1:  # the statistics of the autoencoder's own input: what it has to beat
+        plan.append(("pooled_input", [str(work / f"pool_{recipe.learn_from}.parquet")], [recipe.learn_from]))
+    for system, inputs, parts in plan:
         check_cancel(cancel, "the run")
         say(f"evaluate {system}: {', '.join(Path(p).name for p in inputs)}")
         t0 = time.perf_counter()
-        report = evaluate(inputs, repeats=repeats, seed=seed, output_dir=work / "evaluation" / system,
-                          progress=progress, **settings)
+        report = evaluate(inputs, copies=[extra[p] for p in parts] if extra else None, repeats=repeats, seed=seed,
+                          output_dir=work / "evaluation" / system, progress=progress, **settings)
         steps[f"evaluate {system}"] = time.perf_counter() - t0
         result = report.result
-        systems[system] = {"mean": result.mean, "std": result.std, "inputs": inputs, "fold_ids": result.fold_ids,
+        systems[system] = {"mean": result.mean, "std": result.std, "inputs": inputs,
+                           "copies": [extra[p] for p in parts] if extra else [], "fold_ids": result.fold_ids,
                            "folds": result.fold_accuracies.mean(axis=0).tolist()}
         say(f"  {system}: {100 * result.mean:.1f} % +- {100 * result.std:.1f}")
     seconds = time.perf_counter() - start
@@ -969,7 +1023,6 @@ def export_system(inputs, output, *, autoencoder=None, features=None, copies=Non
     from .export import export_system as write_system
     from .store import read_store
     from .train import load_model, model_training_info
-    from .train import represent as encode
 
     inputs = [str(p) for p in inputs]
     if not inputs:
@@ -1015,7 +1068,7 @@ def export_system(inputs, output, *, autoencoder=None, features=None, copies=Non
                                      "autoencoder reads (features=...)")
             feats = read_store(features)
             _same_rows(feats, table, str(features), inputs[0])
-            matrices.append(encode(ae, feats.stacked(), readout=readout))
+            matrices.append(encode_rows(ae, feats, readout=readout))
         else:
             if Path(autoencoder).name != params.get("model"):
                 raise ParameterError(f"{member} was made by {params.get('model')}, not {Path(autoencoder).name}")
@@ -1041,7 +1094,9 @@ def export_run(workdir, output, *, system: str = "fused", progress: bool = False
     """Export one system that :func:`run` evaluated in ``workdir`` (``"learned"``, ``"pooled"`` or ``"fused"``).
 
     A per-fold system is deployed with an autoencoder trained on every fold, with the run's
-    recipe and seed; it is trained here unless the run already made it (``ae.pt``).
+    recipe and seed; it is trained here unless the run already made it (``ae.pt``). The
+    deployed classifier trains on the clips themselves, without the copies of
+    ``classifier_speeds``.
     """
     work = Path(workdir)
     recorded, report_path = work / "recipe.json", work / "report.json"
@@ -1051,7 +1106,8 @@ def export_run(workdir, output, *, system: str = "fused", progress: bool = False
     if system not in report.get("systems", {}):
         raise ParameterError(f"system={system!r} is not one of the run's systems {sorted(report.get('systems', {}))}")
     run_info = json.loads(recorded.read_text())
-    recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"])})
+    recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"]),
+                       "classifier_speeds": tuple(run_info["recipe"].get("classifier_speeds", ()))})
     inputs = report["systems"][system]["inputs"]
     features = work / f"{recipe.learn_from}.parquet"
     autoencoder = None

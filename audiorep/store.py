@@ -702,14 +702,18 @@ class FeatureTable:
             raise StoreError(f"the column {name!r} was not read; include it in read_store(columns=...)")
         return value
 
-    def stacked(self, *, length=None) -> np.ndarray:
+    def stacked(self, *, length=None, pad: str = "zero") -> np.ndarray:
         """Stack the features into one ``(rows, frames, features)`` float32 array.
 
         Parameters
         ----------
         length : int, optional
-            Zero-pad or crop every row to this many frames. None requires all rows to have
-            the same frame count.
+            Pad or crop every row to this many frames (cropping keeps the first frames). None
+            requires all rows to have the same frame count.
+        pad : {"zero", "wrap"}
+            How a short row is padded: with zeros, or by repeating the row from its start (a
+            clip played again, which keeps its statistics; used to train autoencoders on clips
+            of different lengths).
 
         Examples
         --------
@@ -728,11 +732,20 @@ class FeatureTable:
             length = lengths[0] if lengths else 0
         elif isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 0:
             raise ParameterError(f"length={length!r} must be a non-negative integer")
+        if pad not in ("zero", "wrap"):
+            raise ParameterError(f"pad={pad!r} must be 'zero' or 'wrap'")
         out = np.zeros((len(features), int(length), self.n_features), dtype=np.float32)
         for i, frames in enumerate(features):
             n = min(int(length), frames.shape[0])
-            out[i, :n] = frames[:n]
+            if pad == "wrap" and 0 < n < length:
+                out[i] = np.resize(frames[:n], out.shape[1:])
+            else:
+                out[i, :n] = frames[:n]
         return out
+
+    def frame_counts(self) -> np.ndarray:
+        """The number of frames of each row."""
+        return np.array([f.shape[0] for f in self._need("features")], dtype=np.int64)
 
     def subset(self, indices) -> FeatureTable:
         """Return the rows at ``indices`` (an index or boolean array) as a new table."""

@@ -205,17 +205,33 @@ def _batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, worl
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-class _ReconstructionLoss(nn.Module):
-    """The training loss as a module, so that DistributedDataParallel sees (and syncs) the whole step."""
+class _TrainingLoss(nn.Module):
+    """The training loss as a module, so that DistributedDataParallel sees (and syncs) the whole step.
 
-    def __init__(self, model: Seq2SeqAutoencoder):
+    Reconstruction of the clean sequence from the (possibly corrupted) input, plus, with a
+    projection ``head``, ``contrastive`` times the contrastive term of two views of each clip.
+    Under DDP the contrastive term compares the clips of each process's share of the batch.
+    """
+
+    def __init__(self, model: Seq2SeqAutoencoder, head: nn.Module | None, contrastive: float,
+                 every_parameter: bool = False):
         super().__init__()
-        self.model = model
+        self.model, self.head, self.contrastive = model, head, contrastive
+        self.every_parameter = every_parameter
 
     def forward(self, x: Tensor, corruption: dict | None, generator: torch.Generator) -> Tensor:
         z = self.model.scaler(x)
         z_in = corrupt(z, generator=generator, **corruption) if corruption else z
-        return nn.functional.mse_loss(self.model.reconstruct_from(z_in, z), z)
+        loss = nn.functional.mse_loss(self.model.reconstruct_from(z_in, z), z)
+        if self.head is not None and len(x) > 1:
+            a, b = two_views(z, generator=generator)
+            loss = loss + self.contrastive * contrastive_loss(self.head(_pooled_outputs(self.model, a)),
+                                                              self.head(_pooled_outputs(self.model, b)))
+        elif self.head is not None and self.every_parameter:
+            # A batch of one has no contrastive term; DDP (static graph) needs every parameter
+            # in every step all the same.
+            loss = loss + 0.0 * sum(p.sum() for p in self.head.parameters())
+        return loss
 
 
 def _gather_rng(world: int, state: dict) -> list[dict]:
@@ -242,7 +258,8 @@ def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, 
 
 
 # Settings added after the first checkpoint format; older checkpoints used these values.
-_SETTING_DEFAULTS = {"scaling": "dimension", "augment": None, "mask_time": 0.0, "mask_freq": 0.0, "noise": 0.0}
+_SETTING_DEFAULTS = {"scaling": "dimension", "augment": None, "mask_time": 0.0, "mask_freq": 0.0, "noise": 0.0,
+                     "contrastive": 0.0}
 
 
 def _span_mask(batch: int, length: int, share: float, generator: torch.Generator) -> Tensor:
@@ -286,6 +303,66 @@ def corrupt(z: Tensor, *, mask_time: float = 0.0, mask_freq: float = 0.0, noise:
     return out
 
 
+def two_views(z: Tensor, *, crop: float = 0.6, mask_time: float = 0.2, mask_freq: float = 0.2,
+              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Two randomly altered views of every standardised sequence in ``z`` (batch, time, features).
+
+    Each view is a random window of ``crop`` of the frames (a different place per sequence and
+    per view), with spans of frames and of feature dimensions masked as :func:`corrupt` does.
+
+    Examples
+    --------
+    >>> a, b = two_views(torch.randn(4, 50, 8), generator=torch.Generator().manual_seed(0))
+    >>> a.shape, bool((a != b).any())
+    (torch.Size([4, 30, 8]), True)
+    """
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    batch, length, _ = z.shape
+    width = max(1, min(length, round(crop * length)))
+    views = []
+    for _ in range(2):
+        starts = torch.randint(0, length - width + 1, (batch,), generator=generator)
+        index = (starts.unsqueeze(1) + torch.arange(width)).to(z.device)
+        window = torch.gather(z, 1, index.unsqueeze(2).expand(batch, width, z.shape[2]))
+        views.append(corrupt(window, mask_time=mask_time, mask_freq=mask_freq, generator=generator))
+    return views[0], views[1]
+
+
+def contrastive_loss(a: Tensor, b: Tensor, temperature: float = 0.1) -> Tensor:
+    """NT-Xent: each row of ``a`` must pick its own row of ``b`` (and the reverse) among the batch.
+
+    Examples
+    --------
+    >>> x = torch.eye(4)
+    >>> bool(contrastive_loss(x, x) < contrastive_loss(x, x.roll(1, 0)))
+    True
+    """
+    a = nn.functional.normalize(a, dim=1)
+    b = nn.functional.normalize(b, dim=1)
+    both = torch.cat([a, b])
+    sim = both @ both.T / temperature
+    sim.fill_diagonal_(float("-inf"))
+    n = len(a)
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(a.device)
+    return nn.functional.cross_entropy(sim, target)
+
+
+class _ProjectionHead(nn.Module):
+    """The small MLP the contrastive term compares through (discarded after training)."""
+
+    def __init__(self, size: int, out: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(size, out), nn.ReLU(), nn.Linear(out, out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def _pooled_outputs(model: Seq2SeqAutoencoder, z: Tensor) -> Tensor:
+    outputs, _ = model._run_encoder(z)
+    return torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], dim=1)
+
+
 def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(augment, (tuple, list)) or len(augment) != 2:
         raise ParameterError("augment must be a tuple (extra, source)")
@@ -304,7 +381,8 @@ def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
                       clip_norm: float = 1.0, scaling: str = "dimension", augment=None, mask_time: float = 0.0,
-                      mask_freq: float = 0.0, noise: float = 0.0, checkpoint_path=None, resume: bool = False,
+                      mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0,
+                      checkpoint_path=None, resume: bool = False,
                       progress: bool = True, cancel=None,
                       on_epoch: Callable | None = None, distributed: bool | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
@@ -350,6 +428,13 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         :func:`corrupt`: shares of frames and of feature dimensions masked in spans, Gaussian
         noise), and the decoder reconstructs the clean one. The early-stopping loss is always
         on clean input. 0 (the default) trains a plain autoencoder.
+    contrastive : float
+        Weight of a contrastive term added to the reconstruction loss (0: none). Two views of
+        every clip in a batch (:func:`two_views`: random 60 % windows with masked spans) are
+        encoded, their encoder outputs pooled over time (mean, std, max, as the ``pooled``
+        readout) and passed through a small projection head, and each view must recognise
+        its twin among the batch (:func:`contrastive_loss`, temperature 0.1). The head is
+        discarded after training.
     checkpoint_path : path, optional
         Written atomically after every epoch, and on interruption, with model, optimiser, epoch,
         history, config and RNG states.
@@ -369,8 +454,10 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         None (the default) does so when the environment says there are several processes.
         Every process passes the same ``features``; each trains on its own share of every batch.
         Only rank 0 writes the checkpoint and shows progress; every process returns the same
-        model and history. Dropout, teacher forcing and denoising draw different random numbers
-        in each process, so only runs without them repeat a one-process run exactly.
+        model and history. Dropout, teacher forcing, denoising and the contrastive views draw
+        different random numbers in each process, and the contrastive term compares the clips
+        of each process's share of a batch, so only runs without them repeat a one-process run
+        exactly.
 
     Returns
     -------
@@ -399,7 +486,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         raise ParameterError(f"validation_share={validation_share!r} must be in [0, 1)")
     if scaling not in ("dimension", "global"):
         raise ParameterError(f"scaling={scaling!r} must be 'dimension' or 'global'")
-    for name, value, top in (("mask_time", mask_time, 1.0), ("mask_freq", mask_freq, 1.0), ("noise", noise, None)):
+    for name, value, top in (("mask_time", mask_time, 1.0), ("mask_freq", mask_freq, 1.0), ("noise", noise, None),
+                             ("contrastive", contrastive, None)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
                 or (top is not None and value >= top):
             raise ParameterError(f"{name}={value!r} must be a number in [0, {top})" if top else
@@ -418,8 +506,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         raise ParameterError(f"batch_size={batch_size} must be a multiple of the {world} training processes")
     try:
         return _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm,
-                      scaling, augment, mask_time, mask_freq, noise, checkpoint_path, resume, progress, cancel,
-                      on_epoch, rank, world)
+                      scaling, augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress,
+                      cancel, on_epoch, rank, world)
     finally:
         if started_group:
             import torch.distributed as dist
@@ -428,7 +516,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
 
 
 def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm, scaling,
-           augment, mask_time, mask_freq, noise, checkpoint_path, resume, progress, cancel, on_epoch, rank, world):
+           augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress, cancel, on_epoch,
+           rank, world):
     generator = seed_everything(seed)
     n = len(features)
     n_val = 0
@@ -447,7 +536,14 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
     model = Seq2SeqAutoencoder(**config)
     model.scaler.fit(train_data.numpy(), per_dimension=scaling == "dimension")
     model.to(dev)
-    step = _ReconstructionLoss(model)
+    head = None
+    parameters = list(model.parameters())
+    if contrastive > 0:
+        with torch.no_grad():
+            size = _pooled_outputs(model, torch.zeros(1, 2, model.n_features, device=dev)).shape[1]
+        head = _ProjectionHead(size).to(dev)
+        parameters += list(head.parameters())
+    step = _TrainingLoss(model, head, contrastive, every_parameter=world > 1)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -460,12 +556,12 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
             generator.manual_seed(rank_seed)
         step = DistributedDataParallel(step, device_ids=[dev.index] if dev.type == "cuda" else None,
                                        static_graph=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(parameters, lr=lr)
     settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
                 "scaling": scaling, "data": _fingerprint(features),
                 "augment": None if copies is None else _fingerprint(copies), "mask_time": float(mask_time),
-                "mask_freq": float(mask_freq), "noise": float(noise)}
+                "mask_freq": float(mask_freq), "noise": float(noise), "contrastive": float(contrastive)}
     denoising = mask_time > 0 or mask_freq > 0 or noise > 0
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
@@ -493,6 +589,8 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
                 raise ParameterError(f"cannot resume {checkpoint_path}: {key}={there!r} there, "
                                      f"{value!r} now")
         model.load_state_dict(ckpt["model"])
+        if head is not None:
+            head.load_state_dict(ckpt["head"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history, best_state, bad_epochs, epoch = ckpt["history"], ckpt["best_state"], ckpt["bad_epochs"], ckpt["epoch"]
         ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
@@ -503,7 +601,8 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
         rng = _gather_rng(world, _rng_state(dev, generator))
         return _cpu_copy({"format": _TRAINING_FORMAT, "config": model.config, "settings": settings, "epoch": epoch,
                           "history": history, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "best_state": best_state, "bad_epochs": bad_epochs, "rng": rng[0], "rng_ranks": rng})
+                          "best_state": best_state, "bad_epochs": bad_epochs, "rng": rng[0], "rng_ranks": rng,
+                          **({"head": head.state_dict()} if head is not None else {})})
 
     from tqdm.auto import tqdm
 
@@ -515,6 +614,8 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
     try:
         while epoch < epochs and not history["stopped_early"]:
             model.train()
+            if head is not None:
+                head.train()
             total, count = 0.0, 0
             for idx in _batches(len(train_data), local_batch, seed, epoch, rank, world):
                 check_cancel(cancel, f"training (in epoch {epoch + 1})")
@@ -522,7 +623,7 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
                 optimizer.zero_grad(set_to_none=True)
                 loss = step(x, corruption, generator)
                 loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                nn.utils.clip_grad_norm_(parameters, clip_norm)
                 optimizer.step()
                 batch_loss = loss.item()
                 total += batch_loss * len(idx)

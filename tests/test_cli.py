@@ -199,7 +199,7 @@ def test_run_on_the_embedded_default_completes(tmp_path, capsys):
                  "evaluation/fused/confusion.png", "deploy/system.pt", "deploy/model.json"):
         assert (work / name).stat().st_size > 0, name
     report = json.loads((work / "report.json").read_text())
-    for system in ("learned", "pooled", "fused"):
+    for system in ("learned", "pooled", "fused", "pooled_input"):
         assert 0 <= report[system]["mean"] <= 1 and report[system]["std"] >= 0
     assert [f["fold"] for f in report["folds"]] == [1, 2, 3, 4, 5]
     # one autoencoder per fold, each without its fold: the per-fold stores record it

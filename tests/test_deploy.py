@@ -168,3 +168,80 @@ def test_export_of_a_run_directory(tmp_path, capsys):
     model = pipeline.load_model(tmp_path / "d")
     assert [p["kind"] for p in model.manifest["parts"]] == ["learned"]
     assert model.manifest["info"]["cross_validation"]["folds"]
+
+
+def test_clips_of_different_lengths_train_at_the_median_and_encode_whole(tmp_path):
+    from audiorep.store import read_store
+    from audiorep.train import load_model, represent
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    seconds = {"a": [0.5, 0.5, 0.5, 0.25, 0.9], "b": [0.5, 0.5, 0.5, 0.5, 0.3]}
+    for label, lengths in seconds.items():
+        (data / label).mkdir(parents=True)
+        for i, s in enumerate(lengths):
+            sf.write(data / label / f"{i + 1}-{label}{i}.wav", rng.normal(0, 0.1, int(8000 * s)), 8000)
+    pipeline.extract(data, tmp_path / "mel.parquet", MEL)
+    table = read_store(tmp_path / "mel.parquet")
+    counts = table.frame_counts()
+    assert len(set(counts.tolist())) == 4
+    report = pipeline.train(tmp_path / "mel.parquet", tmp_path / "ae.pt", epochs=1, batch_size=4,
+                            config={"cell": "gru", "units": 8, "layers": 1, "readout": "pooled"})
+    assert report.frames == int(np.median(counts))
+    pipeline.represent(tmp_path / "ae.pt", tmp_path / "mel.parquet", tmp_path / "ae.parquet")
+    reps = np.stack([f.reshape(-1) for f in read_store(tmp_path / "ae.parquet").features])
+    ae, _ = load_model(tmp_path / "ae.pt")
+    for i in (0, 3, 4, 9):  # each row encoded alone, at its own length, gives its stored representation
+        alone = represent(ae, table.features[i][None].astype(np.float32))
+        np.testing.assert_allclose(reps[i], alone[0], rtol=1e-4, atol=1e-5)
+
+
+def test_stacked_pads_by_repeating_the_clip():
+    from audiorep.store import FeatureTable
+
+    t = FeatureTable({}, {}, 2, 0, 2, features=[np.arange(4, dtype="f4").reshape(2, 2), np.ones((5, 2), "f4")])
+    wrapped = t.stacked(length=5, pad="wrap")
+    np.testing.assert_array_equal(wrapped[0], [[0, 1], [2, 3], [0, 1], [2, 3], [0, 1]])
+    np.testing.assert_array_equal(t.stacked(length=5)[0, 2:], 0)
+    np.testing.assert_array_equal(wrapped[1, :3], 1)
+    with pytest.raises(ParameterError, match="pad="):
+        t.stacked(length=3, pad="edge")
+
+
+def test_a_mel_system_predicts_the_same_without_audiorep(system, tmp_path):
+    """The documented feature settings, rebuilt with librosa, give the deployed module the same inputs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("librosa")
+    work, data = system
+    inputs = [work / "pool_mel.parquet", str(work / "ae_x{fold}.parquet")]
+    pipeline.export_system(inputs, tmp_path / "d", autoencoder=work / "ae.pt", features=work / "mel.parquet", **QUICK)
+    clips = sorted(str(p) for p in data.rglob("*.wav"))[::3]
+    script = Path(__file__).resolve().parents[1] / "scripts" / "predict_standalone.py"
+    # audiorep cannot be imported in the child: the module and the script stand alone
+    code = ("import runpy, sys; sys.modules['audiorep'] = None; sys.argv = sys.argv[1:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code, str(script), str(tmp_path / "d"), *clips],
+                         capture_output=True, text=True, timeout=300, )
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    expected = pipeline.predict(tmp_path / "d", clips)
+    assert [r["path"] for r in rows] == clips
+    assert [r["label"] for r in rows] == [e.label for e in expected]
+    np.testing.assert_allclose([float(r["probability"]) for r in rows], [e.probability for e in expected], atol=2e-3)
+
+
+def test_the_standalone_script_refuses_views_it_cannot_rebuild(system, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("librosa")
+    work, data = system
+    pipeline.export_system([work / "pool_cg.parquet"], tmp_path / "d", **QUICK)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "predict_standalone.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "d"), str(next(data.rglob("*.wav")))],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "correlogram" in out.stderr and "audiorep's kernels" in out.stderr
