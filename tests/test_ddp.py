@@ -96,3 +96,26 @@ def test_the_ranks_batches_together_are_the_one_process_batches(n):
     else:  # one row is drawn twice so that both ranks get as many rows
         assert sorted(sum(together, [])) == sorted(list(range(n)) + [one[0][0]])
     assert _batches(n, 8, seed=5, epoch=4) != one  # each epoch is shuffled anew
+
+
+def test_every_parameter_takes_part_in_every_step_under_ddp():
+    # DDP with a static graph needs the same parameters in every step; a batch of one has no
+    # contrastive term, so the projection head joins with a zero gradient instead.
+    from audiorep.models import Seq2SeqAutoencoder
+    from audiorep.train import _ProjectionHead, _TrainingLoss
+
+    model = Seq2SeqAutoencoder(3, units=4, layers=1)
+    head = _ProjectionHead(3 * 4, out=8)
+    x = torch.randn(1, 6, 3)
+    for every_parameter in (True, False):
+        step = _TrainingLoss(model, head, 0.5, every_parameter=every_parameter)
+        step.zero_grad(set_to_none=True)
+        step(x, None, torch.Generator().manual_seed(0)).backward()
+        grads = [p.grad for p in head.parameters()]
+        if every_parameter:
+            assert all(g is not None and not g.any() for g in grads)
+        else:
+            assert all(g is None for g in grads)
+    step.zero_grad(set_to_none=True)
+    step(torch.randn(4, 6, 3), None, torch.Generator().manual_seed(0)).backward()
+    assert all(p.grad is not None and p.grad.any() for p in head.parameters())
