@@ -179,7 +179,7 @@ def _extract_partition(index: int, instances: list, params: FeatureParams, chunk
     """Compute one partition and write it as part ``index``; runs on a Dask worker.
 
     The part appears atomically; then a small marker records it as done (with the files that
-    failed), so that a later run skips it. Running it twice writes the same part twice.
+    failed), so that a later run skips it. Run twice, it replaces the part with the same rows.
     """
     from ._util import atomic_path
     from .store import StoreWriter, part_path
@@ -194,8 +194,9 @@ def _extract_partition(index: int, instances: list, params: FeatureParams, chunk
             for nr, feats in enumerate(result):
                 writer.add(dataclasses.replace(inst, chunk_nr=nr), feats)
                 rows += 1
-        if rows == 0:  # no readable file: no part, only the marker with the reasons
+        if rows == 0:  # no readable file: no part (not one an earlier run left), only the marker
             writer.abort()
+            part_path(directory, index).unlink(missing_ok=True)
     done = {"index": index, "rows": rows, "failed": failed}
     with atomic_path(directory / _DONE_DIR / f"part-{index:05d}.json") as tmp:
         tmp.write_text(json.dumps(done), encoding="utf-8")
@@ -286,6 +287,9 @@ def _extract_on_dask(instances, out, params: FeatureParams, meta: dict, label_ma
             raise StoreError(f"the workers wrote {len(unseen)} part(s) that this machine does not see in {out} "
                              f"(first: {unseen[0]}); the output must lie on a file system that every worker and "
                              f"this client share, at the same path")
+        # A worker killed while writing leaves its temporary file; readers skip it, but it is litter.
+        for leftover in out.glob(".part-*.tmp"):
+            leftover.unlink(missing_ok=True)
         finish_partitioned_store(out)
         return written, failed, len(partitions), len(resumed)
     finally:

@@ -220,9 +220,12 @@ def test_an_interrupted_run_resumes_and_skips_finished_partitions(cluster, data,
         read_store(out)
     finished = {p.name: p.stat().st_mtime_ns for p in part_files(out)}
     assert 1 <= len(finished) < 8
+    leftover = out / ".part-00007.parquet.k1ll3d.tmp"  # what a worker killed while writing leaves
+    leftover.write_bytes(b"PAR1")
     report = extract_dataset(load_dataset(root), out, PARAMS, scheduler=cluster, partition_files=2, progress=False)
     assert report.resumed == len(finished) and report.partitions == 8 and report.written == 16
     assert {name: (out / name).stat().st_mtime_ns for name in finished} == finished  # not written again
+    assert not leftover.exists()
     _same_rows(reference, read_store(out))
     # Another extraction into the same directory is refused, not mixed in.
     with pytest.raises(StoreError, match="other params"):
