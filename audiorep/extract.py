@@ -27,6 +27,7 @@ import multiprocessing
 import re
 import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -270,13 +271,19 @@ def _extract_on_dask(instances, out, params: FeatureParams, meta: dict, label_ma
             for i, part in enumerate(partitions) if i not in resumed
         }
         results = dict(resumed)
+        remaining = distributed.as_completed(futures)
         try:
-            for future in distributed.as_completed(futures):
+            while not remaining.is_empty():
                 check_cancel(cancel, "extraction")
-                results[futures[future]] = future.result()
-                bar.update(len(partitions[futures[future]]))
-        finally:
-            client.cancel(list(futures))
+                done = remaining.next_batch(block=False)
+                if not done:  # poll: a cancel must not wait for the next partition to finish
+                    time.sleep(0.1)
+                for future in done:
+                    results[futures[future]] = future.result()
+                    bar.update(len(partitions[futures[future]]))
+        except BaseException:
+            client.cancel(list(futures))  # a shared cluster should not go on with a run that stopped
+            raise
         written = sum(r["rows"] for r in results.values())
         failed = [tuple(f) for i in sorted(results) for f in results[i]["failed"]]
         if not written:
@@ -349,7 +356,6 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler
     (20, [])
     """
     import sys
-    import time
 
     from tqdm import tqdm
 

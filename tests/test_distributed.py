@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -13,7 +14,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from audiorep import ParameterError, StoreError
+from audiorep import Cancelled, ParameterError, StoreError
 from audiorep.cli import main
 from audiorep.datasets import load_dataset
 from audiorep.examples import write_synthetic_dataset
@@ -207,12 +208,23 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_row(cluster, data, tmp_
     assert set(cluster.scheduler_info()["workers"]) != before
 
 
-def test_an_interrupted_run_resumes_and_skips_finished_partitions(cluster, data, tmp_path, cancel_after):
+class _OnceAPartIsDone(threading.Event):
+    """A cancel event that is set from the moment a partition of ``out`` is finished."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+
+    def is_set(self):
+        return any((self.out / "_done").glob("part-*.json"))
+
+
+def test_an_interrupted_run_resumes_and_skips_finished_partitions(cluster, data, tmp_path):
     root, reference = data
     out = tmp_path / "store"
-    with pytest.raises(Exception, match="cancelled"):
+    with pytest.raises(Cancelled, match="extraction was cancelled"):
         extract_dataset(load_dataset(root), out, PARAMS, scheduler=cluster, partition_files=2, progress=False,
-                        cancel=cancel_after(1))  # stops after the first partition it sees finish
+                        cancel=_OnceAPartIsDone(out))
     deadline = time.monotonic() + 30
     while any(cluster.processing().values()) and time.monotonic() < deadline:
         time.sleep(0.05)  # a task already running when the run stopped still finishes its part
