@@ -10,6 +10,7 @@ command that writes several files keeps those it finished (``train`` its checkpo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -292,8 +293,10 @@ def _serve(args) -> int:
 
 def _run(args) -> int:
     recipe = None
-    if args.epochs is not None:
+    if args.epochs is not None or args.speeds or args.classifier_speeds:
         recipe = (pipeline.Recipe.demo if args.dataset is None else pipeline.Recipe.default)(epochs=args.epochs)
+        recipe = dataclasses.replace(recipe, speeds=tuple(args.speeds or ()),
+                                     classifier_speeds=tuple(args.classifier_speeds or ()))
     report = pipeline.run(args.dataset, args.output, recipe, workers=args.workers, seed=args.seed,
                           progress=_progress(args), cancel=_CANCEL, echo=print)
     for name, system in report.systems.items():
@@ -551,6 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", nargs="?", default=None, help="dataset directory (default: embedded example)")
     p.add_argument("-o", "--output", default="audiorep-run", help="working directory")
     p.add_argument("--epochs", type=int, default=None, help="autoencoder epochs (default: the recipe's)")
+    p.add_argument("--speeds", type=float, nargs="+", metavar="S",
+                   help="speed-perturbed copies of every clip that join autoencoder training")
+    p.add_argument("--classifier-speeds", type=float, nargs="+", metavar="S",
+                   help="speed-perturbed copies of every clip that join the classifier's training folds "
+                        "(never the fold of their own clip)")
     p.add_argument("--workers", type=int, default=1,
                    help="autoencoders trained side by side, one process each (-1: one per core)")
     p.add_argument("--seed", type=int, default=0, help="seeds the autoencoders and the classifiers")
