@@ -434,7 +434,7 @@ def test_train_with_altered_copies_of_the_clips(small_dataset, small_copies, tmp
     x, kwargs = seen[-1]
     rows, source = kwargs["augment"]
     kept = [n for n, f in zip(table.filename, table.fold) if f != 2]
-    by_origin = dict(zip(copies.origin, copies.stacked(length=x.shape[1])))  # padded to the clips' length
+    by_origin = dict(zip(copies.origin, copies.stacked(length=x.shape[1], pad="wrap")))  # repeated to the clips' length
     for row, s in zip(rows, source):  # each copy points at its own clip among the rows trained on
         np.testing.assert_array_equal(row, by_origin[kept[s]])
     from audiorep.train import model_training_info
