@@ -6,7 +6,7 @@ under a numpy-style API, with PyTorch models on top.
 
 from ._core import build_info as _build_info
 from ._device import cuda_available
-from .audio import AudioInfo, fix_length, info, load
+from .audio import AudioInfo, fix_length, info, load, resample
 from .datasets import Dataset, Instance, chunk, fold_indices, load_dataset, split_chunks
 from .dsp import (
     Autocorrelogram,
@@ -37,6 +37,7 @@ from .store import (
     write_store,
 )
 from .codec import decode, encode
+from .pipeline import Recipe, load_model, predict, run
 from .errors import (
     CodecError,
     AudioFormatError,
@@ -111,9 +112,14 @@ __all__ = [
     "ObjMesh",
     "ParameterError",
     "pitch_track",
+    "predict",
     "PitchTrack",
     "read_obj",
     "read_store",
+    "Recipe",
+    "resample",
+    "run",
+    "load_model",
     "read_store_metadata",
     "rfft",
     "split_chunks",

@@ -463,8 +463,13 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
 def resample(y, sr, target_sr) -> np.ndarray:
     """Resample ``y`` (samples on the last axis; channels first) from ``sr`` to ``target_sr`` with soxr ("HQ").
 
-    The result has ``round(n * target_sr / sr)`` samples and ``y``'s float dtype. ``target_sr``
-    must lie in 100 Hz..768 kHz and leave at least one sample of a non-empty ``y``.
+    ``target_sr`` must lie in 100 Hz..768 kHz and leave at least one sample of a non-empty ``y``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``y``'s shape with ``round(n * target_sr / sr)`` samples on the last axis, in ``y``'s
+        float dtype (float32 for integer input).
 
     Examples
     --------

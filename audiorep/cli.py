@@ -10,6 +10,7 @@ command that writes several files keeps those it finished (``train`` its checkpo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -68,11 +69,15 @@ def _feature_params(args):
 def _extract(args) -> int:
     params = _feature_params(args)
     report = pipeline.extract(args.dataset, args.output, params, workers=args.workers, strict=args.strict,
-                              chunk_seconds=args.chunk_seconds, progress=_progress(args), cancel=_CANCEL)
+                              chunk_seconds=args.chunk_seconds, progress=_progress(args), cancel=_CANCEL,
+                              scheduler=args.scheduler, partition_files=args.partition_files)
     files = report.written and report.seconds
     rate = f"{report.written / report.seconds:.1f} files/s" if files else "-"
     print(f"wrote {report.written} rows to {report.path} ({params.kind}, {params.n_features} values per frame) "
           f"in {report.seconds:.1f} s ({rate})")
+    if report.partitions:
+        print(f"  {report.partitions} partitions" + (f", {report.resumed} finished by an earlier run"
+                                                      if report.resumed else ""))
     if report.failed:
         print(f"{len(report.failed)} file(s) skipped:", file=sys.stderr)
         for name, reason in report.failed:
@@ -136,8 +141,11 @@ def _train(args) -> int:
                             copies=args.augment, seed=args.seed, device=args.device, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience, scaling=args.scaling,
                             mask_time=args.mask_time, mask_freq=args.mask_freq, noise=args.noise,
+                            contrastive=args.contrastive,
                             checkpoint=args.checkpoint, resume=args.resume, progress=_progress(args),
                             cancel=_CANCEL)
+    if report.rank:  # under torchrun, rank 0 reports for all
+        return 0
     copies = f" and {report.copies} copies" if args.augment else ""
     history = report.history
     print(f"trained on {report.sequences} sequences{copies} of {report.frames} x {report.n_features} "
@@ -285,12 +293,14 @@ def _serve(args) -> int:
 
 def _run(args) -> int:
     recipe = None
-    if args.epochs is not None:
+    if args.epochs is not None or args.speeds or args.classifier_speeds:
         recipe = (pipeline.Recipe.demo if args.dataset is None else pipeline.Recipe.default)(epochs=args.epochs)
+        recipe = dataclasses.replace(recipe, speeds=tuple(args.speeds or ()),
+                                     classifier_speeds=tuple(args.classifier_speeds or ()))
     report = pipeline.run(args.dataset, args.output, recipe, workers=args.workers, seed=args.seed,
                           progress=_progress(args), cancel=_CANCEL, echo=print)
     for name, system in report.systems.items():
-        print(f"{name:>8}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
+        print(f"{name:>12}: accuracy {100 * system['mean']:.1f}% +- {100 * system['std']:.1f}%")
     print(f"wrote {report.path} ({report.seconds:.0f} s)")
     return 0
 
@@ -360,10 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("extract", _extract, "extract features of a dataset into a Parquet store",
                 "audiorep extract ../shared/data/esc10 -o esc10.parquet --kind mel --duration 5")
     p.add_argument("dataset", help="ESC-50 layout (meta/esc50.csv + audio/) or class folders 'NNN - Class/'")
-    p.add_argument("-o", "--output", required=True, help="the store to write (.parquet)")
+    p.add_argument("-o", "--output", required=True,
+                   help="the store to write (.parquet; with --scheduler, a directory of part files)")
     _add_feature_options(p)
     p.add_argument("--chunk-seconds", type=float, default=None, help="split files into chunks of this length")
-    p.add_argument("--workers", type=int, default=1, help="files processed in parallel")
+    p.add_argument("--workers", type=int, default=1, help="processes handling files at once (-1: one per core)")
+    p.add_argument("--scheduler", default=None, metavar="local:N|tcp://HOST:PORT",
+                   help="run on Dask (pip install 'audiorep[dask]'): N worker processes here, or the cluster of "
+                        "that scheduler; an interrupted run started again skips the finished partitions")
+    p.add_argument("--partition-files", type=int, default=256, help="files per partition (part file) with --scheduler")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
 
     p = command("augment", _augment, "write speed-perturbed copies of a dataset's clips, for training only",
@@ -375,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sr", type=int, default=None, help="sample rate of the copies (default: each clip's own)")
 
     p = command("info", _info, "describe an audio file, a feature store or a model file", "audiorep info clip.ogg")
-    p.add_argument("file", help="an audio file, a feature store (.parquet) or a model written by audiorep")
+    p.add_argument("file", help="an audio file, a feature store (.parquet file or partitioned directory) or a model "
+                               "written by audiorep")
 
     p = command("obj", _obj, "write the autocorrelogram of an audio file as a Wavefront OBJ mesh",
                 "audiorep obj clip.ogg -o clip.obj")
@@ -390,12 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="directory for the PNG and HTML files")
     _add_feature_options(p, kind=False)
 
-    p = command("train", _train, "train a sequence-to-sequence autoencoder on a feature store",
+    p = command("train", _train, "train a sequence-to-sequence autoencoder on a feature store (on N processes: "
+                "torchrun --nproc_per_node=N -m audiorep train ...)",
                 "audiorep train features.parquet -o ae.pt --epochs 64")
     p.add_argument("features", help="the feature store to learn from")
     p.add_argument("-o", "--output", required=True, help="model file to write")
     p.add_argument("--epochs", type=int, default=50, help="most epochs (early stopping may end sooner)")
-    p.add_argument("--batch-size", type=int, default=64, help="sequences per step")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="sequences per step, over all processes under torchrun (a multiple of their number)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--layers", type=int, default=2, help="stacked recurrent layers in encoder and decoder")
     p.add_argument("--units", type=int, default=256, help="units per recurrent layer and direction")
@@ -421,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-freq", type=float, default=0.0,
                    help="denoising: share of feature dimensions masked (in spans) in the encoder's input")
     p.add_argument("--noise", type=float, default=0.0, help="denoising: std of Gaussian noise on the standardised input")
+    p.add_argument("--contrastive", type=float, default=0.0,
+                   help="weight of a contrastive term: two cropped, masked views of each clip must recognise "
+                        "each other through the pooled encoder outputs (0: none)")
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--augment", nargs="+", default=None, metavar="STORE",
@@ -533,6 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", nargs="?", default=None, help="dataset directory (default: embedded example)")
     p.add_argument("-o", "--output", default="audiorep-run", help="working directory")
     p.add_argument("--epochs", type=int, default=None, help="autoencoder epochs (default: the recipe's)")
+    p.add_argument("--speeds", type=float, nargs="+", metavar="S",
+                   help="speed-perturbed copies of every clip that join autoencoder training")
+    p.add_argument("--classifier-speeds", type=float, nargs="+", metavar="S",
+                   help="speed-perturbed copies of every clip that join the classifier's training folds "
+                        "(never the fold of their own clip)")
     p.add_argument("--workers", type=int, default=1,
                    help="autoencoders trained side by side, one process each (-1: one per core)")
     p.add_argument("--seed", type=int, default=0, help="seeds the autoencoders and the classifiers")

@@ -449,8 +449,12 @@ def _check_max_lag(max_lag, default: int, limit: int, limit_name: str) -> int:
     return value
 
 
-def autocorrelate(y, *, max_lag=None, axis=-1, normalize=True, workers=None) -> np.ndarray:
+def autocorrelate(y, *, max_lag=None, max_size=None, axis=-1, normalize=True, workers=None) -> np.ndarray:
     """Autocorrelation of each 1-D signal along ``axis``, through the FFT.
+
+    Unlike :func:`librosa.autocorrelate`, the result is normalised by default (lag 0 is 1);
+    ``normalize=False`` gives librosa's values, and librosa's ``max_size`` is accepted as
+    another name for ``max_lag``.
 
     Lag ``k`` is ``sum_n y[n] y[n + k]`` for ``k = 0 .. max_lag - 1`` (the
     non-negative half of ``numpy.correlate(y, y, "full")``). The signal is
@@ -462,6 +466,8 @@ def autocorrelate(y, *, max_lag=None, axis=-1, normalize=True, workers=None) -> 
         Real signal(s); every axis other than ``axis`` is a batch axis.
     max_lag : int, optional
         Number of lags to keep, 1 .. signal length (default: the signal length).
+    max_size : int, optional
+        The same as ``max_lag`` (librosa's name); give one of the two.
     axis : int, optional
         Axis along which to correlate (default: last).
     normalize : bool, optional
@@ -486,7 +492,13 @@ def autocorrelate(y, *, max_lag=None, axis=-1, normalize=True, workers=None) -> 
     >>> import numpy as np, audiorep.dsp as dsp
     >>> dsp.autocorrelate(np.array([1.0, 2.0, 3.0]), normalize=False)
     array([14.,  8.,  3.])
+    >>> dsp.autocorrelate(np.array([1.0, 2.0, 3.0]), max_size=2)
+    array([1.        , 0.57142857])
     """
+    if max_size is not None:
+        if max_lag is not None and max_lag != max_size:
+            raise ParameterError(f"max_lag={max_lag!r} and max_size={max_size!r} name the same setting; give one")
+        max_lag = max_size
     arr = _signal(y)
     ax = _check_axis(arr, axis)
     n = arr.shape[ax]
@@ -802,7 +814,7 @@ def mel_filterbank(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, nor
     Returns
     -------
     numpy.ndarray
-        float64 weights.
+        float64 weights, shape ``(n_mels, 1 + n_fft // 2)``.
 
     Examples
     --------

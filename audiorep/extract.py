@@ -1,38 +1,60 @@
 """Turn a dataset of audio files (or OBJ meshes) into a feature store.
 
-Files are decoded and transformed on a thread pool: soundfile and the compiled
-kernels release the GIL, so threads scale without the cost of processes.
-Features are written to the store as they arrive, and the store only appears
-at its final path once every file has been processed.
+Three ways to run, one result (the same rows, in the same order, with the same values):
+
+- one process (``workers=1``);
+- a pool of ``workers`` processes on this machine: decoding holds the GIL for much of its
+  time, so threads would not scale;
+- a Dask cluster (``scheduler="local:N"`` or ``"tcp://HOST:PORT"``): the files are cut into
+  partitions, each worker writes its partition as one part of a partitioned store (a
+  directory, see :mod:`audiorep.store`), and the client writes the shared metadata last.
+
+In the first two, features are written to the store as they arrive, and the store only
+appears at its final path once every file has been processed. On Dask, a part is written
+atomically and only once its every file is handled, so a task that runs again (its worker
+died, or the run was interrupted and started again) rewrites the same part, never a second
+copy of its rows; a new run over the same directory skips the finished partitions.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import hashlib
+import json
 import logging
+import multiprocessing
+import re
+import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
-from ._util import check_cancel, check_cancel_token, resolve_workers
+from ._util import check_cancel, check_cancel_token, positive_int, resolve_workers
 from .errors import AudioFormatError, ObjFormatError, ParameterError
 from .features import FeatureParams, compute_features, pool_lags
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExtractReport", "features_for_file", "extract_dataset"]
+__all__ = ["ExtractReport", "dask_client", "features_for_file", "extract_dataset"]
 
 
 @dataclasses.dataclass
 class ExtractReport:
-    """What an extraction did: rows written and the files that were skipped, with reasons."""
+    """What an extraction did: rows written and the files that were skipped, with reasons.
+
+    For a partitioned store (extraction on Dask), ``partitions`` counts its partitions and
+    ``resumed`` those that an earlier, interrupted run had already finished.
+    """
 
     path: Path
     written: int
     failed: list[tuple[str, str]]
     seconds: float
+    partitions: int = 0
+    resumed: int = 0
 
 
 def features_for_file(path, params: FeatureParams) -> np.ndarray:
@@ -68,9 +90,222 @@ def _file_chunks(path: Path, params: FeatureParams, chunk_seconds) -> list[np.nd
 
 _SKIPPABLE = (AudioFormatError, ObjFormatError, FileNotFoundError, ParameterError)
 
+_DASK_MISSING = "extraction on a Dask cluster needs dask.distributed: pip install 'audiorep[dask]'"
+_PLAN = "_extraction.json"
+_PLAN_FORMAT = "audiorep-partitioned-extraction/1"
+_DONE_DIR = "_done"
 
-def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=False, chunk_seconds=None,
-                    progress=True, cancel: threading.Event | None = None) -> ExtractReport:
+
+def dask_client(scheduler, *, timeout: float = 10.0):
+    """Connect to a Dask cluster; return ``(client, close)`` where ``close()`` ends what was started.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        ``"local:N"`` starts a :class:`distributed.LocalCluster` of N worker processes (one
+        thread each) on this machine; ``"tcp://HOST:PORT"`` (or ``tls://``) joins the cluster
+        whose scheduler listens there (``dask scheduler``; workers join with
+        ``dask worker tcp://HOST:PORT``). A client is used as it is and left open.
+    timeout : float
+        Seconds to wait for a remote scheduler.
+
+    Raises
+    ------
+    ParameterError
+        A malformed scheduler, an unreachable one, or no dask.distributed installed.
+
+    Examples
+    --------
+    >>> dask_client("local:0")
+    Traceback (most recent call last):
+    ...
+    audiorep.errors.ParameterError: scheduler='local:0': N in 'local:N' must be a positive number of worker processes
+    """
+    if not isinstance(scheduler, str):
+        distributed = _import_distributed()
+        if isinstance(scheduler, distributed.Client):
+            return scheduler, lambda: None
+        raise ParameterError(f"scheduler must be 'local:N', a scheduler address or a distributed.Client, "
+                             f"got {type(scheduler).__name__}")
+    # The address is checked before dask is imported: a typo is reported as one, with or without dask.
+    local = re.fullmatch(r"local:(-?\d+)", scheduler.strip())
+    remote = re.fullmatch(r"(tcp|tls)://([^/:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", scheduler.strip())
+    if local and int(local.group(1)) < 1:
+        raise ParameterError(f"scheduler={scheduler!r}: N in 'local:N' must be a positive number of worker "
+                             f"processes")
+    if not local and (not remote or not 0 < int(remote.group(3)) < 65536):
+        raise ParameterError(f"scheduler={scheduler!r} must be 'local:N' (N worker processes on this machine) or the "
+                             f"address of a Dask scheduler, such as 'tcp://10.0.0.5:8786'")
+    distributed = _import_distributed()
+    if local:
+        cluster = distributed.LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=logging.ERROR)
+        client = distributed.Client(cluster)
+
+        def close():
+            client.close()
+            cluster.close()
+
+        return client, close
+    try:
+        client = distributed.Client(scheduler.strip(), timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ParameterError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
+                             f"'dask scheduler' and workers with 'dask worker {scheduler}'") from None
+    return client, client.close
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ParameterError(_DASK_MISSING) from None
+    return distributed
+
+
+def _extract_files(instances, params: FeatureParams, chunk_seconds, strict: bool):
+    """Yield ``(instance, chunks)`` for each readable file and ``(instance, reason)`` for the rest."""
+    for inst in instances:
+        try:
+            yield inst, _file_chunks(inst.path, params, chunk_seconds)
+        except _SKIPPABLE as exc:
+            if strict:
+                raise
+            log.warning("skipping %s: %s", inst.filename, exc)
+            yield inst, str(exc)
+
+
+def _extract_partition(index: int, instances: list, params: FeatureParams, chunk_seconds, directory: str,
+                       label_map: dict, meta: dict, strict: bool) -> dict:
+    """Compute one partition and write it as part ``index``; runs on a Dask worker.
+
+    The part appears atomically; then a small marker records it as done (with the files that
+    failed), so that a later run skips it. Run twice, it replaces the part with the same rows.
+    """
+    from ._util import atomic_path
+    from .store import StoreWriter, part_path
+
+    directory = Path(directory)
+    failed, rows = [], 0
+    with StoreWriter(part_path(directory, index), label_map=label_map, params=meta) as writer:
+        for inst, result in _extract_files(instances, params, chunk_seconds, strict):
+            if isinstance(result, str):
+                failed.append((inst.filename, result))
+                continue
+            for nr, feats in enumerate(result):
+                writer.add(dataclasses.replace(inst, chunk_nr=nr), feats)
+                rows += 1
+        if rows == 0:  # no readable file: no part (not one an earlier run left), only the marker
+            writer.abort()
+            part_path(directory, index).unlink(missing_ok=True)
+    done = {"index": index, "rows": rows, "failed": failed}
+    with atomic_path(directory / _DONE_DIR / f"part-{index:05d}.json") as tmp:
+        tmp.write_text(json.dumps(done), encoding="utf-8")
+    return done
+
+
+def _plan(instances, meta: dict, label_map: dict, partition_files: int) -> dict:
+    names = hashlib.sha256("\n".join(inst.filename for inst in instances).encode()).hexdigest()
+    return {"format": _PLAN_FORMAT, "files": len(instances), "files_sha256": names,
+            "partition_files": partition_files, "label_map": {str(k): v for k, v in label_map.items()},
+            "params": {k: v for k, v in meta.items() if k != "audiorep_version"}}
+
+
+def _start_or_resume(out: Path, plan: dict) -> dict[int, dict]:
+    """Create the store directory with its plan, or check an existing one; return the finished partitions."""
+    from ._util import atomic_path
+    from .errors import StoreError
+
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"{out} is a file; extraction on Dask writes a partitioned store (a directory)")
+    plan_path = out / _PLAN
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            there = json.loads(plan_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise StoreError(f"{out} exists and is not a partitioned store written by audiorep; remove it or choose "
+                             f"another output") from None
+        differ = sorted(k for k in set(plan) | set(there) if plan.get(k) != there.get(k))
+        if differ:
+            raise StoreError(f"{out} holds an extraction with other {', '.join(differ)}; remove it or choose another "
+                             f"output")
+    else:
+        (out / _DONE_DIR).mkdir(parents=True, exist_ok=True)
+        with atomic_path(plan_path) as tmp:
+            tmp.write_text(json.dumps(plan, indent=1), encoding="utf-8")
+    (out / _DONE_DIR).mkdir(exist_ok=True)
+    finished = {}
+    for marker in (out / _DONE_DIR).glob("part-*.json"):
+        try:
+            done = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # markers are written atomically; an unreadable one is redone
+        finished[int(done["index"])] = done
+    return finished
+
+
+def _extract_on_dask(instances, out, params: FeatureParams, meta: dict, label_map: dict, *, scheduler,
+                     partition_files: int, strict: bool, chunk_seconds, bar, cancel) -> tuple[int, list, int, int]:
+    from .errors import StoreError
+    from .store import finish_partitioned_store, part_path
+
+    client, close = dask_client(scheduler)
+    try:
+        import uuid
+
+        import distributed
+
+        out = Path(out).absolute()  # the workers' working directories differ from ours
+        plan = _plan(instances, meta, label_map, partition_files)
+        finished = _start_or_resume(out, plan)
+        partitions = [instances[i:i + partition_files] for i in range(0, len(instances), partition_files)]
+        resumed = {i: finished[i] for i in finished if i < len(partitions)}
+        for i in resumed:
+            bar.update(len(partitions[i]))
+        if resumed:
+            log.info("resuming %s: %d of %d partitions are finished", out, len(resumed), len(partitions))
+        run = uuid.uuid4().hex[:8]  # task keys unique to this run: a shared cluster may hold an earlier run's
+        futures = {
+            client.submit(_extract_partition, i, part, params, chunk_seconds, str(out), label_map, meta, strict,
+                          key=f"audiorep-extract-part-{i:05d}-{run}", retries=2, pure=False): i
+            for i, part in enumerate(partitions) if i not in resumed
+        }
+        results = dict(resumed)
+        remaining = distributed.as_completed(futures)
+        try:
+            while not remaining.is_empty():
+                check_cancel(cancel, "extraction")
+                done = remaining.next_batch(block=False)
+                if not done:  # poll: a cancel must not wait for the next partition to finish
+                    time.sleep(0.1)
+                for future in done:
+                    results[futures[future]] = future.result()
+                    bar.update(len(partitions[futures[future]]))
+        except BaseException:
+            client.cancel(list(futures))  # a shared cluster should not go on with a run that stopped
+            raise
+        written = sum(r["rows"] for r in results.values())
+        failed = [tuple(f) for i in sorted(results) for f in results[i]["failed"]]
+        if not written:
+            raise _no_rows(instances, failed)
+        unseen = [part_path(out, i).name for i in sorted(results)
+                  if results[i]["rows"] and not part_path(out, i).is_file()]
+        if unseen:
+            raise StoreError(f"the workers wrote {len(unseen)} part(s) that this machine does not see in {out} "
+                             f"(first: {unseen[0]}); the output must lie on a file system that every worker and "
+                             f"this client share, at the same path")
+        # A worker killed while writing leaves its temporary file; readers skip it, but it is litter.
+        for leftover in out.glob(".part-*.tmp"):
+            leftover.unlink(missing_ok=True)
+        finish_partitioned_store(out)
+        return written, failed, len(partitions), len(resumed)
+    finally:
+        close()
+
+
+def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler=None, partition_files: int = 256,
+                    strict=False, chunk_seconds=None, progress=True,
+                    cancel: threading.Event | None = None) -> ExtractReport:
     """Compute the features of every file of ``dataset`` and write them to the store ``out``.
 
     Parameters
@@ -78,11 +313,22 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=Fa
     dataset : audiorep.datasets.Dataset
         From :func:`audiorep.datasets.load_dataset`.
     out : path
-        The Parquet store to write. It appears only when every file has been handled.
+        The Parquet store to write. It appears only when every file has been handled. With a
+        ``scheduler`` it is a partitioned store (a directory; see :mod:`audiorep.store`).
     params : FeatureParams
         What to compute; recorded in the store's metadata with the audiorep version.
     workers : int
-        Files processed at once; -1 means one per core, -2 all cores but one, and so on.
+        Processes that handle files at once on this machine; -1 means one per core, -2 all
+        cores but one, and so on. Ignored with a ``scheduler``. The processes are spawned, so a
+        script that asks for more than one needs the ``if __name__ == "__main__":`` guard.
+    scheduler : str or distributed.Client, optional
+        Run on Dask (``pip install 'audiorep[dask]'``): ``"local:N"`` (N worker processes
+        here), ``"tcp://HOST:PORT"`` (an existing cluster; ``out`` must then lie on a file
+        system that every worker sees at the same path) or a client (see :func:`dask_client`).
+        A run over a directory that an interrupted run with the same files and parameters
+        left behind keeps its finished partitions and computes only the others.
+    partition_files : int
+        Files per partition (one part file, one Dask task) with a ``scheduler``.
     strict : bool
         Stop at the first unreadable file instead of skipping it with a warning.
     chunk_seconds : float, optional
@@ -90,7 +336,8 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=Fa
     progress : bool
         Show a progress bar on stderr.
     cancel : threading.Event, optional
-        Set it to stop; :class:`audiorep.Cancelled` is raised and no store is written.
+        Set it to stop; :class:`audiorep.Cancelled` is raised and no store is written (on
+        Dask, the finished parts stay for a later run to resume from).
 
     Returns
     -------
@@ -108,29 +355,58 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=Fa
     >>> report.written, report.failed
     (20, [])
     """
-    import collections
     import sys
-    import time
 
     from tqdm import tqdm
 
     from . import __version__
-    from .store import StoreWriter
 
     workers = resolve_workers(workers)
+    partition_files = positive_int(partition_files, "partition_files")
     check_cancel_token(cancel)
     instances = list(dataset)
     if not instances:
         raise ParameterError(f"the dataset at {getattr(dataset, 'root', '?')} holds no files")
     meta = {**params.to_dict(), "audiorep_version": __version__, "chunk_seconds": chunk_seconds}
     start = time.perf_counter()
-    failed: list[tuple[str, str]] = []
-    written = 0
+    partitions = resumed = 0
     bar = tqdm(total=len(instances), unit="file", desc="extract", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
-    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audiorep-extract")
     try:
-        with StoreWriter(out, label_map=dataset.label_map, params=meta) as writer:
+        if scheduler is not None:
+            written, failed, partitions, resumed = _extract_on_dask(
+                instances, out, params, meta, dataset.label_map, scheduler=scheduler,
+                partition_files=partition_files, strict=strict, chunk_seconds=chunk_seconds, bar=bar, cancel=cancel)
+        else:
+            written, failed = _extract_here(instances, out, params, meta, dataset.label_map, workers=workers,
+                                            strict=strict, chunk_seconds=chunk_seconds, bar=bar, cancel=cancel)
+    finally:
+        bar.close()
+    return ExtractReport(Path(out), written, failed, time.perf_counter() - start, partitions, resumed)
+
+
+def _no_rows(instances, failed) -> AudioFormatError:
+    return AudioFormatError(f"none of the {len(instances)} files could be read; first error: "
+                            f"{failed[0][0]}: {failed[0][1]}")
+
+
+def _extract_here(instances, out, params: FeatureParams, meta: dict, label_map: dict, *, workers: int, strict: bool,
+                  chunk_seconds, bar, cancel) -> tuple[int, list]:
+    import collections
+
+    from .store import StoreWriter
+
+    failed: list[tuple[str, str]] = []
+    written = 0
+    if workers == 1:  # no process to start and no features to send between processes
+        pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="audiorep-extract")
+    else:
+        # spawn, not fork: the caller may hold threads (torch, a progress bar) that fork would copy mid-state.
+        # The workers ignore Ctrl-C, which reaches the whole process group: this process cancels them.
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+    try:
+        with StoreWriter(out, label_map=label_map, params=meta) as writer:
             todo = iter(instances)
             pending = collections.deque()
             for inst in todo:
@@ -156,9 +432,7 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, strict=Fa
                 if nxt is not None:
                     pending.append((nxt, pool.submit(_file_chunks, nxt.path, params, chunk_seconds)))
             if written == 0:
-                raise AudioFormatError(f"none of the {len(instances)} files could be read; first error: "
-                                       f"{failed[0][0]}: {failed[0][1]}")
+                raise _no_rows(instances, failed)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
-    return ExtractReport(Path(out), written, failed, time.perf_counter() - start)
+    return written, failed

@@ -136,6 +136,12 @@ def _gate_silence(curves: np.ndarray, energy: np.ndarray, top_db: float) -> np.n
 def compute_features(y: np.ndarray, sr: int, params: FeatureParams) -> np.ndarray:
     """Compute the (frames, features) float32 sequence of a mono signal.
 
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames, features)`` float32, time first, as the store and the models take it (for
+        ``mel``, the transpose of :func:`audiorep.melspectrogram`'s librosa layout).
+
     Examples
     --------
     >>> import numpy as np

@@ -121,8 +121,9 @@ def describe(path) -> dict:
             magic = handle.read(4)
     if magic == b"PK\x03\x04" and path.suffix in (".pt", ".pth", ".ckpt"):  # a torch file
         return _describe_model(path)
-    is_store = magic == b"PAR1"
-    if not is_store:
+    from .store import is_store
+
+    if not is_store(path):
         from .audio import info
 
         return {"kind": "audio", "info": info(path)}
@@ -178,12 +179,13 @@ def figures(audio, output_dir, *, sr=None, frame_length=2048, hop_length=512, ma
 # ---------------------------------------------------------------- features and copies
 
 def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seconds=None, progress=False,
-            cancel=None):
+            cancel=None, scheduler=None, partition_files=256):
     """Features of every file of a dataset into a store: :func:`audiorep.extract.extract_dataset`.
 
     ``dataset`` is a directory (any layout :func:`audiorep.datasets.load_dataset` reads) or a
     :class:`~audiorep.datasets.Dataset`; ``params`` a :class:`~audiorep.features.FeatureParams`
-    (default: log-mel). Returns an :class:`~audiorep.extract.ExtractReport`.
+    (default: log-mel). With a Dask ``scheduler`` the output is a partitioned store.
+    Returns an :class:`~audiorep.extract.ExtractReport`.
     """
     from .datasets import Dataset, load_dataset
     from .extract import extract_dataset
@@ -192,7 +194,8 @@ def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seco
     data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     log.info("%d files, %d classes, %d folds in %s", len(data), len(data.label_map), data.n_folds, data.root)
     return extract_dataset(data, output, params or FeatureParams(), workers=workers, strict=strict,
-                           chunk_seconds=chunk_seconds, progress=progress, cancel=cancel)
+                           chunk_seconds=chunk_seconds, progress=progress, cancel=cancel, scheduler=scheduler,
+                           partition_files=partition_files)
 
 
 @dataclasses.dataclass
@@ -403,7 +406,10 @@ def load_copies(paths, n_inputs: int, reference: Representations, what: str = "c
 
 @dataclasses.dataclass
 class TrainReport:
-    """What :func:`train` did: the model file, sequences and copies trained on, the loss history."""
+    """What :func:`train` did: the model file, sequences and copies trained on, the loss history.
+
+    ``rank`` is this process's rank under torchrun; only rank 0 writes the model file.
+    """
 
     path: Path
     sequences: int
@@ -412,13 +418,14 @@ class TrainReport:
     n_features: int
     history: dict
     seconds: float
+    rank: int = 0
 
 
 def train(features, output, *, config: Mapping | None = None, exclude_folds: Sequence[int] | None = None,
           copies: Sequence | None = None, seed: int = 0, device="cpu", epochs: int = 50, batch_size: int = 64,
           lr: float = 1e-3, patience: int = 10, scaling: str = "dimension", mask_time: float = 0.0,
-          mask_freq: float = 0.0, noise: float = 0.0, checkpoint=None, resume: bool = False, progress: bool = False,
-          cancel=None) -> TrainReport:
+          mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0, checkpoint=None, resume: bool = False,
+          progress: bool = False, cancel=None) -> TrainReport:
     """Train an autoencoder on a feature store and save it (:func:`audiorep.train.train_autoencoder`).
 
     Parameters
@@ -436,13 +443,13 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
         origin each records; copies of excluded and of early-stopping clips are left out.
     checkpoint : path, optional
         Default ``OUTPUT.ckpt``.
-    seed, device, epochs, batch_size, lr, patience, scaling, mask_time, mask_freq, noise, resume,
+    seed, device, epochs, batch_size, lr, patience, scaling, mask_time, mask_freq, noise, contrastive, resume,
     progress, cancel
         As for :func:`audiorep.train.train_autoencoder`.
     """
     from .augment import source_rows
     from .store import read_store
-    from .train import save_model, train_autoencoder
+    from .train import process_rank, save_model, train_autoencoder
 
     table = read_store(features)
     counts = table.frame_counts()
@@ -479,14 +486,17 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     model, history = train_autoencoder(x, config=config, seed=seed, device=device, epochs=epochs,
                                        batch_size=batch_size, lr=lr, patience=patience, scaling=scaling,
                                        augment=extra, mask_time=mask_time, mask_freq=mask_freq, noise=noise,
+                                       contrastive=contrastive,
                                        checkpoint_path=checkpoint or f"{output}.ckpt", resume=resume,
                                        progress=progress, cancel=cancel)
     training = {"excluded_folds": list(exclude_folds)} if exclude_folds else {}
     if copies:
         training["augment"] = [str(p) for p in copies]
-    save_model(output, model, feature_params=table.params, training=training)
+    rank = process_rank()
+    if rank == 0:  # under torchrun every process holds the same model
+        save_model(output, model, feature_params=table.params, training=training)
     return TrainReport(Path(output), int(x.shape[0]), 0 if extra is None else len(extra[0]), int(x.shape[1]),
-                       int(x.shape[2]), history, time.perf_counter() - start)
+                       int(x.shape[2]), history, time.perf_counter() - start, rank)
 
 
 def encode_rows(model, table, *, readout: str | None = None) -> np.ndarray:
@@ -704,6 +714,10 @@ class Recipe:
         which sees every test clip's audio, though never a label).
     speeds : tuple of float
         Speed-perturbed copies of every clip that join autoencoder training (empty: none).
+    classifier_speeds : tuple of float
+        Speed-perturbed copies of every clip that join the classifier's training parts, in
+        every system (their pooled statistics, and their representations by each fold's
+        autoencoder); a copy never trains the fold its clip is tested in (empty: none).
     classifier : dict
         :func:`evaluate` settings (hidden, dropout, epochs, lr, repeats).
     export : bool
@@ -716,6 +730,7 @@ class Recipe:
     training: dict
     per_fold: bool = True
     speeds: tuple = ()
+    classifier_speeds: tuple = ()
     classifier: dict = dataclasses.field(default_factory=lambda: {"hidden": (150, 150), "dropout": 0.4,
                                                                    "epochs": 400, "lr": 1e-3, "repeats": 5})
     export: bool = False
@@ -803,7 +818,8 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
     autoencoders (one per fold, none seeing its test fold's audio, unless the recipe says
     otherwise), on the clips and, if the recipe asks, their speed copies; encode every clip;
     then cross-validate the same MLP on three systems: ``learned`` (the autoencoder's
-    representation alone), ``pooled`` (the statistics of every view), and ``fused`` (both).
+    representation alone), ``pooled`` (the statistics of every view), and ``fused`` (both);
+    with several views, also ``pooled_input``, the statistics of the autoencoder's own input.
     Steps whose outputs exist are skipped, so an interrupted run continues where it stopped;
     a workdir made with another recipe is refused.
 
@@ -889,6 +905,18 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
         step(f"extract copies {recipe.learn_from}", copies[0], extract, work / "copies", copies[0],
              FeatureParams(**recipe.views[recipe.learn_from]), progress=progress, cancel=cancel)
 
+    extra: dict[str, str] = {}  # view or "learned" -> the store of the classifier's copies
+    if recipe.classifier_speeds:
+        step("augment for the classifier", work / "mlp_copies" / "copies.csv", augment, data, work / "mlp_copies",
+             speeds=recipe.classifier_speeds, sr=recipe.views[recipe.learn_from].get("sr"), progress=progress,
+             cancel=cancel)
+        for name, view in recipe.views.items():
+            step(f"extract copies {name}", work / f"mlp_copies_{name}.parquet", extract, work / "mlp_copies",
+                 work / f"mlp_copies_{name}.parquet", FeatureParams(**view), progress=progress, cancel=cancel)
+            step(f"pool copies {name}", work / f"pool_mlp_copies_{name}.parquet", pool,
+                 work / f"mlp_copies_{name}.parquet", work / f"pool_mlp_copies_{name}.parquet")
+            extra[name] = str(work / f"pool_mlp_copies_{name}.parquet")
+
     features = work / f"{recipe.learn_from}.parquet"
     options = {"config": recipe.autoencoder, "seed": seed, "copies": copies, **recipe.training}
     excluded = [[f] for f in folds] if recipe.per_fold else [[]]
@@ -906,20 +934,32 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
         step(f"represent {name}", work / f"{name}.parquet", represent, work / f"{name}.pt", features,
              work / f"{name}.parquet")
 
+    if recipe.classifier_speeds:
+        for name in names:
+            step(f"represent copies {name}", work / f"mlp_copies_{name}.parquet", represent, work / f"{name}.pt",
+                 work / f"mlp_copies_{recipe.learn_from}.parquet", work / f"mlp_copies_{name}.parquet")
+        extra["learned"] = str(work / ("mlp_copies_ae_x{fold}.parquet" if recipe.per_fold else
+                                       "mlp_copies_ae.parquet"))
+
     learned = [str(work / ("ae_x{fold}.parquet" if recipe.per_fold else "ae.parquet"))]
     pooled = [str(work / f"pool_{name}.parquet") for name in recipe.views]
     settings = dict(recipe.classifier)
     repeats = settings.pop("repeats", 5)
     systems = {}
-    for system, inputs in (("learned", learned), ("pooled", pooled), ("fused", pooled + learned)):
+    plan = [("learned", learned, ["learned"]), ("pooled", pooled, list(recipe.views)),
+            ("fused", pooled + learned, [*recipe.views, "learned"])]
+    if len(recipe.views) > 1:  # the statistics of the autoencoder's own input: what it has to beat
+        plan.append(("pooled_input", [str(work / f"pool_{recipe.learn_from}.parquet")], [recipe.learn_from]))
+    for system, inputs, parts in plan:
         check_cancel(cancel, "the run")
         say(f"evaluate {system}: {', '.join(Path(p).name for p in inputs)}")
         t0 = time.perf_counter()
-        report = evaluate(inputs, repeats=repeats, seed=seed, output_dir=work / "evaluation" / system,
-                          progress=progress, **settings)
+        report = evaluate(inputs, copies=[extra[p] for p in parts] if extra else None, repeats=repeats, seed=seed,
+                          output_dir=work / "evaluation" / system, progress=progress, **settings)
         steps[f"evaluate {system}"] = time.perf_counter() - t0
         result = report.result
-        systems[system] = {"mean": result.mean, "std": result.std, "inputs": inputs, "fold_ids": result.fold_ids,
+        systems[system] = {"mean": result.mean, "std": result.std, "inputs": inputs,
+                           "copies": [extra[p] for p in parts] if extra else [], "fold_ids": result.fold_ids,
                            "folds": result.fold_accuracies.mean(axis=0).tolist()}
         say(f"  {system}: {100 * result.mean:.1f} % +- {100 * result.std:.1f}")
     seconds = time.perf_counter() - start
@@ -1054,7 +1094,9 @@ def export_run(workdir, output, *, system: str = "fused", progress: bool = False
     """Export one system that :func:`run` evaluated in ``workdir`` (``"learned"``, ``"pooled"`` or ``"fused"``).
 
     A per-fold system is deployed with an autoencoder trained on every fold, with the run's
-    recipe and seed; it is trained here unless the run already made it (``ae.pt``).
+    recipe and seed; it is trained here unless the run already made it (``ae.pt``). The
+    deployed classifier trains on the clips themselves, without the copies of
+    ``classifier_speeds``.
     """
     work = Path(workdir)
     recorded, report_path = work / "recipe.json", work / "report.json"
@@ -1064,7 +1106,8 @@ def export_run(workdir, output, *, system: str = "fused", progress: bool = False
     if system not in report.get("systems", {}):
         raise ParameterError(f"system={system!r} is not one of the run's systems {sorted(report.get('systems', {}))}")
     run_info = json.loads(recorded.read_text())
-    recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"])})
+    recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"]),
+                       "classifier_speeds": tuple(run_info["recipe"].get("classifier_speeds", ()))})
     inputs = report["systems"][system]["inputs"]
     features = work / f"{recipe.learn_from}.parquet"
     autoencoder = None

@@ -1,4 +1,10 @@
-"""The feature store: one Parquet file holding the instances of a dataset with their features.
+"""The feature store: the instances of a dataset with their features, in Parquet.
+
+A store is one Parquet file, or a partitioned store: a directory of part files
+(``part-00000.parquet``, ...) that share one schema, plus ``_common_metadata`` (the
+schema with the audiorep metadata) and ``_metadata`` (every part's footer).
+``pyarrow.dataset``, pandas and Dask read the directory as one table; every
+function here that reads a store takes either form.
 
 One row per instance::
 
@@ -22,7 +28,9 @@ parameters the features were computed with (kind, sr, frame_length, ...), so a
 model can check it is fed what it was trained on (:func:`check_params`).
 
 Files are written to a temporary file beside the target and renamed into place
-only when complete: an interrupted extraction leaves no store behind.
+only when complete: an interrupted extraction leaves no store behind. A
+partitioned store is readable only once ``_common_metadata`` is written, after
+its last part; until then its finished parts let an interrupted extraction resume.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ __all__ = [
     "read_store",
     "read_store_metadata",
     "check_params",
+    "finish_partitioned_store",
+    "is_store",
+    "part_files",
+    "part_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,6 +89,11 @@ OPTIONAL_COLUMNS = ("origin", "alteration")
 _LABEL_COLUMNS = ("filename", "chunk_nr", "label_nominal", "label_numeric", "cv_folds", "partition", "fold",
                   "origin", "alteration")
 _REQUIRED_INPUT = ("filename", "label_nominal", "label_numeric", "cv_folds", "fold")
+# A partitioned store is a directory of part files plus the Parquet summary files that pyarrow,
+# pandas, Dask and Spark read; names starting with "_" or "." are skipped by their file discovery.
+PART_PATTERN = "part-*.parquet"
+COMMON_METADATA = "_common_metadata"
+SUMMARY_METADATA = "_metadata"
 
 
 def _schema(n_features: int, metadata: bytes) -> pa.Schema:
@@ -461,16 +478,116 @@ class StoreMetadata:
     columns: tuple[str, ...]
 
 
-def _open_store(path) -> tuple[Path, pq.ParquetFile]:
+def _open_store(path) -> tuple[Path, pa.Schema, int, list[Path] | None]:
+    """Where a store's rows are: ``(path, schema, rows, parts)``; ``parts`` is None for a single file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(2, "feature store does not exist", str(path))
     if path.is_dir():
-        raise StoreError(f"{path} is a directory, not a feature store file")
+        return (path, *_open_dataset(path))
     try:
-        return path, pq.ParquetFile(path)
+        with pq.ParquetFile(path) as handle:
+            return path, handle.schema_arrow, handle.metadata.num_rows, None
     except (pa.ArrowException, OSError) as exc:
         raise StoreError(f"{path} is not a Parquet file ({exc})") from None
+
+
+def _open_dataset(path: Path) -> tuple[pa.Schema, int, list[Path]]:
+    common = path / COMMON_METADATA
+    if not common.is_file():
+        raise StoreError(f"{path} is a directory, not a feature store file nor a complete partitioned store (no "
+                         f"{COMMON_METADATA}; an extraction into it may still be running or was interrupted: "
+                         f"run it again to finish it)")
+    parts = part_files(path)
+    try:
+        schema = pq.read_schema(common)
+        summary = path / SUMMARY_METADATA
+        # The summary holds every part's footer: one read instead of one per part.
+        n_rows = pq.read_metadata(summary).num_rows if summary.is_file() else \
+            sum(pq.read_metadata(p).num_rows for p in parts)
+    except (pa.ArrowException, OSError) as exc:
+        raise StoreError(f"{path}: cannot read the partitioned store's metadata ({exc})") from None
+    return schema, n_rows, parts
+
+
+def part_files(directory) -> list[Path]:
+    """The part files of a partitioned store, in row order (their names sort in partition order)."""
+    return sorted(Path(directory).glob(PART_PATTERN))
+
+
+def part_path(directory, index: int) -> Path:
+    """The path of part ``index`` of a partitioned store."""
+    return Path(directory) / f"part-{index:05d}.parquet"
+
+
+def is_store(path) -> bool:
+    """Whether ``path`` looks like a feature store: a Parquet file, or a finished partitioned store."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / COMMON_METADATA).is_file()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def finish_partitioned_store(directory) -> StoreMetadata:
+    """Write the shared metadata of a partitioned store whose parts are all written, atomically.
+
+    ``_common_metadata`` holds the schema with the audiorep metadata (label map, feature
+    parameters); ``_metadata`` holds the footers of every part, so that a reader plans a scan
+    without opening each part. The store is readable from the moment ``_common_metadata``
+    appears, so it is written last.
+
+    Parameters
+    ----------
+    directory : path
+        Holds ``part-NNNNN.parquet`` files written by :class:`StoreWriter`, with identical schemas.
+
+    Returns
+    -------
+    StoreMetadata
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os, audiorep.store as st
+    >>> root = tempfile.mkdtemp()
+    >>> for i, name in enumerate(["a.wav", "b.wav"]):
+    ...     _ = st.write_store(st.part_path(root, i), dict(filename=[name], label_nominal=["Rain"],
+    ...                        label_numeric=[0], cv_folds=[(1,)], fold=[1]), features=[np.zeros((2, 3))],
+    ...                        label_map={0: "Rain"}, params={"kind": "demo"})
+    >>> st.finish_partitioned_store(root).n_rows
+    2
+    >>> st.read_store(root).filename.tolist()
+    ['a.wav', 'b.wav']
+    """
+    from ._util import atomic_path
+
+    directory = Path(directory)
+    parts = part_files(directory)
+    if not parts:
+        raise StoreError(f"{directory} holds no part files to finish a partitioned store with")
+    schema = None
+    footers = []
+    for part in parts:
+        try:
+            footer = pq.read_metadata(part)
+        except (pa.ArrowException, OSError) as exc:
+            raise StoreError(f"{part} is not a Parquet file ({exc})") from None
+        part_schema = footer.schema.to_arrow_schema()
+        if schema is None:
+            schema = part_schema
+            _metadata_of(part, schema, footer.num_rows)
+        elif not part_schema.equals(schema, check_metadata=True):
+            raise StoreError(f"{part} has another schema or other audiorep metadata than {parts[0].name}")
+        footer.set_file_path(part.name)
+        footers.append(footer)
+    with atomic_path(directory / SUMMARY_METADATA) as tmp:
+        pq.write_metadata(schema, tmp, metadata_collector=footers)
+    with atomic_path(directory / COMMON_METADATA) as tmp:
+        pq.write_metadata(schema, tmp)
+    return _metadata_of(directory, schema, sum(f.num_rows for f in footers))
 
 
 def _metadata_of(path: Path, schema: pa.Schema, n_rows: int) -> StoreMetadata:
@@ -526,9 +643,8 @@ def read_store_metadata(path) -> StoreMetadata:
     >>> meta.params["n_mels"], meta.n_rows, meta.label_map
     (5, 1, {0: 'Rain'})
     """
-    path, handle = _open_store(path)
-    with handle:
-        return _metadata_of(path, handle.schema_arrow, handle.metadata.num_rows)
+    path, schema, n_rows, _ = _open_store(path)
+    return _metadata_of(path, schema, n_rows)
 
 
 def _check_cv_index(value, name: str, n_folds: int) -> int | None:
@@ -772,9 +888,8 @@ def read_store(path, *, columns=None, folds=None, validation=None, training=None
     >>> t.filename.tolist(), t.features is None
     (['b.wav'], True)
     """
-    path, handle = _open_store(path)
-    with handle:
-        meta = _metadata_of(path, handle.schema_arrow, handle.metadata.num_rows)
+    path, schema, n_rows, parts = _open_store(path)
+    meta = _metadata_of(path, schema, n_rows)
     if columns is None:
         wanted = list(COLUMNS)
     else:
@@ -802,7 +917,9 @@ def read_store(path, *, columns=None, folds=None, validation=None, training=None
     absent = [name for name in read_columns if name in OPTIONAL_COLUMNS and name not in meta.columns]
     read_columns = [name for name in read_columns if name not in absent]
     try:
-        table = pq.read_table(path, columns=read_columns, filters=filters, partitioning=None)
+        # The parts are listed in partition order: rows come back in the order they were extracted.
+        source = path if parts is None else [str(p) for p in parts]
+        table = pq.read_table(source, columns=read_columns, filters=filters, partitioning=None, schema=schema)
     except (pa.ArrowException, OSError) as exc:
         raise StoreError(f"{path}: cannot read the store ({exc})") from None
 

@@ -1,4 +1,10 @@
-"""Training the recurrent autoencoder: seeded, checkpointed, resumable, interruptible."""
+"""Training the recurrent autoencoder: seeded, checkpointed, resumable, interruptible.
+
+The same function trains in one process or in several under ``torchrun`` (PyTorch's
+DistributedDataParallel: gloo on the CPU, NCCL on GPUs). ``batch_size`` is the global batch:
+each of N processes takes a 1/N share of every batch through a DistributedSampler, so N
+processes follow the same loss curve as one, up to the order of floating-point sums.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import sys
 from pathlib import Path
@@ -23,8 +30,8 @@ from .models import READOUTS, Seq2SeqAutoencoder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["corrupt", "load_model", "model_training_info", "represent", "save_model", "seed_everything",
-           "train_autoencoder"]
+__all__ = ["corrupt", "load_model", "model_training_info", "process_rank", "represent", "save_model",
+           "seed_everything", "train_autoencoder"]
 
 _TRAINING_FORMAT = "audiorep-autoencoder-training/1"
 _MODEL_FORMAT = "audiorep-autoencoder/1"
@@ -144,8 +151,97 @@ def _save(obj, path) -> None:
         torch.save(obj, tmp)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    return list(torch.randperm(n, generator=generator).split(batch_size))
+def process_rank() -> int:
+    """This process's rank among the training processes: 0 unless started by ``torchrun`` (or alike).
+
+    Examples
+    --------
+    >>> process_rank()
+    0
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def _join_processes(distributed, dev: torch.device) -> tuple[int, int, bool, torch.device]:
+    """Join the process group that torchrun describes; return ``(rank, world, started_here, device)``."""
+    import torch.distributed as dist
+
+    if distributed is None:
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1 or (dist.is_available() and dist.is_initialized())
+    if not distributed:
+        return 0, 1, False, dev
+    if not dist.is_available():
+        raise ParameterError("distributed training needs a torch build with torch.distributed")
+    started = False
+    if dev.type == "cuda" and dev.index is None:  # one GPU per process, in the order torchrun numbers them
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+        if missing:
+            raise ParameterError(f"distributed training needs the environment torchrun sets ({', '.join(missing)} "
+                                 f"missing); start it with 'torchrun --nproc_per_node=N -m audiorep train ...'")
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        started = True
+    return dist.get_rank(), dist.get_world_size(), started, dev
+
+
+def _batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
+    """This process's share of every batch of ``epoch``: an epoch-seeded shuffle, dealt out by rank.
+
+    The batches of all ranks together are the batches one process would draw (for ``n`` a
+    multiple of ``world``; otherwise a few rows are drawn twice so that every rank gets as many).
+    """
+    from torch.utils.data.distributed import DistributedSampler
+
+    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    order = list(sampler)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class _TrainingLoss(nn.Module):
+    """The training loss as a module, so that DistributedDataParallel sees (and syncs) the whole step.
+
+    Reconstruction of the clean sequence from the (possibly corrupted) input, plus, with a
+    projection ``head``, ``contrastive`` times the contrastive term of two views of each clip.
+    Under DDP the contrastive term compares the clips of each process's share of the batch.
+    """
+
+    def __init__(self, model: Seq2SeqAutoencoder, head: nn.Module | None, contrastive: float,
+                 every_parameter: bool = False):
+        super().__init__()
+        self.model, self.head, self.contrastive = model, head, contrastive
+        self.every_parameter = every_parameter
+
+    def forward(self, x: Tensor, corruption: dict | None, generator: torch.Generator) -> Tensor:
+        z = self.model.scaler(x)
+        z_in = corrupt(z, generator=generator, **corruption) if corruption else z
+        loss = nn.functional.mse_loss(self.model.reconstruct_from(z_in, z), z)
+        if self.head is not None and len(x) > 1:
+            a, b = two_views(z, generator=generator)
+            loss = loss + self.contrastive * contrastive_loss(self.head(_pooled_outputs(self.model, a)),
+                                                              self.head(_pooled_outputs(self.model, b)))
+        elif self.head is not None and self.every_parameter:
+            # A batch of one has no contrastive term; DDP (static graph) needs every parameter
+            # in every step all the same.
+            loss = loss + 0.0 * sum(p.sum() for p in self.head.parameters())
+        return loss
+
+
+def _gather_rng(world: int, state: dict) -> list[dict]:
+    if world == 1:
+        return [state]
+    import torch.distributed as dist
+
+    states = [None] * world
+    dist.all_gather_object(states, state)
+    return states
 
 
 def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, device: torch.device) -> float:
@@ -162,7 +258,8 @@ def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, 
 
 
 # Settings added after the first checkpoint format; older checkpoints used these values.
-_SETTING_DEFAULTS = {"scaling": "dimension", "augment": None, "mask_time": 0.0, "mask_freq": 0.0, "noise": 0.0}
+_SETTING_DEFAULTS = {"scaling": "dimension", "augment": None, "mask_time": 0.0, "mask_freq": 0.0, "noise": 0.0,
+                     "contrastive": 0.0}
 
 
 def _span_mask(batch: int, length: int, share: float, generator: torch.Generator) -> Tensor:
@@ -206,6 +303,66 @@ def corrupt(z: Tensor, *, mask_time: float = 0.0, mask_freq: float = 0.0, noise:
     return out
 
 
+def two_views(z: Tensor, *, crop: float = 0.6, mask_time: float = 0.2, mask_freq: float = 0.2,
+              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Two randomly altered views of every standardised sequence in ``z`` (batch, time, features).
+
+    Each view is a random window of ``crop`` of the frames (a different place per sequence and
+    per view), with spans of frames and of feature dimensions masked as :func:`corrupt` does.
+
+    Examples
+    --------
+    >>> a, b = two_views(torch.randn(4, 50, 8), generator=torch.Generator().manual_seed(0))
+    >>> a.shape, bool((a != b).any())
+    (torch.Size([4, 30, 8]), True)
+    """
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    batch, length, _ = z.shape
+    width = max(1, min(length, round(crop * length)))
+    views = []
+    for _ in range(2):
+        starts = torch.randint(0, length - width + 1, (batch,), generator=generator)
+        index = (starts.unsqueeze(1) + torch.arange(width)).to(z.device)
+        window = torch.gather(z, 1, index.unsqueeze(2).expand(batch, width, z.shape[2]))
+        views.append(corrupt(window, mask_time=mask_time, mask_freq=mask_freq, generator=generator))
+    return views[0], views[1]
+
+
+def contrastive_loss(a: Tensor, b: Tensor, temperature: float = 0.1) -> Tensor:
+    """NT-Xent: each row of ``a`` must pick its own row of ``b`` (and the reverse) among the batch.
+
+    Examples
+    --------
+    >>> x = torch.eye(4)
+    >>> bool(contrastive_loss(x, x) < contrastive_loss(x, x.roll(1, 0)))
+    True
+    """
+    a = nn.functional.normalize(a, dim=1)
+    b = nn.functional.normalize(b, dim=1)
+    both = torch.cat([a, b])
+    sim = both @ both.T / temperature
+    sim.fill_diagonal_(float("-inf"))
+    n = len(a)
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(a.device)
+    return nn.functional.cross_entropy(sim, target)
+
+
+class _ProjectionHead(nn.Module):
+    """The small MLP the contrastive term compares through (discarded after training)."""
+
+    def __init__(self, size: int, out: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(size, out), nn.ReLU(), nn.Linear(out, out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def _pooled_outputs(model: Seq2SeqAutoencoder, z: Tensor) -> Tensor:
+    outputs, _ = model._run_encoder(z)
+    return torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], dim=1)
+
+
 def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(augment, (tuple, list)) or len(augment) != 2:
         raise ParameterError("augment must be a tuple (extra, source)")
@@ -224,9 +381,10 @@ def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
                       clip_norm: float = 1.0, scaling: str = "dimension", augment=None, mask_time: float = 0.0,
-                      mask_freq: float = 0.0, noise: float = 0.0, checkpoint_path=None, resume: bool = False,
+                      mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0,
+                      checkpoint_path=None, resume: bool = False,
                       progress: bool = True, cancel=None,
-                      on_epoch: Callable | None = None):
+                      on_epoch: Callable | None = None, distributed: bool | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
 
     The loss is the mean squared error in the standardised feature space; the standardisation is
@@ -247,6 +405,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         Where to train.
     epochs, batch_size, lr, patience : int, int, float, int
         Usual meanings; ``epochs`` is the total including epochs already in a resumed checkpoint.
+        ``batch_size`` is the global batch: with N processes, each takes ``batch_size / N`` rows
+        of it (it must divide evenly).
     validation_share : float
         Share of clips held out for early stopping, in [0, 1). 0 stops on the training loss.
     clip_norm : float
@@ -268,6 +428,13 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         :func:`corrupt`: shares of frames and of feature dimensions masked in spans, Gaussian
         noise), and the decoder reconstructs the clean one. The early-stopping loss is always
         on clean input. 0 (the default) trains a plain autoencoder.
+    contrastive : float
+        Weight of a contrastive term added to the reconstruction loss (0: none). Two views of
+        every clip in a batch (:func:`two_views`: random 60 % windows with masked spans) are
+        encoded, their encoder outputs pooled over time (mean, std, max, as the ``pooled``
+        readout) and passed through a small projection head, and each view must recognise
+        its twin among the batch (:func:`contrastive_loss`, temperature 0.1). The head is
+        discarded after training.
     checkpoint_path : path, optional
         Written atomically after every epoch, and on interruption, with model, optimiser, epoch,
         history, config and RNG states.
@@ -281,6 +448,16 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     on_epoch : callable, optional
         Called after every epoch as ``on_epoch(epoch, model, history)`` (the model in eval mode,
         with the epoch's weights), e.g. to follow a probe of the representation during training.
+    distributed : bool, optional
+        Train with DistributedDataParallel in the process group that ``torchrun`` sets up (gloo
+        on the CPU, NCCL with ``device="cuda"``, each process on the GPU of its local rank).
+        None (the default) does so when the environment says there are several processes.
+        Every process passes the same ``features``; each trains on its own share of every batch.
+        Only rank 0 writes the checkpoint and shows progress; every process returns the same
+        model and history. Dropout, teacher forcing, denoising and the contrastive views draw
+        different random numbers in each process, and the contrastive term compares the clips
+        of each process's share of a batch, so only runs without them repeat a one-process run
+        exactly.
 
     Returns
     -------
@@ -309,7 +486,8 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         raise ParameterError(f"validation_share={validation_share!r} must be in [0, 1)")
     if scaling not in ("dimension", "global"):
         raise ParameterError(f"scaling={scaling!r} must be 'dimension' or 'global'")
-    for name, value, top in (("mask_time", mask_time, 1.0), ("mask_freq", mask_freq, 1.0), ("noise", noise, None)):
+    for name, value, top in (("mask_time", mask_time, 1.0), ("mask_freq", mask_freq, 1.0), ("noise", noise, None),
+                             ("contrastive", contrastive, None)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
                 or (top is not None and value >= top):
             raise ParameterError(f"{name}={value!r} must be a number in [0, {top})" if top else
@@ -323,7 +501,23 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
                              f"last axis ({features.shape[2]})")
     config["n_features"] = features.shape[2]
     dev = resolve_device(device)
+    rank, world, started_group, dev = _join_processes(distributed, dev)
+    if batch_size % world:
+        raise ParameterError(f"batch_size={batch_size} must be a multiple of the {world} training processes")
+    try:
+        return _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm,
+                      scaling, augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress,
+                      cancel, on_epoch, rank, world)
+    finally:
+        if started_group:
+            import torch.distributed as dist
 
+            dist.destroy_process_group()
+
+
+def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm, scaling,
+           augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress, cancel, on_epoch,
+           rank, world):
     generator = seed_everything(seed)
     n = len(features)
     n_val = 0
@@ -342,20 +536,48 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     model = Seq2SeqAutoencoder(**config)
     model.scaler.fit(train_data.numpy(), per_dimension=scaling == "dimension")
     model.to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    head = None
+    parameters = list(model.parameters())
+    if contrastive > 0:
+        with torch.no_grad():
+            size = _pooled_outputs(model, torch.zeros(1, 2, model.n_features, device=dev)).shape[1]
+        head = _ProjectionHead(size).to(dev)
+        parameters += list(head.parameters())
+    step = _TrainingLoss(model, head, contrastive, every_parameter=world > 1)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Ranks draw their own dropout, teacher-forcing and masking numbers (the weights are
+        # broadcast from rank 0 here). static_graph: some readouts leave parameters unused in
+        # the reconstruction, always the same ones.
+        rank_seed = int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+        if rank:
+            torch.manual_seed(rank_seed)
+            generator.manual_seed(rank_seed)
+        step = DistributedDataParallel(step, device_ids=[dev.index] if dev.type == "cuda" else None,
+                                       static_graph=True)
+    optimizer = torch.optim.Adam(parameters, lr=lr)
     settings = {"seed": int(seed), "batch_size": batch_size, "lr": float(lr),
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
                 "scaling": scaling, "data": _fingerprint(features),
                 "augment": None if copies is None else _fingerprint(copies), "mask_time": float(mask_time),
-                "mask_freq": float(mask_freq), "noise": float(noise)}
+                "mask_freq": float(mask_freq), "noise": float(noise), "contrastive": float(contrastive)}
     denoising = mask_time > 0 or mask_freq > 0 or noise > 0
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
     bad_epochs = 0
     epoch = 0
 
-    if resume and Path(checkpoint_path).exists():
+    ckpt = None
+    if resume and rank == 0 and Path(checkpoint_path).exists():
         ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    if resume and world > 1:  # rank 0 reads it: the other ranks need not see its file system
+        import torch.distributed as dist
+
+        box = [ckpt]
+        dist.broadcast_object_list(box, src=0)
+        ckpt = box[0]
+    if ckpt is not None:
         if ckpt.get("format") != _TRAINING_FORMAT:
             raise ParameterError(f"{checkpoint_path} is not an autoencoder training checkpoint")
         if ckpt["config"] != model.config:
@@ -367,44 +589,62 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
                 raise ParameterError(f"cannot resume {checkpoint_path}: {key}={there!r} there, "
                                      f"{value!r} now")
         model.load_state_dict(ckpt["model"])
+        if head is not None:
+            head.load_state_dict(ckpt["head"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history, best_state, bad_epochs, epoch = ckpt["history"], ckpt["best_state"], ckpt["bad_epochs"], ckpt["epoch"]
-        _set_rng_state(ckpt["rng"], dev, generator)
+        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        _set_rng_state(ranks[rank] if len(ranks) == world else ckpt["rng"], dev, generator)
         log.info("resuming %s at epoch %d", checkpoint_path, epoch)
 
     def snapshot() -> dict:
+        rng = _gather_rng(world, _rng_state(dev, generator))
         return _cpu_copy({"format": _TRAINING_FORMAT, "config": model.config, "settings": settings, "epoch": epoch,
                           "history": history, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "best_state": best_state, "bad_epochs": bad_epochs, "rng": _rng_state(dev, generator)})
+                          "best_state": best_state, "bad_epochs": bad_epochs, "rng": rng[0], "rng_ranks": rng,
+                          **({"head": head.state_dict()} if head is not None else {})})
 
     from tqdm.auto import tqdm
 
     last_good = snapshot()
     bar = tqdm(total=epochs, initial=min(epoch, epochs), desc="autoencoder", unit="epoch", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+               disable=not progress or rank > 0, dynamic_ncols=True)
+    corruption = {"mask_time": mask_time, "mask_freq": mask_freq, "noise": noise} if denoising else None
+    local_batch = batch_size // world
     try:
         while epoch < epochs and not history["stopped_early"]:
             model.train()
+            if head is not None:
+                head.train()
             total, count = 0.0, 0
-            for idx in _batches(len(train_data), batch_size, generator):
+            for idx in _batches(len(train_data), local_batch, seed, epoch, rank, world):
                 check_cancel(cancel, f"training (in epoch {epoch + 1})")
                 x = train_data[idx].to(dev, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
-                z = model.scaler(x)
-                z_in = corrupt(z, mask_time=mask_time, mask_freq=mask_freq, noise=noise,
-                               generator=generator) if denoising else z
-                loss = nn.functional.mse_loss(model.reconstruct_from(z_in, z), z)
+                loss = step(x, corruption, generator)
                 loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                nn.utils.clip_grad_norm_(parameters, clip_norm)
                 optimizer.step()
                 batch_loss = loss.item()
                 total += batch_loss * len(idx)
                 count += len(idx)
                 bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)
+            # Every rank holds the same weights: rank 0 scores the held-out clips for all.
+            held_out = _epoch_loss(model, val_data, batch_size, dev) if n_val and rank == 0 else 0.0
+            if world > 1:  # the epoch's training loss over every rank's rows
+                import torch.distributed as dist
+
+                sums = torch.tensor([total, count], dtype=torch.float64, device=dev)
+                dist.all_reduce(sums)
+                total, count = float(sums[0]), int(sums[1])
+                if n_val:
+                    box = torch.tensor([held_out], dtype=torch.float64, device=dev)
+                    dist.broadcast(box, src=0)
+                    held_out = float(box[0])
             if not math.isfinite(total):
                 raise FloatingPointError(f"training loss became {total} in epoch {epoch + 1}; try a lower lr")
             train_loss = total / count
-            val_loss = _epoch_loss(model, val_data, batch_size, dev) if n_val else train_loss
+            val_loss = held_out if n_val else train_loss
             epoch += 1
             history["train_loss"].append(train_loss)
             history["val_loss"].append(val_loss)
@@ -420,14 +660,14 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
             bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             bar.update(1)
             last_good = snapshot()
-            if checkpoint_path is not None:
+            if checkpoint_path is not None and rank == 0:
                 _save(last_good, checkpoint_path)
             if on_epoch is not None:
                 model.eval()
                 on_epoch(epoch, model, history)
     except (KeyboardInterrupt, Cancelled):
         # The state at the last epoch boundary resumes exactly; a mid-epoch state would not.
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and rank == 0:
             _save(last_good, checkpoint_path)
             log.warning("interrupted; checkpoint at epoch %d saved to %s", last_good["epoch"], checkpoint_path)
         raise

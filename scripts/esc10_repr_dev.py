@@ -9,7 +9,8 @@ over time) of the autoencoder's input, so every learned representation has its b
 This is a screening protocol: the autoencoder saw the audio (never the labels) of the clips it is
 scored on; the headline results train one autoencoder per fold without that fold's audio.
 
-Usage: python scripts/esc10_repr_dev.py NAME [NAME ...]   (after scripts/esc10_repr.sh made the stores)
+Usage: python scripts/esc10_repr_dev.py NAME [NAME ...]   (after scripts/esc10_repr.sh made the stores;
+       AUDIOREP_WORK names their directory, default work/)
        python scripts/esc10_repr_dev.py --list
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ from audiorep.evaluate import cross_validate
 from audiorep.store import read_store
 from audiorep.train import represent, train_autoencoder
 
-WORK = Path("work")
+WORK = Path(os.environ.get("AUDIOREP_WORK", "work"))
 OUT = Path("docs/results/dev")
 DEV_FOLDS = [1, 2, 3, 4]
 
@@ -50,6 +52,9 @@ RUNS = {
     "gru2x256_mel60_speed2": ("mel60", GRU, {**TRAIN, "epochs": 20}, ["mel60_speed"]),
     # one layer: half the cost
     "gru1x256_mel60": ("mel60", {**GRU, "layers": 1}, TRAIN, []),
+    # a contrastive term beside reconstruction: two cropped, masked views of each clip must
+    # recognise each other through the pooled encoder outputs (weight 1, temperature 0.1)
+    "gru2x256_mel60_contrastive": ("mel60", GRU, {**TRAIN, "contrastive": 1.0}, []),
 }
 
 MLP = dict(hidden=(150, 150), dropout=0.4, epochs=400, lr=1e-3)
@@ -71,13 +76,14 @@ def run(name: str) -> dict:
     store, config, settings, copy_stores = RUNS[name]
     table = read_store(WORK / f"{store}.parquet", folds=DEV_FOLDS)
     assert 5 not in set(table.fold.tolist())
-    x, labels, folds = table.stacked(), table.label_numeric, table.fold.astype(np.int64)
+    x = table.stacked(length=int(np.median(table.frame_counts())), pad="wrap")
+    labels, folds = table.label_numeric, table.fold.astype(np.int64)
     augment = None
     if copy_stores:
         extras, sources = [], []
         for s in copy_stores:
             copies = read_store(WORK / f"{s}.parquet", folds=DEV_FOLDS)
-            extras.append(copies.stacked(length=x.shape[1]))
+            extras.append(copies.stacked(length=x.shape[1], pad="wrap"))
             sources.append(source_rows(table, copies))
         augment = (np.concatenate(extras), np.concatenate(sources))
     start = time.perf_counter()

@@ -382,3 +382,13 @@ def test_quiet_frames_beside_loud_ones_keep_their_own_precision(kind):
         S = dsp.melspectrogram(y, sr, n_fft=frame, hop_length=frame, n_mels=16, log=False, center=False)
         ref = np.abs(np.fft.rfft(frames, frame)) ** 2 @ dsp.mel_filterbank(sr, frame, n_mels=16).T
         np.testing.assert_allclose(S.T, ref, rtol=1e-3)
+
+
+def test_autocorrelate_takes_librosa_max_size(rng):
+    librosa = pytest.importorskip("librosa")
+    y = rng.standard_normal(300)
+    ours = dsp.autocorrelate(y, max_size=40, normalize=False)
+    np.testing.assert_allclose(ours, librosa.autocorrelate(y, max_size=40), rtol=1e-10, atol=1e-9)
+    np.testing.assert_array_equal(dsp.autocorrelate(y, max_size=40), dsp.autocorrelate(y, max_lag=40))
+    with pytest.raises(ParameterError, match="max_size=40"):
+        dsp.autocorrelate(y, max_lag=30, max_size=40)

@@ -199,7 +199,7 @@ def test_run_on_the_embedded_default_completes(tmp_path, capsys):
                  "evaluation/fused/confusion.png", "deploy/system.pt", "deploy/model.json"):
         assert (work / name).stat().st_size > 0, name
     report = json.loads((work / "report.json").read_text())
-    for system in ("learned", "pooled", "fused"):
+    for system in ("learned", "pooled", "fused", "pooled_input"):
         assert 0 <= report[system]["mean"] <= 1 and report[system]["std"] >= 0
     assert [f["fold"] for f in report["folds"]] == [1, 2, 3, 4, 5]
     # one autoencoder per fold, each without its fold: the per-fold stores record it
@@ -434,7 +434,7 @@ def test_train_with_altered_copies_of_the_clips(small_dataset, small_copies, tmp
     x, kwargs = seen[-1]
     rows, source = kwargs["augment"]
     kept = [n for n, f in zip(table.filename, table.fold) if f != 2]
-    by_origin = dict(zip(copies.origin, copies.stacked(length=x.shape[1])))  # padded to the clips' length
+    by_origin = dict(zip(copies.origin, copies.stacked(length=x.shape[1], pad="wrap")))  # repeated to the clips' length
     for row, s in zip(rows, source):  # each copy points at its own clip among the rows trained on
         np.testing.assert_array_equal(row, by_origin[kept[s]])
     from audiorep.train import model_training_info

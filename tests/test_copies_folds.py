@@ -249,3 +249,27 @@ def test_a_copies_manifest_is_checked(tmp_path):
 
         write_speed_copies(data, copies, [1.1])
     assert sf.info(copies / rows[0]["filename"]).frames > 0
+
+
+def test_a_run_whose_classifier_also_trains_on_copies(tmp_path):
+    """Copies for the classifier: pooled and per-fold learned, each following its clip's fold."""
+    import dataclasses
+    import json
+
+    pytest.importorskip("torch")
+    from audiorep import pipeline
+    from audiorep.examples import write_synthetic_dataset
+
+    data = write_synthetic_dataset(tmp_path / "data", clips_per_class=5, seconds=0.5, sr=16000, seed=0)
+    recipe = dataclasses.replace(pipeline.Recipe.demo(epochs=1), export=False, classifier_speeds=(0.9,),
+                                 classifier={"hidden": (8,), "dropout": 0.0, "epochs": 5, "lr": 1e-2, "repeats": 1})
+    report = pipeline.run(data, tmp_path / "run", recipe)
+    work = tmp_path / "run"
+    rows = read_store(work / "mlp_copies_mel.parquet")
+    assert rows.n_rows == 20 and (work / "mlp_copies_ae_x3.parquet").exists()
+    # each per-fold store of the copies comes from the autoencoder that never heard that fold
+    assert read_store(work / "mlp_copies_ae_x3.parquet").params["excluded_folds"] == [3]
+    fused = json.loads((work / "report.json").read_text())["systems"]["fused"]
+    assert fused["copies"] == [str(work / "pool_mlp_copies_mel.parquet"), str(work / "pool_mlp_copies_cg.parquet"),
+                               str(work / "mlp_copies_ae_x{fold}.parquet")]
+    assert set(report.systems) == {"learned", "pooled", "fused", "pooled_input"}

@@ -206,3 +206,42 @@ def test_stacked_pads_by_repeating_the_clip():
     np.testing.assert_array_equal(wrapped[1, :3], 1)
     with pytest.raises(ParameterError, match="pad="):
         t.stacked(length=3, pad="edge")
+
+
+def test_a_mel_system_predicts_the_same_without_audiorep(system, tmp_path):
+    """The documented feature settings, rebuilt with librosa, give the deployed module the same inputs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("librosa")
+    work, data = system
+    inputs = [work / "pool_mel.parquet", str(work / "ae_x{fold}.parquet")]
+    pipeline.export_system(inputs, tmp_path / "d", autoencoder=work / "ae.pt", features=work / "mel.parquet", **QUICK)
+    clips = sorted(str(p) for p in data.rglob("*.wav"))[::3]
+    script = Path(__file__).resolve().parents[1] / "scripts" / "predict_standalone.py"
+    # audiorep cannot be imported in the child: the module and the script stand alone
+    code = ("import runpy, sys; sys.modules['audiorep'] = None; sys.argv = sys.argv[1:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code, str(script), str(tmp_path / "d"), *clips],
+                         capture_output=True, text=True, timeout=300, )
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    expected = pipeline.predict(tmp_path / "d", clips)
+    assert [r["path"] for r in rows] == clips
+    assert [r["label"] for r in rows] == [e.label for e in expected]
+    np.testing.assert_allclose([float(r["probability"]) for r in rows], [e.probability for e in expected], atol=2e-3)
+
+
+def test_the_standalone_script_refuses_views_it_cannot_rebuild(system, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("librosa")
+    work, data = system
+    pipeline.export_system([work / "pool_cg.parquet"], tmp_path / "d", **QUICK)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "predict_standalone.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "d"), str(next(data.rglob("*.wav")))],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "correlogram" in out.stderr and "audiorep's kernels" in out.stderr

@@ -336,3 +336,49 @@ def test_represent_reads_the_same_encoder_another_way(features):
     assert represent(model, features, readout="pooled").shape == (40, 12)
     with pytest.raises(ParameterError, match="readout='x'"):
         represent(model, features, readout="x")
+
+
+def test_two_views_crop_and_mask_each_sequence_differently():
+    from audiorep.train import two_views
+
+    z = torch.arange(2 * 50 * 3, dtype=torch.float32).reshape(2, 50, 3) + 1
+    a, b = two_views(z, crop=0.6, mask_time=0.0, mask_freq=0.0, generator=torch.Generator().manual_seed(1))
+    assert a.shape == b.shape == (2, 30, 3)
+    for view in (a, b):
+        for i in range(2):  # a contiguous window of the sequence's own frames
+            start = int((view[i, 0, 0] - z[i, 0, 0]) // 3)
+            torch.testing.assert_close(view[i], z[i, start:start + 30])
+    masked, _ = two_views(z, generator=torch.Generator().manual_seed(1))
+    assert bool((masked == 0).any())
+
+
+def test_contrastive_loss_matches_a_numpy_reference():
+    from audiorep.train import contrastive_loss
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    both = np.concatenate([a, b])
+    both /= np.linalg.norm(both, axis=1, keepdims=True)
+    sim = both @ both.T / 0.1
+    np.fill_diagonal(sim, -np.inf)
+    logp = sim - np.log(np.exp(sim).sum(1, keepdims=True))
+    expected = -np.mean([logp[i, (i + 5) % 10] for i in range(10)])
+    got = contrastive_loss(torch.tensor(a), torch.tensor(b), temperature=0.1)
+    assert abs(float(got) - expected) < 1e-9
+
+
+def test_contrastive_training_resumes_exactly(features, tmp_path):
+    full, history_full = train_autoencoder(features, seed=5, epochs=3, contrastive=0.5,
+                                           checkpoint_path=tmp_path / "a.ckpt", **FAST)
+    train_autoencoder(features, seed=5, epochs=1, contrastive=0.5, checkpoint_path=tmp_path / "b.ckpt", **FAST)
+    assert "head" in torch.load(tmp_path / "b.ckpt", weights_only=True)
+    resumed, history = train_autoencoder(features, seed=5, epochs=3, contrastive=0.5,
+                                         checkpoint_path=tmp_path / "b.ckpt", resume=True, **FAST)
+    _same_state(full, resumed)
+    assert history == history_full and all(np.isfinite(history["train_loss"]))
+    plain, plain_history = train_autoencoder(features, seed=5, epochs=3, **FAST)
+    assert plain_history["train_loss"] != history["train_loss"]  # the term changes what is learnt
+    with pytest.raises(ParameterError, match="contrastive=0.5 there, 0.0 now"):
+        train_autoencoder(features, seed=5, epochs=4, checkpoint_path=tmp_path / "b.ckpt", resume=True, **FAST)
+    with pytest.raises(ParameterError, match="contrastive"):
+        train_autoencoder(features, epochs=1, contrastive=-1.0, **FAST)
