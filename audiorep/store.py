@@ -350,7 +350,8 @@ class StoreWriter:
         self._tmp = temp_beside(self.path)
         self._file = open(self._tmp, "wb")
         metadata = _encode_metadata(self.label_map, self.params, self.n_features, self.n_folds or 0)
-        self._writer = pq.ParquetWriter(self._file, _schema(self.n_features, metadata))
+        # Page checksums let the reader tell a flipped byte from a different feature value.
+        self._writer = pq.ParquetWriter(self._file, _schema(self.n_features, metadata), write_page_checksum=True)
 
     def _flush(self) -> None:
         if not self._features:
@@ -618,6 +619,7 @@ def _metadata_of(path: Path, schema: pa.Schema, n_rows: int) -> StoreMetadata:
     missing = [c for c in COLUMNS if c not in schema.names and c not in OPTIONAL_COLUMNS]
     if missing:
         raise StoreError(f"{path}: the store lacks column(s) {missing}")
+    _check_column_types(path, schema)
     feature_type = schema.field("features").type
     if not (
         pa.types.is_list(feature_type)
@@ -842,9 +844,70 @@ def _features_to_numpy(column: pa.ChunkedArray, n_features: int) -> list[np.ndar
 
 def _list_to_matrix(column: pa.ChunkedArray, name: str, width: int, dtype) -> np.ndarray:
     rows = column.to_pylist()
-    if any(r is None or len(r) != width for r in rows):
-        raise StoreError(f"the {name} column has rows that are not {width} values wide")
+    for i, r in enumerate(rows):
+        if r is None or len(r) != width or any(v is None for v in r):
+            raise StoreError(f"column {name!r} holds {r!r} at row {i}, not {width} values")
     return np.array(rows, dtype=dtype).reshape(len(rows), width)
+
+
+# Columns every row must fill; partition, origin and alteration are empty for whole original clips.
+_NOT_NULL = ("filename", "chunk_nr", "label_nominal", "label_numeric", "cv_folds", "fold", "features",
+             "feature_shape")
+# What each column must hold, checked on the schema before any row is read.
+_COLUMN_KINDS = {
+    "filename": ("a string", pa.types.is_string), "label_nominal": ("a string", pa.types.is_string),
+    "partition": ("a string", pa.types.is_string), "origin": ("a string", pa.types.is_string),
+    "alteration": ("a string", pa.types.is_string),
+    "chunk_nr": ("an integer", pa.types.is_integer), "label_numeric": ("an integer", pa.types.is_integer),
+    "fold": ("an integer", pa.types.is_integer),
+    "cv_folds": ("a list of integers", lambda t: pa.types.is_list(t) and pa.types.is_integer(t.value_type)),
+    "feature_shape": ("a list of integers", lambda t: pa.types.is_list(t) and pa.types.is_integer(t.value_type)),
+}
+
+
+def _check_column_types(path: Path, schema: pa.Schema) -> None:
+    for name, (kind, test) in _COLUMN_KINDS.items():
+        if name in schema.names and not test(schema.field(name).type):
+            raise StoreError(f"{path}: column {name!r} has type {schema.field(name).type}, not {kind}")
+
+
+def _check_nulls(path: Path, table: pa.Table) -> None:
+    for name in table.column_names:
+        column = table.column(name)
+        if name in _NOT_NULL and column.null_count:
+            row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+            raise StoreError(f"{path}: column {name!r} is empty (null) at row {row}")
+
+
+def _convert_column(result, name: str, column: pa.ChunkedArray, meta) -> None:
+    """Set ``result.<name>`` from an Arrow column, as the FeatureTable holds it."""
+    if name == "features":
+        result.features = _features_to_numpy(column, meta.n_features)
+    elif name == "cv_folds":
+        result.cv_folds = _list_to_matrix(column, name, meta.n_folds, np.int8)
+    elif name == "feature_shape":
+        result.feature_shape = _list_to_matrix(column, name, 2, np.int32)
+    elif name in ("filename", "label_nominal", "partition", *OPTIONAL_COLUMNS):
+        setattr(result, name, np.array(column.to_pylist(), dtype=object))
+    elif name == "label_numeric":
+        result.label_numeric = column.to_numpy().astype(np.int64)
+    else:
+        setattr(result, name, column.to_numpy().astype(np.int32))
+
+
+def _check_rows(path: Path, result) -> None:
+    """Refuse rows whose values contradict the store's metadata or each other, naming the column and row."""
+    if result.label_numeric is not None:
+        unknown = np.flatnonzero(~np.isin(result.label_numeric, list(result.label_map)))
+        if unknown.size:
+            row = int(unknown[0])
+            raise StoreError(f"{path}: column 'label_numeric' holds {result.label_numeric[row]} at row {row}, "
+                             f"which the label map ({sorted(result.label_map)}) does not name")
+    if result.features is not None and result.feature_shape is not None:
+        for row, (frames, shape) in enumerate(zip(result.features, result.feature_shape)):
+            if tuple(shape) != frames.shape:
+                raise StoreError(f"{path}: column 'feature_shape' says {tuple(int(v) for v in shape)} at row "
+                                 f"{row}, but the features there are {frames.shape}")
 
 
 def read_store(path, *, columns=None, folds=None, validation=None, training=None) -> FeatureTable:
@@ -919,26 +982,24 @@ def read_store(path, *, columns=None, folds=None, validation=None, training=None
     try:
         # The parts are listed in partition order: rows come back in the order they were extracted.
         source = path if parts is None else [str(p) for p in parts]
-        table = pq.read_table(source, columns=read_columns, filters=filters, partitioning=None, schema=schema)
+        table = pq.read_table(source, columns=read_columns, filters=filters, partitioning=None, schema=schema,
+                              page_checksum_verification=True)
     except (pa.ArrowException, OSError) as exc:
         raise StoreError(f"{path}: cannot read the store ({exc})") from None
+    _check_nulls(path, table)
 
     n_folds = meta.n_folds
     result = FeatureTable(meta.label_map, meta.params, table.num_rows, n_folds, meta.n_features)
     for name in read_columns:
         column = table.column(name)
-        if name == "features":
-            result.features = _features_to_numpy(column, meta.n_features)
-        elif name == "cv_folds":
-            result.cv_folds = _list_to_matrix(column, name, n_folds, np.int8)
-        elif name == "feature_shape":
-            result.feature_shape = _list_to_matrix(column, name, 2, np.int32)
-        elif name in ("filename", "label_nominal", "partition", *OPTIONAL_COLUMNS):
-            setattr(result, name, np.array(column.to_pylist(), dtype=object))
-        elif name == "label_numeric":
-            result.label_numeric = column.to_numpy().astype(np.int64)
-        else:
-            setattr(result, name, column.to_numpy().astype(np.int32))
+        try:
+            _convert_column(result, name, column, meta)
+        except StoreError as exc:
+            raise StoreError(f"{path}: {exc}") from None
+        except (UnicodeDecodeError, pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            raise StoreError(f"{path}: column {name!r} cannot be read ({exc})") from None
+    _check_rows(path, result)
+
     for name in absent:  # a store from before the column existed: every row is an original clip
         setattr(result, name, np.full(result.n_rows, None, dtype=object))
     if validation is not None or training is not None:
