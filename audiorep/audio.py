@@ -19,6 +19,7 @@ every feature computed from the clip into NaN.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import numbers
@@ -117,6 +118,21 @@ def _check_path(path) -> Path:
     return Path(path)
 
 
+class _TolerantReader(io.BufferedReader):
+    """A file libsndfile reads through soundfile's callbacks, where an exception cannot propagate.
+
+    A corrupt header can make libsndfile seek before the start of the file; the plain file
+    object raises there, and soundfile can only print the exception and carry on. Staying put
+    instead lets libsndfile see that the seek failed and report the file as broken.
+    """
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        try:
+            return super().seek(offset, whence)
+        except (OSError, ValueError, OverflowError):
+            return self.tell()
+
+
 def _open_checked(path: Path):
     """Open ``path`` for reading, turning the OS-level failures into their proper exceptions.
 
@@ -124,7 +140,7 @@ def _open_checked(path: Path):
     PermissionError with the path, where libsndfile would only say "System error".
     """
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        handle = _TolerantReader(io.FileIO(path, "rb"))
     except IsADirectoryError:
         raise IsADirectoryError(21, "is a directory, not an audio file", str(path)) from None
     size = os.fstat(handle.fileno()).st_size

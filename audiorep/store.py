@@ -489,7 +489,7 @@ def _open_store(path) -> tuple[Path, pa.Schema, int, list[Path] | None]:
     try:
         with pq.ParquetFile(path) as handle:
             return path, handle.schema_arrow, handle.metadata.num_rows, None
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # a damaged footer can hold any bytes
         raise StoreError(f"{path} is not a Parquet file ({exc})") from None
 
 
@@ -506,7 +506,7 @@ def _open_dataset(path: Path) -> tuple[pa.Schema, int, list[Path]]:
         # The summary holds every part's footer: one read instead of one per part.
         n_rows = pq.read_metadata(summary).num_rows if summary.is_file() else \
             sum(pq.read_metadata(p).num_rows for p in parts)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise StoreError(f"{path}: cannot read the partitioned store's metadata ({exc})") from None
     return schema, n_rows, parts
 
@@ -984,7 +984,7 @@ def read_store(path, *, columns=None, folds=None, validation=None, training=None
         source = path if parts is None else [str(p) for p in parts]
         table = pq.read_table(source, columns=read_columns, filters=filters, partitioning=None, schema=schema,
                               page_checksum_verification=True)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise StoreError(f"{path}: cannot read the store ({exc})") from None
     _check_nulls(path, table)
 
