@@ -79,9 +79,12 @@ def _extract(args) -> int:
         print(f"  {report.partitions} partitions" + (f", {report.resumed} finished by an earlier run"
                                                       if report.resumed else ""))
     if report.failed:
-        print(f"{len(report.failed)} file(s) skipped:", file=sys.stderr)
+        print(f"{len(report.failed)} file(s) skipped (listed in {pipeline.failures_path(args.output)}):",
+              file=sys.stderr)
         for name, reason in report.failed:
             print(f"  {name}: {reason}", file=sys.stderr)
+        # A store that silently lacks files would skew every result built on it.
+        return 0 if args.skip_bad else 1
     return 0
 
 
@@ -379,7 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on Dask (pip install 'audiorep[dask]'): N worker processes here, or the cluster of "
                         "that scheduler; an interrupted run started again skips the finished partitions")
     p.add_argument("--partition-files", type=int, default=256, help="files per partition (part file) with --scheduler")
-    p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
+    bad = p.add_mutually_exclusive_group()
+    bad.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
+    bad.add_argument("--skip-bad", action="store_true",
+                     help="exit 0 when unreadable files were skipped (they are listed beside the store either way)")
 
     p = command("augment", _augment, "write speed-perturbed copies of a dataset's clips, for training only",
                 "audiorep augment ../shared/data/esc10 -o esc10_speed/ --speeds 0.9 1.1")

@@ -62,6 +62,7 @@ __all__ = [
     "export_run",
     "export_system",
     "extract",
+    "failures_path",
     "figures",
     "fold_files",
     "format_predictions",
@@ -185,7 +186,8 @@ def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seco
     ``dataset`` is a directory (any layout :func:`audiorep.datasets.load_dataset` reads) or a
     :class:`~audiorep.datasets.Dataset`; ``params`` a :class:`~audiorep.features.FeatureParams`
     (default: log-mel). With a Dask ``scheduler`` the output is a partitioned store.
-    Returns an :class:`~audiorep.extract.ExtractReport`.
+    Returns an :class:`~audiorep.extract.ExtractReport`. Files that cannot be read are skipped
+    (unless ``strict``) and listed in :func:`failures_path` beside the store.
     """
     from .datasets import Dataset, load_dataset
     from .extract import extract_dataset
@@ -193,9 +195,32 @@ def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seco
 
     data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     log.info("%d files, %d classes, %d folds in %s", len(data), len(data.label_map), data.n_folds, data.root)
-    return extract_dataset(data, output, params or FeatureParams(), workers=workers, strict=strict,
-                           chunk_seconds=chunk_seconds, progress=progress, cancel=cancel, scheduler=scheduler,
-                           partition_files=partition_files)
+    report = extract_dataset(data, output, params or FeatureParams(), workers=workers, strict=strict,
+                             chunk_seconds=chunk_seconds, progress=progress, cancel=cancel, scheduler=scheduler,
+                             partition_files=partition_files)
+    listing = failures_path(output)
+    if report.failed:
+        # Tabs and line ends in a reason would break the one-line-per-file listing.
+        lines = (f"{name}\t{' '.join(str(reason).split())}\n" for name, reason in report.failed)
+        with atomic_path(listing) as tmp:
+            tmp.write_text("".join(lines), encoding="utf-8", errors="backslashreplace")
+    elif listing.exists():
+        listing.unlink()  # left by an earlier run, whose unreadable files have since been fixed
+    return report
+
+
+def failures_path(output) -> Path:
+    """Where :func:`extract` lists the files it skipped: beside the store, ``STORE.failed.tsv``.
+
+    One line per file: its name, a tab, the reason. The list exists only after a run that skipped files.
+
+    Examples
+    --------
+    >>> failures_path("features/esc10.parquet").name
+    'esc10.parquet.failed.tsv'
+    """
+    output = Path(output)
+    return output.with_name(output.name + ".failed.tsv")
 
 
 @dataclasses.dataclass

@@ -113,13 +113,22 @@ def test_extract_skips_bad_files_or_stops_with_strict(small_dataset, tmp_path, c
     out = tmp_path / "f.parquet"
     args = ["extract", str(root), "-o", str(out), "--frame-length", "256", "--hop-length", "128", "--n-mels", "8",
             "--no-progress"]
-    assert main(args) == 0
+    listing = tmp_path / "f.parquet.failed.tsv"
+    assert main(args) == 1  # the good files are in the store, and the run says it is incomplete
     assert read_store(out).n_rows == 20
     assert "1-99999-A.wav" in capsys.readouterr().err
+    name, reason = listing.read_text().rstrip("\n").split("\t")
+    assert name.endswith("1-99999-A.wav") and "not an audio file" in reason
+    assert main(args + ["--skip-bad"]) == 0
+    assert read_store(out).n_rows == 20 and listing.exists()
+    capsys.readouterr()
     out.unlink()
     assert main(args + ["--strict"]) == 1
     assert "1-99999-A.wav" in capsys.readouterr().err
     assert not out.exists()
+    (root / "001 - Harmonic tone" / "1-99999-A.wav").unlink()
+    assert main(args) == 0
+    assert not listing.exists()  # the listing of an earlier run goes once every file reads
 
 
 def test_obj_and_plot_write_files(tone_wav, tmp_path):
