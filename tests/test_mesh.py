@@ -765,3 +765,31 @@ def lattice_mesh(vertices) -> ObjMesh:
 def test_heightfield_rejects_non_lattices(vertices, message):
     with pytest.raises(ObjFormatError, match=re.escape(message)):
         heightfield_from_obj(lattice_mesh(np.reshape(vertices, (-1, 3))))
+
+
+@pytest.fixture(scope="module")
+def obj_bytes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "seed.obj"
+    write_obj(path, np.outer(np.hanning(7), np.hanning(5)), normals=True)
+    return path.read_bytes()
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keep=st.floats(0.0, 1.0),
+       edits=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(list(b"0123456789-+.e/ \nvfn#\x00\xff"))),
+                      max_size=5))
+def test_fuzz_edited_obj_text_gives_a_named_error_or_a_consistent_mesh(obj_bytes, tmp_path, keep, edits):
+    body = bytearray(obj_bytes[: int(len(obj_bytes) * keep)])
+    for pos, byte in edits:
+        if body:
+            body[pos % len(body)] = byte
+    path = tmp_path / "fuzz.obj"
+    path.write_bytes(bytes(body))
+    try:
+        mesh = read_obj(path, workers=2)
+    except ObjFormatError as exc:
+        assert str(path) in str(exc) and "line" in str(exc)
+        return
+    corners = mesh.faces[mesh.faces >= 0]
+    assert corners.size == 0 or 0 <= corners.min() <= corners.max() < len(mesh.vertices)

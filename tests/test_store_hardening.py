@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st_
 
 from audiorep import store as st
 from audiorep.errors import StoreError
@@ -136,3 +138,25 @@ def test_malformed_metadata_json_is_a_store_error(good_store, tmp_path):
         pq.write_table(table.replace_schema_metadata({b"audiorep": broken}), out)
         with pytest.raises(StoreError, match="malformed audiorep metadata"):
             st.read_store(out)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keep=st_.floats(0.0, 1.0),
+       flips=st_.lists(st_.tuples(st_.integers(0, 10**6), st_.integers(1, 255)), max_size=4))
+def test_fuzz_cut_and_flipped_stores_give_a_store_error_or_the_data_as_written(good_store, tmp_path, keep, flips):
+    data = good_store.read_bytes()
+    body = bytearray(data[: max(1, int(len(data) * keep))])
+    for pos, mask in flips:
+        body[pos % len(body)] ^= mask
+    path = tmp_path / "fuzz.parquet"
+    path.write_bytes(bytes(body))
+    try:
+        table = st.read_store(path)
+    except StoreError as exc:
+        assert str(path) in str(exc)
+        return
+    reference = st.read_store(good_store)
+    assert table.n_rows == reference.n_rows
+    for got, want in zip(table.features, reference.features, strict=True):
+        np.testing.assert_array_equal(got, want)
