@@ -356,8 +356,10 @@ def info(path, *, allow_truncated=False) -> AudioInfo:
 
 
 def _read_frames(f: sf.SoundFile, count: int, dtype) -> np.ndarray:
-    """Read up to ``count`` frames as (frames, channels), in blocks: memory follows what the file holds,
-    not what a corrupt header claims."""
+    """Read up to ``count`` frames as (frames, channels).
+
+    Long reads go in blocks, so memory follows what the file holds, not what a corrupt header claims.
+    """
     if count <= READ_BLOCK_FRAMES:
         return f.read(frames=count, dtype=dtype.__name__, always_2d=True)
     blocks = []
@@ -410,8 +412,8 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype="float32"
         The file is empty, not decodable, truncated or corrupt, holds no samples,
         or holds NaN or infinite samples.
     ParameterError
-        ``sr`` outside 100 Hz..768 kHz or leaving no samples, negative ``offset``, ``offset`` at or past the end, ``duration <= 0``
-        or shorter than one sample, or an unsupported ``dtype``.
+        ``sr`` outside 100 Hz..768 kHz or leaving no samples, negative ``offset``, ``offset`` at
+        or past the end, ``duration <= 0`` or shorter than one sample, or an unsupported ``dtype``.
 
     Examples
     --------

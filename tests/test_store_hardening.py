@@ -79,7 +79,8 @@ def test_a_null_is_named_with_its_row(good_store, tmp_path, column):
     table = pq.read_table(good_store)
     values = table.column(column).to_pylist()
     values[4] = None
-    table = table.set_column(table.schema.get_field_index(column), column, pa.array(values, table.schema.field(column).type))
+    table = table.set_column(table.schema.get_field_index(column), column,
+                             pa.array(values, table.schema.field(column).type))
     bad = rewrite(good_store, table, tmp_path / "null.parquet")
     with pytest.raises(StoreError, match=rf"column '{column}' is empty \(null\) at row 4"):
         st.read_store(bad)
@@ -89,7 +90,8 @@ def test_a_label_missing_from_the_label_map_is_named(good_store, tmp_path):
     table = pq.read_table(good_store)
     values = table.column("label_numeric").to_pylist()
     values[3] = 7
-    table = table.set_column(table.schema.get_field_index("label_numeric"), "label_numeric", pa.array(values, pa.int32()))
+    table = table.set_column(table.schema.get_field_index("label_numeric"), "label_numeric",
+                             pa.array(values, pa.int32()))
     bad = rewrite(good_store, table, tmp_path / "label.parquet")
     with pytest.raises(StoreError, match=r"column 'label_numeric' holds 7 at row 3, which the label map \(\[0, 1\]\)"):
         st.read_store(bad)
