@@ -7,6 +7,7 @@ and call the kernels in :mod:`audiorep._core`; the numerical work happens there.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,6 +305,138 @@ def irfft(x, n=None, axis=-1, norm=None, *, workers=None, device=None) -> np.nda
     else:
         out = _core.c2r(rows, length, scale, threads)
     return _restore(out, lead, ax)
+
+
+# ---------------------------------------------------------------- short-time transforms
+
+__all__ += ["stft", "istft"]
+
+
+def stft(y, *, n_fft=2048, hop_length=None, window="hann", center=True) -> np.ndarray:
+    """Short-time Fourier transform: the spectra of windowed frames, laid out like :func:`librosa.stft`.
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal(s), samples on the last axis; leading axes are batch axes.
+    n_fft : int
+        Frame length in samples.
+    hop_length : int, optional
+        Samples between frames (default ``n_fft // 4``).
+    window : str, array_like or None
+        See :func:`get_window` (default periodic Hann).
+    center : bool
+        Pad ``n_fft // 2`` zeros at both ends, so that frame ``t`` is centred on sample ``t * hop_length``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex ``(..., n_fft // 2 + 1, frames)``; complex64 for float32 input.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> dsp.stft(np.zeros(4096, np.float32), n_fft=512, hop_length=128).shape
+    (257, 33)
+    """
+    arr = _signal(y)
+    n_fft = positive_int(n_fft, "n_fft")
+    hop_length = positive_int(n_fft // 4 if hop_length is None else hop_length, "hop_length")
+    _, n_frames = _frame_count(arr.shape[-1], n_fft, hop_length, bool(center))
+    check_allocation(arr.shape[:-1] + (n_frames, n_fft // 2 + 1), 2 * arr.dtype.itemsize, "the STFT")
+    win = get_window(window, n_fft, dtype=arr.dtype)
+    padded = np.pad(arr, [(0, 0)] * (arr.ndim - 1) + [(n_fft // 2, n_fft // 2)]) if center else arr
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :][..., :n_frames, :]
+    spec = rfft(frames * win if win is not None else frames, axis=-1)
+    return np.swapaxes(spec, -1, -2)
+
+
+def _overlap_add(frames: np.ndarray, hop: int, out: np.ndarray) -> None:
+    """Add row ``i`` of ``frames`` (n, L) into ``out`` at ``i * hop``.
+
+    Frames ``k, k + r, k + 2r, ...`` with ``r = ceil(L / hop)`` do not overlap, so the sum runs
+    in ``r`` strided passes rather than a Python loop per frame.
+    """
+    length = frames.shape[1]
+    r = -(-length // hop)
+    span = r * hop
+    for k in range(r):
+        part = frames[k::r]
+        if part.shape[0] == 0:
+            continue
+        if span > length:
+            part = np.pad(part, ((0, 0), (0, span - length)))
+        flat = part.reshape(-1)
+        seg = out[k * hop: k * hop + flat.shape[0]]
+        seg += flat[: seg.shape[0]]
+
+
+def istft(S, *, hop_length=None, n_fft=None, window="hann", center=True, length=None) -> np.ndarray:
+    """Inverse of :func:`stft`: overlap-add of the windowed inverse transforms, divided by the summed squared window.
+
+    Parameters
+    ----------
+    S : array_like
+        Complex ``(..., n_fft // 2 + 1, frames)``.
+    hop_length : int, optional
+        Samples between frames (default ``n_fft // 4``).
+    n_fft : int, optional
+        Frame length (default ``2 * (bins - 1)``).
+    window : str, array_like or None
+        The analysis window of :func:`stft`.
+    center : bool
+        Whether :func:`stft` padded the signal; the padding is cut off again.
+    length : int, optional
+        Samples of the result (zero-padded or cut); default ``hop_length * (frames - 1)`` with
+        ``center``, else the full overlap-add.
+
+    Returns
+    -------
+    numpy.ndarray
+        Real ``(..., length)``; float32 for complex64 input. Samples that no window covers
+        (squared sum below 1e-6) are left as the overlap-add gives them.
+
+    Examples
+    --------
+    >>> import numpy as np, audiorep.dsp as dsp
+    >>> y = np.random.default_rng(0).standard_normal(4096)
+    >>> np.allclose(dsp.istft(dsp.stft(y, n_fft=512, hop_length=128), hop_length=128, length=4096), y)
+    True
+    """
+    spec = np.asarray(S)
+    if spec.ndim < 2:
+        raise ParameterError(f"S has shape {spec.shape}; expected (..., bins, frames)")
+    bins, n_frames = spec.shape[-2:]
+    if bins == 0 or n_frames == 0:
+        raise ParameterError(f"S has shape {spec.shape}; there is nothing to invert")
+    n_fft = positive_int(2 * (bins - 1) if n_fft is None else n_fft, "n_fft")
+    if n_fft // 2 + 1 != bins:
+        raise ParameterError(f"n_fft={n_fft} gives {n_fft // 2 + 1} bins, S has {bins}")
+    hop_length = positive_int(n_fft // 4 if hop_length is None else hop_length, "hop_length")
+    total = n_fft + hop_length * (n_frames - 1)
+    start = n_fft // 2 if center else 0
+    if length is None:
+        length = hop_length * (n_frames - 1) if center else total
+    elif isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 0:
+        raise ParameterError(f"length={length!r} must be a non-negative integer")
+    lead = spec.shape[:-2]
+    frames = irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1)
+    win = get_window(window, n_fft, dtype=frames.dtype)
+    if win is not None:
+        frames = frames * win
+    norm = np.zeros(total, frames.dtype)
+    _overlap_add(np.broadcast_to(win ** 2 if win is not None else np.ones(n_fft, frames.dtype), (n_frames, n_fft)),
+                 hop_length, norm)
+    norm = norm[start: start + length]
+    rows = frames.reshape((-1, n_frames, n_fft))
+    out = np.zeros((rows.shape[0], max(total, start + length)), frames.dtype)
+    for row, signal in zip(rows, out):
+        _overlap_add(row, hop_length, signal)
+    out = out[:, start: start + length]
+    covered = np.zeros(length, bool)
+    covered[: norm.shape[0]] = norm > 1e-6
+    np.divide(out[:, : norm.shape[0]], norm, out=out[:, : norm.shape[0]], where=covered[: norm.shape[0]])
+    return out.reshape(lead + (length,))
 
 
 # ---------------------------------------------------------------- autocorrelation family

@@ -78,6 +78,7 @@ ANALYSES = {
     "correlogram": lambda y, **kw: dsp.correlogram(y, SR, n_bands=8, frame_length=256, hop_length=128, **kw),
     "fundamental_frequency": lambda y, **kw: dsp.fundamental_frequency(y, SR),
     "pitch_track": lambda y, **kw: dsp.pitch_track(y, SR, frame_length=256, hop_length=128),
+    "stft": lambda y, **kw: dsp.stft(y, n_fft=256, hop_length=100, **kw),
 }
 ANALYSIS_OPTIONS = {
     "melspectrogram": [{}, {"center": False}],
@@ -86,6 +87,7 @@ ANALYSIS_OPTIONS = {
     "correlogram": [{}, {"center": False}],
     "fundamental_frequency": [{}],
     "pitch_track": [{}],
+    "stft": [{}, {"center": False}],
 }
 
 
@@ -206,3 +208,42 @@ def test_results_too_large_for_memory_are_refused_by_size(monkeypatch):
     with pytest.raises(ParameterError, match="4097 frames of 2048 samples would take"):
         dsp.melspectrogram(np.zeros(2**21, np.float32), SR, n_fft=2048, hop_length=512)
     assert dsp.rfft(np.zeros((4, 1024))).shape == (4, 513)  # work that fits still runs
+
+
+# ---------------------------------------------------------------- short-time transforms
+
+def test_stft_matches_a_numpy_reference(rng):
+    import scipy.signal
+
+    y = rng.standard_normal((2, 3001))
+    n_fft, hop = 512, 160
+    padded = np.pad(y, ((0, 0), (n_fft // 2, n_fft // 2)))
+    n_frames = 1 + y.shape[1] // hop
+    frames = np.stack([padded[:, t * hop: t * hop + n_fft] for t in range(n_frames)], axis=1)
+    window = scipy.signal.get_window("hann", n_fft, fftbins=True)
+    reference = np.swapaxes(np.fft.rfft(frames * window, axis=-1), -1, -2)
+    got = dsp.stft(y, n_fft=n_fft, hop_length=hop)
+    assert got.shape == reference.shape == (2, 257, n_frames) and got.dtype == np.complex128
+    np.testing.assert_allclose(got, reference, rtol=0, atol=1e-10)
+    assert dsp.stft(y.astype(np.float32), n_fft=n_fft, hop_length=hop).dtype == np.complex64
+
+
+@pytest.mark.parametrize(("n_fft", "hop", "center"), [(512, 128, True), (512, 200, True), (512, 256, False),
+                                                      (256, 64, False), (300, 75, True)])
+def test_istft_inverts_stft(rng, n_fft, hop, center):
+    y = rng.standard_normal((3, 4000))
+    back = dsp.istft(dsp.stft(y, n_fft=n_fft, hop_length=hop, center=center), hop_length=hop, n_fft=n_fft,
+                     center=center, length=4000)
+    assert back.shape == y.shape
+    # without centring, the first and last samples lie under the edge of a single window
+    inner = slice(0, 4000) if center else slice(n_fft, 4000 - n_fft)
+    np.testing.assert_allclose(back[:, inner], y[:, inner], rtol=0, atol=1e-9)
+
+
+def test_istft_refuses_what_it_cannot_invert():
+    with pytest.raises(ParameterError, match="expected \\(..., bins, frames\\)"):
+        dsp.istft(np.zeros(10, complex))
+    with pytest.raises(ParameterError, match="n_fft=512 gives 257 bins, S has 129"):
+        dsp.istft(np.zeros((129, 4), complex), n_fft=512)
+    with pytest.raises(ParameterError, match="length=-1"):
+        dsp.istft(np.zeros((129, 4), complex), length=-1)

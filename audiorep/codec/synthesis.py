@@ -15,8 +15,8 @@ import numpy as np
 from .. import dsp
 from .._util import check_cancel
 
-__all__ = ["DB_FLOOR", "HOP", "N_FFT", "N_MELS", "SR", "filterbank", "frames", "griffin_lim", "logmel",
-           "logmel_uncentred", "mel_to_magnitude", "power_spectrogram", "stft", "synthesize", "window"]
+__all__ = ["DB_FLOOR", "HOP", "N_FFT", "N_MELS", "SR", "filterbank", "griffin_lim", "logmel", "logmel_uncentred",
+           "mel_to_magnitude", "power_spectrogram", "stft", "synthesize"]
 
 SR = 16000
 N_FFT = 512
@@ -28,15 +28,7 @@ GL_ITERS = 32
 GL_CHUNK = 4096  # Griffin-Lim block in frames of GL_HOP (33 s)
 GL_OVERLAP = 64  # frames shared with each neighbouring block
 
-_WINDOWS: dict = {}
 _FILTERBANKS: dict = {}
-
-
-def window(n: int) -> np.ndarray:
-    """The periodic Hann window of ``n`` samples, float32 (cached)."""
-    if n not in _WINDOWS:
-        _WINDOWS[n] = dsp.get_window("hann", n, dtype=np.float32)
-    return _WINDOWS[n]
 
 
 def filterbank(n_mels: int) -> np.ndarray:
@@ -46,22 +38,10 @@ def filterbank(n_mels: int) -> np.ndarray:
     return _FILTERBANKS[n_mels]
 
 
-def frames(y, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Centred frames of ``y`` (zero padding of n_fft // 2 at both ends): (1 + len(y) // hop, n_fft), float32.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> frames(np.zeros(1024)).shape
-    (5, 512)
-    """
-    padded = np.pad(np.asarray(y, np.float32), n_fft // 2)
-    view = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    return view[: 1 + len(y) // hop]
-
-
 def stft(y, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Complex spectra of the Hann-windowed centred frames of ``y``: (1 + len(y) // hop, n_fft // 2 + 1).
+    """Complex spectra of the Hann-windowed centred frames of ``y`` (float32): (1 + len(y) // hop, n_fft // 2 + 1).
+
+    :func:`audiorep.dsp.stft` with frames first, as the phase recovery indexes them.
 
     Examples
     --------
@@ -69,7 +49,7 @@ def stft(y, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     >>> stft(np.zeros(1024)).shape
     (5, 257)
     """
-    return dsp.rfft(frames(y, n_fft, hop) * window(n_fft), axis=-1)
+    return dsp.stft(np.asarray(y, np.float32), n_fft=n_fft, hop_length=hop).T
 
 
 def power_spectrogram(y, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
@@ -144,27 +124,7 @@ def _upsample_frames(mag: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
-    frames = dsp.irfft(spec, n=n_fft, axis=-1) * window(n_fft)
-    n = frames.shape[0]
-    total = n_fft + hop * (n - 1)
-    out = np.zeros(total, np.float32)
-    norm = np.zeros(total, np.float32)
-    win2 = window(n_fft) ** 2
-    # hop divides n_fft, so the overlap-add runs in n_fft / hop strided passes instead of a Python loop per frame.
-    r = n_fft // hop
-    for k in range(r):
-        part = frames[k::r]
-        m = part.shape[0]
-        if m == 0:
-            continue
-        start = k * hop
-        seg = out[start: start + m * n_fft]
-        seg[: m * n_fft] += part.reshape(-1)[: len(seg)]
-        nseg = norm[start: start + m * n_fft]
-        nseg += np.tile(win2, m)[: len(nseg)]
-    out = out[n_fft // 2: n_fft // 2 + length]
-    norm = norm[n_fft // 2: n_fft // 2 + length]
-    return out / np.maximum(norm, 1e-6)
+    return dsp.istft(spec.T, hop_length=hop, n_fft=n_fft, length=length)
 
 
 def _fast_griffin_lim(mag, length, hop, n_iter, momentum, rng, cancel, init=None):
