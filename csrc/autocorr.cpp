@@ -29,6 +29,7 @@
 
 #include "audiorep/fft.hpp"
 #include "audiorep/parallel.hpp"
+#include "audiorep/sizes.hpp"
 
 namespace audiorep {
 namespace acf {
@@ -54,18 +55,6 @@ constexpr std::size_t kMaxSplit = 16;
 // keep the working set of the FFT stages in L2.
 constexpr std::size_t kBlockElements = std::size_t{1} << 14;
 
-std::size_t next_pow2(std::size_t n) {
-  std::size_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
-unsigned log2_exact(std::size_t n) {
-  unsigned s = 0;
-  while ((std::size_t{1} << s) < n) ++s;
-  return s;
-}
-
 template <typename T>
 struct Plan {
   std::size_t L = 0, N = 0, K = 0;
@@ -81,7 +70,7 @@ struct Plan {
       : L(frame_length), N(nfft), K(max_lag) {
     while (E < kMaxSplit && N % (2 * E) == 0 && L <= N / (2 * E)) E *= 2;
     Mf = N / E;
-    e_shift = log2_exact(E);
+    e_shift = log2_pow2(E);
     if (need_inverse) {
       while (D < kMaxSplit && N % (2 * D) == 0 && K <= N / (2 * D)) D *= 2;
       Mi = N / D;
