@@ -119,24 +119,74 @@ std::vector<std::size_t> prime_factors(std::size_t n) {
   return f;
 }
 
-// Lengths whose prime factors are all at most kMaxOddRadix are transformed
-// directly; the others go through Bluestein.
-bool direct_length(std::size_t n) {
-  const auto f = prime_factors(n);
-  return f.empty() || f.back() <= detail::kMaxOddRadix;
+// Bluestein's length for n: the smallest m >= 2n - 1 of the form 2^a times 1, 3,
+// 5, 7, 9 or 15. At most one or two odd passes keep its error near that of a
+// power of two (many radix-3 or radix-5 passes would add up), at most 1.2 (2n - 1).
+std::size_t bluestein_size(std::size_t n) {
+  const std::size_t need = 2 * n - 1;
+  std::size_t best = next_pow2(need);
+  for (std::size_t odd : {3, 5, 7, 9, 15}) {
+    std::size_t m = odd;
+    while (m < need) m *= 2;
+    best = std::min(best, m);
+  }
+  return best;
 }
 
-// The smallest m >= n whose prime factors are 2, 3 and 5: Bluestein's length,
-// about 1.1 n on average where the next power of two averages 1.4 n.
-std::size_t smooth_size(std::size_t n) {
+// Rough cost of a direct transform of length n, in units of one radix-2
+// butterfly per element: a pass of radix r costs about r per element, with a
+// penalty for the generic odd radices (the estimate of pocketfft, which numpy
+// and scipy use; following its choice keeps the errors comparable too).
+double direct_cost(std::size_t n) {
+  double per_element = 0;
+  std::size_t twos = 0;
+  for (std::size_t p : prime_factors(n)) {
+    if (p == 2)
+      ++twos;
+    else
+      per_element += p <= 7 ? static_cast<double>(p) : 1.1 * static_cast<double>(p);
+  }
+  per_element += 2.0 * static_cast<double>(twos / 2) + 1.1 * static_cast<double>(twos % 2);
+  return per_element * static_cast<double>(n);
+}
+
+// The smallest m >= n whose prime factors are at most 11 (the length
+// pocketfft's Bluestein would use).
+std::size_t smooth11_size(std::size_t n) {
   std::size_t best = next_pow2(n);
-  for (std::size_t f5 = 1; f5 < best; f5 *= 5)
-    for (std::size_t f35 = f5; f35 < best; f35 *= 3) {
-      std::size_t m = f35;
-      while (m < n) m *= 2;
-      best = std::min(best, m);
-    }
+  for (std::size_t a = 1; a < best; a *= 11)
+    for (std::size_t b = a; b < best; b *= 7)
+      for (std::size_t c = b; c < best; c *= 5)
+        for (std::size_t d = c; d < best; d *= 3) {
+          std::size_t m = d;
+          while (m < n) m *= 2;
+          best = std::min(best, m);
+        }
   return best;
+}
+
+// How a complex transform of length n is computed: directly (mixed radix) or
+// through Bluestein. Bluestein's error is about that of its two long
+// transforms, a direct transform's that of its passes. The choice is made
+// with pocketfft's cost estimate (numpy's and scipy's FFT), a little more in
+// favour of direct transforms than pocketfft is: where they go direct, so do
+// we, and where we take Bluestein, so do they (our Bluestein length is the
+// more accurate).
+// Their real transforms go direct more often than their complex ones (a
+// direct real pass costs half as much), so the real plans ask for
+// `real_length`, the length of the real transform that the complex one serves
+// (n or 2n), and get the direct transform then too. Prime factors above
+// kMaxOddRadix always take Bluestein.
+bool direct_length(std::size_t n, std::size_t real_length) {
+  const auto f = prime_factors(n);
+  if (f.empty()) return true;
+  const std::size_t largest = f.back();
+  if (largest > detail::kMaxOddRadix) return false;
+  if (largest <= 7 || n < 50 || largest * largest <= n) return true;
+  if (direct_cost(n) <= 6.0 * direct_cost(smooth11_size(2 * n - 1)) ||
+      direct_cost(2 * n) <= 6.0 * direct_cost(smooth11_size(4 * n - 1)))
+    return true;
+  return real_length > 0 && 0.5 * direct_cost(real_length) <= 6.0 * direct_cost(smooth11_size(2 * real_length - 1));
 }
 
 // Mixed-radix plan (layout in fft_internal.hpp): the factors 4, then one 2 for an
@@ -199,7 +249,10 @@ struct RadixPlan {
           }
       q *= r;
     }
-    view = {n, perm.data(), twiddle.data(), passes.data(), passes.size()};
+    std::size_t scratch = 0;
+    for (std::size_t r : radices)
+      if (r > 7) scratch = std::max(scratch, 2 * r);
+    view = {n, perm.data(), twiddle.data(), passes.data(), passes.size(), scratch};
   }
 };
 
@@ -207,11 +260,11 @@ template <typename T>
 std::shared_ptr<const RadixPlan<T>> get_radix_plan(std::size_t n);
 
 // Any length: directly when its prime factors are small, otherwise Bluestein's
-// chirp-z on a transform of smooth length m >= 2n - 1.
+// chirp-z on a transform of length m = bluestein_size(n).
 template <typename T>
 struct ComplexPlan;
 template <typename T>
-std::shared_ptr<const ComplexPlan<T>> get_complex_plan(std::size_t n);
+std::shared_ptr<const ComplexPlan<T>> get_complex_plan(std::size_t n, std::size_t real_length = 0);
 
 // Lengths from this one on get a four-step split for single rows.
 constexpr std::size_t kFourStepMin = std::size_t{1} << 14;
@@ -248,9 +301,12 @@ struct ComplexPlan {
   std::vector<T> step_re, step_im;
   ComplexView<T> view;
 
-  explicit ComplexPlan(std::size_t n) {
-    const bool direct = direct_length(n);
-    const std::size_t m = direct ? n : smooth_size(2 * n - 1);
+  // key: the length n, times 2, plus 1 for a direct plan that a real transform
+  // asked for where a complex one would take Bluestein (see direct_length).
+  explicit ComplexPlan(std::size_t key) {
+    const std::size_t n = key / 2;
+    const bool direct = key % 2 == 1 || direct_length(n, 0);
+    const std::size_t m = direct ? n : bluestein_size(n);
     const std::size_t n1 = direct ? four_step_side(n) : 0;
     if (n1 > 0) {
       const std::size_t n2 = n / n1;
@@ -293,7 +349,7 @@ struct ComplexPlan {
     }
     const bool split = direct ? n1 > 0 : (whole && whole->view.n1 > 0);
     if (!(split && rows_only_four_step<T>(m))) radix = get_radix_plan<T>(m);
-    const RadixView<T> none{m, nullptr, nullptr, nullptr, 0};
+    const RadixView<T> none{m, nullptr, nullptr, nullptr, 0, 0};
     view = {n,
             m,
             radix ? radix->view : none,
@@ -309,7 +365,10 @@ struct ComplexPlan {
 };
 
 // Real transforms of even length n through one complex transform of n/2 and
-// a split step; odd lengths through a complex transform of length n.
+// a split step; odd lengths through a complex transform of length n, and so
+// are the shortest even ones: there the split step's rounding would weigh
+// more than numpy's (up to 1.4 times its error at n = 12), for no speed to win.
+constexpr std::size_t kHalfMin = 16;
 template <typename T>
 struct RealPlan {
   std::shared_ptr<const ComplexPlan<T>> half;
@@ -317,8 +376,8 @@ struct RealPlan {
   RealView<T> view;
 
   explicit RealPlan(std::size_t n) {
-    if (n % 2 == 0) {
-      half = get_complex_plan<T>(n / 2);
+    if (n % 2 == 0 && n >= kHalfMin) {
+      half = get_complex_plan<T>(n / 2, n);
       twiddle.resize(n + 2);
       const Roots roots(n);
       for (std::size_t k = 0; k <= n / 2; ++k) {
@@ -327,7 +386,7 @@ struct RealPlan {
         twiddle[2 * k + 1] = w.imag();
       }
     } else {
-      half = get_complex_plan<T>(n);
+      half = get_complex_plan<T>(n, n);
     }
     view = {n, half->view, twiddle.empty() ? nullptr : twiddle.data()};
   }
@@ -369,8 +428,13 @@ std::shared_ptr<const P> cached(std::size_t n) {
 
 template <typename T>
 std::shared_ptr<const RadixPlan<T>> get_radix_plan(std::size_t n) { return cached<RadixPlan<T>>(n); }
+// Complex plans of real transforms get their own cache entries only where
+// their choice of direct or Bluestein differs.
 template <typename T>
-std::shared_ptr<const ComplexPlan<T>> get_complex_plan(std::size_t n) { return cached<ComplexPlan<T>>(n); }
+std::shared_ptr<const ComplexPlan<T>> get_complex_plan(std::size_t n, std::size_t real_length) {
+  const bool own = real_length > 0 && direct_length(n, real_length) != direct_length(n, 0);
+  return cached<ComplexPlan<T>>(2 * n + (own ? 1 : 0));
+}
 template <typename T>
 std::shared_ptr<const RealPlan<T>> get_real_plan(std::size_t n) { return cached<RealPlan<T>>(n); }
 

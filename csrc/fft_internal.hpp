@@ -34,6 +34,8 @@ struct RadixPass {
   std::size_t tw;
 };
 
+// `scratch`: work elements the passes need besides the data (2p for the
+// largest radix p that has no pass of its own, else 0).
 template <typename T>
 struct RadixView {
   std::size_t n;
@@ -41,11 +43,12 @@ struct RadixView {
   const T* twiddle;
   const RadixPass* passes;
   std::size_t npasses;
+  std::size_t scratch;
 };
 
 // Largest prime factor that a pass handles directly; lengths with a larger
 // one go through Bluestein.
-constexpr std::size_t kMaxOddRadix = 61;
+constexpr std::size_t kMaxOddRadix = 1021;
 
 // Upper bound on one row group's work buffer in the kernels; longer transforms
 // use fewer lanes (narrow lanes are slow: a whole cache line per element is
@@ -53,8 +56,9 @@ constexpr std::size_t kMaxOddRadix = 61;
 // direct tables and run row by row through the four-step split.
 constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 
-// Any length n. m == n for lengths whose prime factors are at most
-// kMaxOddRadix; otherwise Bluestein on a length m >= 2n - 1 with small factors:
+// Any length n. m == n for lengths transformed directly (prime factors at most
+// kMaxOddRadix and, when they are large, cheaper than the alternative);
+// otherwise Bluestein on a length m >= 2n - 1 of the form 2^a times 1, 3, 5, 7, 9 or 15:
 // chirp[k] = exp(-i pi k^2 / n) (k < n) and kernel = FFT_m(conj chirp, wrapped) / m.
 // `radix` is the plan of m (perm == nullptr when its tables were skipped).
 //
@@ -79,7 +83,8 @@ struct ComplexView {
 };
 
 // Real transforms: for even n, `half` has length n/2 and twiddle[k] =
-// exp(-2 pi i k / n), k <= n/2; for odd n, `half` has length n.
+// exp(-2 pi i k / n), k <= n/2; for odd n and short even n, `half` has
+// length n (and twiddle is null).
 template <typename T>
 struct RealView {
   std::size_t n;

@@ -209,12 +209,11 @@ struct Engine {
   // t and p - t enter as their sum and difference, so output pairs u, p - u
   // share one real-coefficient sum each: about half the multiplications of
   // the plain sum.
+  // s and d hold (p - 1) / 2 elements each.
   template <int P>
-  static inline void odd_dft(C* v, const T* root, std::size_t p_rt) {
-    constexpr std::size_t kCap = P > 0 ? (P - 1) / 2 : (kMaxOddRadix - 1) / 2;
+  static inline void odd_dft(C* v, const T* root, std::size_t p_rt, C* s, C* d) {
     const std::size_t p = P > 0 ? static_cast<std::size_t>(P) : p_rt;
     const std::size_t h = (p - 1) / 2;
-    C s[kCap], d[kCap];
     const C x0 = v[0];
     V sr = x0.r, si = x0.i;
     for (std::size_t t = 1; t <= h; ++t) {
@@ -228,32 +227,45 @@ struct Engine {
     v[0].r = sr;
     v[0].i = si;
     for (std::size_t u = 1; u <= h; ++u) {
-      V ar = x0.r, ai = x0.i, br{}, bi{};
+      // Four partial sums, combined pairwise at the end: their rounding errors
+      // grow about half as fast as those of one running sum (and they run in
+      // parallel).
+      V ar[4] = {}, ai[4] = {}, br[4] = {}, bi[4] = {};
       std::size_t k = u;  // t u mod p
       for (std::size_t t = 1; t <= h; ++t) {
         const T c = root[2 * k], w = root[2 * k + 1];
-        ar += c * s[t - 1].r;
-        ai += c * s[t - 1].i;
-        br += w * d[t - 1].r;
-        bi += w * d[t - 1].i;
+        const std::size_t a = (t - 1) & 3;
+        ar[a] += c * s[t - 1].r;
+        ai[a] += c * s[t - 1].i;
+        br[a] += w * d[t - 1].r;
+        bi[a] += w * d[t - 1].i;
         k += u;
         if (k >= p) k -= p;
       }
-      v[u].r = ar - bi;
-      v[u].i = ai + br;
-      v[p - u].r = ar + bi;
-      v[p - u].i = ai - br;
+      const V sr_ = x0.r + ((ar[0] + ar[1]) + (ar[2] + ar[3]));
+      const V si_ = x0.i + ((ai[0] + ai[1]) + (ai[2] + ai[3]));
+      const V dr_ = (br[0] + br[1]) + (br[2] + br[3]);
+      const V di_ = (bi[0] + bi[1]) + (bi[2] + bi[3]);
+      v[u].r = sr_ - di_;
+      v[u].i = si_ + dr_;
+      v[p - u].r = sr_ + di_;
+      v[p - u].i = si_ - dr_;
     }
   }
 
-  // One pass of odd radix p (see RadixPass for the table layout).
+  // One pass of odd radix p (see RadixPass for the table layout). The fixed
+  // radices keep their few values on the stack; any other radix p works in
+  // `scratch` (RadixView::scratch elements, 2p).
   template <int P>
-  static void pass_odd(C* x, std::size_t len, std::size_t q, const T* tab, std::size_t p_rt) {
-    constexpr std::size_t kCap = P > 0 ? static_cast<std::size_t>(P) : kMaxOddRadix;
+  static void pass_odd(C* x, std::size_t len, std::size_t q, const T* tab, std::size_t p_rt, C* scratch) {
+    constexpr std::size_t kCap = P > 0 ? static_cast<std::size_t>(P) : 1;
     const std::size_t p = P > 0 ? static_cast<std::size_t>(P) : p_rt;
     const T* root = tab;
     const T* tw = tab + 2 * p;
-    C v[kCap];
+    C stack[3 * kCap];
+    C* v = P > 0 ? stack : scratch;
+    C* s = v + p;
+    C* d = s + (p - 1) / 2;
     for (std::size_t g = 0; g < len; g += p * q) {
       C* a = x + g;
       for (std::size_t j = 0; j < q; ++j) {
@@ -265,7 +277,7 @@ struct Engine {
           v[t].r = r;
           v[t].i = i;
         }
-        odd_dft<P>(v, root, p);
+        odd_dft<P>(v, root, p, s, d);
         for (std::size_t t = 0; t < p; ++t) a[j + t * q] = v[t];
       }
     }
@@ -277,7 +289,8 @@ struct Engine {
 
   // Runs passes [first, last) on x[0, len), len a multiple of their group
   // sizes; two radix-4 passes in a row go through one radix-16 sweep.
-  static void passes(const RadixView<T>& p, C* x, std::size_t len, std::size_t first, std::size_t last) {
+  static void passes(const RadixView<T>& p, C* x, std::size_t len, std::size_t first, std::size_t last,
+                     C* scratch) {
     for (std::size_t i = first; i < last;) {
       const RadixPass& s = p.passes[i];
       const T* tw = p.twiddle + s.tw;
@@ -297,16 +310,16 @@ struct Engine {
             pass4(x, len, s.q, tw);
           break;
         case 3:
-          pass_odd<3>(x, len, s.q, tw, 3);
+          pass_odd<3>(x, len, s.q, tw, 3, scratch);
           break;
         case 5:
-          pass_odd<5>(x, len, s.q, tw, 5);
+          pass_odd<5>(x, len, s.q, tw, 5, scratch);
           break;
         case 7:
-          pass_odd<7>(x, len, s.q, tw, 7);
+          pass_odd<7>(x, len, s.q, tw, 7, scratch);
           break;
         default:
-          pass_odd<0>(x, len, s.q, tw, s.radix);
+          pass_odd<0>(x, len, s.q, tw, s.radix, scratch);
           break;
       }
       ++i;
@@ -317,7 +330,7 @@ struct Engine {
   // first passes, whose groups fit an L1-sized block, run block by block, then
   // those whose groups fit an L2-sized block; only the remaining passes of a
   // long transform sweep the whole buffer.
-  static void transform(const RadixView<T>& p, C* x) {
+  static void transform(const RadixView<T>& p, C* x, C* scratch) {
     const std::size_t n = p.n;
     if (n == 1) return;
     std::size_t done = 0;
@@ -328,25 +341,27 @@ struct Engine {
       while (s < p.npasses && group_size(p.passes[s]) <= cap) block = group_size(p.passes[s++]);
       if (s == p.npasses) break;  // the rest fits this level as a whole
       if (s > done) {
-        for (std::size_t off = 0; off < n; off += block) passes(p, x + off, block, done, s);
+        for (std::size_t off = 0; off < n; off += block) passes(p, x + off, block, done, s, scratch);
         done = s;
       }
     }
-    passes(p, x, n, done, p.npasses);
+    passes(p, x, n, done, p.npasses, scratch);
   }
 
   // x: input k < n at position perm[k] (zeros elsewhere for Bluestein); out: x[k], k < n, natural order.
+  // tmp holds tmp_len(p) elements.
   static void run(const ComplexView<T>& p, C* x, C* tmp) {
     if (p.m == p.n) {
-      transform(p.radix, x);
+      transform(p.radix, x, tmp);
       return;
     }
+    C* scratch = tmp + p.m;
     const std::uint32_t* perm = p.radix.perm;
     for (std::size_t k = 0; k < p.n; ++k) {
       C& v = x[perm[k]];
       cmul(v.r, v.i, p.chirp[2 * k], p.chirp[2 * k + 1]);
     }
-    transform(p.radix, x);
+    transform(p.radix, x, scratch);
     // The inverse transform of y is conj(FFT(conj(y))): one forward kernel serves both.
     for (std::size_t k = 0; k < p.m; ++k) {
       V r = x[k].r, i = x[k].i;
@@ -355,7 +370,7 @@ struct Engine {
       t.r = r;
       t.i = -i;
     }
-    transform(p.radix, tmp);
+    transform(p.radix, tmp, scratch);
     for (std::size_t k = 0; k < p.n; ++k) {
       V r = tmp[k].r, i = -tmp[k].i;
       cmul(r, i, p.chirp[2 * k], p.chirp[2 * k + 1]);
@@ -365,7 +380,7 @@ struct Engine {
   }
 
   static std::size_t work_len(const ComplexView<T>& p) { return p.m + 1; }
-  static std::size_t tmp_len(const ComplexView<T>& p) { return p.m == p.n ? 0 : p.m; }
+  static std::size_t tmp_len(const ComplexView<T>& p) { return (p.m == p.n ? 0 : p.m) + p.radix.scratch; }
 
   static inline T* lanes(C* c) { return reinterpret_cast<T*>(c); }
   static inline const T* lanes(const C* c) { return reinterpret_cast<const T*>(c); }
@@ -514,12 +529,13 @@ struct Engine {
     const RadixView<T>& rows = *p.rows;
     const std::size_t n1 = cols.n, n2 = rows.n;
     const T sign = forward ? T(1) : T(-1);
+    C* scratch = work + (n1 > n2 ? n1 : n2) + 1;
     // A last group of fewer than W columns (or rows) overlaps the one before;
     // the columns transformed twice are written twice with equal values.
     for (std::size_t b0 = 0; b0 < n2; b0 += W) {
       const std::size_t b = b0 + W <= n2 ? b0 : n2 - W;
       col_gather(in + 2 * b, n2, n1, cols.perm, work, sign);
-      transform(cols, work);
+      transform(cols, work, scratch);
       col_scatter(work, n1, mid + 2 * b, n2, T(1), T(1), p.step_re + b, p.step_im + b, n2);
     }
     const T* src[W];
@@ -527,13 +543,15 @@ struct Engine {
       const std::size_t k1 = k0 + W <= n1 ? k0 : n1 - W;
       for (int l = 0; l < W; ++l) src[l] = mid + 2 * (k1 + l) * n2;
       gather(src, n2, rows.perm, work, T(1));
-      transform(rows, work);
+      transform(rows, work, scratch);
       col_scatter(work, n2, out + 2 * k1, n1, scale, sign * scale, nullptr, nullptr, 0);
     }
   }
 
   static std::size_t four_step_work(const ComplexView<T>& p) {
-    return (p.cols->n > p.rows->n ? p.cols->n : p.rows->n) + 1;
+    const std::size_t a = p.cols->n > p.rows->n ? p.cols->n : p.rows->n;
+    const std::size_t b = p.cols->scratch > p.rows->scratch ? p.cols->scratch : p.rows->scratch;
+    return a + 1 + b;
   }
 
   // One row of a Bluestein length n through the four-step transform of its m
@@ -637,7 +655,7 @@ struct Engine {
   static void r2c(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp) {
     const ComplexView<T>& h = p.half;
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
-    if (p.n % 2 == 1) {
+    if (h.n == p.n) {  // odd or short lengths: one complex transform of length n
       gather_real(src, p.n, h.radix.perm, work);
       run(h, work, tmp);
       scatter(work, p.n / 2 + 1, dst, scale, scale);
@@ -693,7 +711,7 @@ struct Engine {
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
     const V zero{};
     // The inverse is computed as conj(FFT(conj(z))), so conj(z) goes into the work buffer.
-    if (p.n % 2 == 1) {
+    if (h.n == p.n) {  // odd or short lengths: one complex transform of length n
       gather(src, nb, nullptr, bins, T(1));
       const std::size_t n = p.n;
       work[perm[0]].r = bins[0].r;
@@ -701,6 +719,10 @@ struct Engine {
       for (std::size_t k = 1; k < nb; ++k) {
         C& lo = work[perm[k]];
         lo.r = bins[k].r;
+        if (2 * k == n) {  // the Nyquist bin of an even length: its imaginary part is ignored
+          lo.i = zero;
+          continue;
+        }
         lo.i = -bins[k].i;
         C& hi = work[perm[n - k]];
         hi.r = bins[k].r;
@@ -807,7 +829,7 @@ bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t
     cp = &rp->half;
   }
   // Odd real lengths run as complex rows of length n (z: the complex input, y: the output).
-  const bool odd_real = rp != nullptr && rp->n % 2 == 1;
+  const bool odd_real = rp != nullptr && rp->half.n == rp->n;
   // The complex plan with the four-step split: cp itself, or the m of a Bluestein cp.
   const ComplexView<T>* split = cp->n1 > 0 ? cp : cp->whole;
   if (split == nullptr || split->n1 == 0 || split->cols->n < static_cast<std::size_t>(W) ||
