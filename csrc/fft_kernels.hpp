@@ -5,11 +5,14 @@
 // Rows of a batch are transformed W at a time, one row per SIMD lane: the rows
 // are transposed into split re/im vectors, so every butterfly is plain vector
 // arithmetic with broadcast twiddles and no shuffles. The transpose into the
-// work buffer also applies the bit-reversal permutation, and the transpose out
-// applies the scale (and, for real transforms, the split step). Rows left over
-// after the full row groups use narrower vectors, down to plain scalars, except
-// for long powers of two: those rows go one by one through a four-step split
-// whose column and row transforms fill the lanes again.
+// work buffer also applies the digit-reversal permutation of the mixed-radix
+// passes (bit reversal for powers of two), and the transpose out applies the
+// scale (and, for real transforms, the split step). One function per radix:
+// 2, 4 (two in a row fuse into a radix-16 sweep), and the odd radices 3, 5, 7
+// and any larger prime. Rows left over after the full row groups use narrower
+// vectors, down to plain scalars, except for long lengths: those rows go one by
+// one through a four-step split whose column and row transforms fill the lanes
+// again.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -209,6 +212,14 @@ struct Engine {
   // t and p - t enter as their sum and difference, so output pairs u, p - u
   // share one real-coefficient sum each: about half the multiplications of
   // the plain sum.
+  // The sum of the first min(h, 4) partial sums, pairwise.
+  static inline V combine(const V* a, std::size_t h) {
+    if (h >= 4) return (a[0] + a[1]) + (a[2] + a[3]);
+    if (h == 3) return (a[0] + a[1]) + a[2];
+    if (h == 2) return a[0] + a[1];
+    return a[0];
+  }
+
   // s and d hold (p - 1) / 2 elements each.
   template <int P>
   static inline void odd_dft(C* v, const T* root, std::size_t p_rt, C* s, C* d) {
@@ -227,25 +238,30 @@ struct Engine {
     v[0].r = sr;
     v[0].i = si;
     for (std::size_t u = 1; u <= h; ++u) {
-      // Four partial sums, combined pairwise at the end: their rounding errors
-      // grow about half as fast as those of one running sum (and they run in
-      // parallel).
-      V ar[4] = {}, ai[4] = {}, br[4] = {}, bi[4] = {};
+      // Up to four partial sums, combined pairwise at the end: their rounding
+      // errors grow about half as fast as those of one running sum (and they
+      // run in parallel). For the fixed radices every branch folds away.
+      V ar[4], ai[4], br[4], bi[4];
       std::size_t k = u;  // t u mod p
       for (std::size_t t = 1; t <= h; ++t) {
         const T c = root[2 * k], w = root[2 * k + 1];
         const std::size_t a = (t - 1) & 3;
-        ar[a] += c * s[t - 1].r;
-        ai[a] += c * s[t - 1].i;
-        br[a] += w * d[t - 1].r;
-        bi[a] += w * d[t - 1].i;
+        if (t <= 4) {
+          ar[a] = c * s[t - 1].r;
+          ai[a] = c * s[t - 1].i;
+          br[a] = w * d[t - 1].r;
+          bi[a] = w * d[t - 1].i;
+        } else {
+          ar[a] += c * s[t - 1].r;
+          ai[a] += c * s[t - 1].i;
+          br[a] += w * d[t - 1].r;
+          bi[a] += w * d[t - 1].i;
+        }
         k += u;
         if (k >= p) k -= p;
       }
-      const V sr_ = x0.r + ((ar[0] + ar[1]) + (ar[2] + ar[3]));
-      const V si_ = x0.i + ((ai[0] + ai[1]) + (ai[2] + ai[3]));
-      const V dr_ = (br[0] + br[1]) + (br[2] + br[3]);
-      const V di_ = (bi[0] + bi[1]) + (bi[2] + bi[3]);
+      const V sr_ = x0.r + combine(ar, h), si_ = x0.i + combine(ai, h);
+      const V dr_ = combine(br, h), di_ = combine(bi, h);
       v[u].r = sr_ - di_;
       v[u].i = si_ + dr_;
       v[p - u].r = sr_ + di_;
