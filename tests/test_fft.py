@@ -331,6 +331,38 @@ def test_inverse_round_trip_single_precision(x):
     np.testing.assert_allclose(back, x, rtol=0, atol=2e-6 * math.log2(n + 1) * scale)
 
 
+# Lengths built from the radices the kernels have passes for, times at most
+# one larger prime (a generic odd pass, or Bluestein when it is large).
+mixed_lengths = st.builds(
+    lambda a, b, c, d, p: 2**a * 3**b * 5**c * 7**d * p,
+    st.integers(0, 5),
+    st.integers(0, 3),
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.sampled_from([1, 1, 1, 11, 13, 61, 127, 131, 1031]),
+).filter(lambda n: 2 <= n <= 20000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=mixed_lengths, shift=st.integers(0, 10**6), seed=st.integers(0, 2**32 - 1))
+def test_shift_theorem_at_mixed_radix_lengths(n, shift, seed):
+    # A circular shift by s multiplies bin k by exp(-2 pi i k s / n): every
+    # pass and every digit of the permutation has to be right for this to hold.
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    s = shift % n
+    k = np.arange(n)
+    phase = np.exp(-2j * np.pi * ((k * s) % n) / n)
+    X = audiorep.fft(z)
+    scale = np.abs(X).max()
+    np.testing.assert_allclose(audiorep.fft(np.roll(z, s)), X * phase, rtol=0, atol=1e-12 * math.log2(n + 1) * scale)
+    x = z.real
+    R = audiorep.rfft(x)
+    np.testing.assert_allclose(
+        audiorep.rfft(np.roll(x, s)), R * phase[: n // 2 + 1], rtol=0, atol=1e-12 * math.log2(n + 1) * scale
+    )
+
+
 @settings(max_examples=40, deadline=None)
 @given(x=finite_rows(np.float64))
 def test_parseval(x):
