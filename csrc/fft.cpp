@@ -298,7 +298,8 @@ struct ComplexPlan {
   std::shared_ptr<const RadixPlan<T>> radix, cols, rows;
   std::vector<T> chirp, kernel;
   std::shared_ptr<const ComplexPlan<T>> whole;
-  std::vector<T> step_re, step_im;
+  std::vector<T> step_hi_re, step_hi_im, step_lo_re, step_lo_im;
+  std::size_t step_h = 0;
   ComplexView<T> view;
 
   // key: the length n, times 2, plus 1 for a direct plan that a real transform
@@ -312,15 +313,26 @@ struct ComplexPlan {
       const std::size_t n2 = n / n1;
       cols = get_radix_plan<T>(n1);
       rows = get_radix_plan<T>(n2);
-      step_re.resize(n);
-      step_im.resize(n);
+      using detail::kStepHi;
+      using detail::kStepLo;
+      step_h = (n2 + kStepHi - 1) / kStepHi;
+      step_hi_re.resize(n1 * step_h);
+      step_hi_im.resize(n1 * step_h);
+      step_lo_re.resize(n1 * kStepLo);
+      step_lo_im.resize(n1 * kStepLo);
       const Roots roots(n);
-      for (std::size_t k1 = 0; k1 < n1; ++k1)
-        for (std::size_t b = 0; b < n2; ++b) {
-          const std::complex<T> w = roots.get<T>(k1 * b);
-          step_re[k1 * n2 + b] = w.real();
-          step_im[k1 * n2 + b] = w.imag();
+      for (std::size_t k1 = 0; k1 < n1; ++k1) {
+        for (std::size_t h = 0; h < step_h; ++h) {
+          const std::complex<T> w = roots.get<T>(k1 * h * kStepHi);
+          step_hi_re[k1 * step_h + h] = w.real();
+          step_hi_im[k1 * step_h + h] = w.imag();
         }
+        for (std::size_t l = 0; l < kStepLo; ++l) {
+          const std::complex<T> w = roots.get<T>(k1 * l);
+          step_lo_re[k1 * kStepLo + l] = w.real();
+          step_lo_im[k1 * kStepLo + l] = w.imag();
+        }
+      }
     }
     if (!direct) {
       if (m >= kFourStepMin) whole = get_complex_plan<T>(m);
@@ -358,8 +370,11 @@ struct ComplexPlan {
             n1,
             cols ? &cols->view : nullptr,
             rows ? &rows->view : nullptr,
-            step_re.empty() ? nullptr : step_re.data(),
-            step_im.empty() ? nullptr : step_im.data(),
+            step_hi_re.empty() ? nullptr : step_hi_re.data(),
+            step_hi_im.empty() ? nullptr : step_hi_im.data(),
+            step_lo_re.empty() ? nullptr : step_lo_re.data(),
+            step_lo_im.empty() ? nullptr : step_lo_im.data(),
+            step_h,
             whole ? &whole->view : nullptr};
   }
 };

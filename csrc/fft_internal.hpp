@@ -46,6 +46,12 @@ struct RadixView {
   std::size_t scratch;
 };
 
+// Columns per step_hi entry of the four-step split, and entries per row of
+// step_lo: a group of up to 16 lanes starting at any column b reads
+// step_lo[l .. l + 16), l = b % 16.
+constexpr std::size_t kStepHi = 16;
+constexpr std::size_t kStepLo = 32;
+
 // Largest prime factor that a pass handles directly; lengths with a larger
 // one go through Bluestein.
 constexpr std::size_t kMaxOddRadix = 1021;
@@ -64,9 +70,11 @@ constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 //
 // Long lengths also carry a four-step split m = n1 * n2 (n1 > 0), used when too
 // few rows are left to fill the SIMD lanes: transforms of length n1 down the
-// columns of the n1 x n2 matrix, a twiddle step exp(-2 pi i k1 b / n) stored at
-// [k1 * n2 + b] as separate re and im arrays, transforms of length n2 along its
-// rows, and a transposed store. Long Bluestein lengths point to the plan of
+// columns of the n1 x n2 matrix, a twiddle step w^(k1 b), w = exp(-2 pi i / n),
+// transforms of length n2 along its rows, and a transposed store. The twiddle
+// step is the product of two tables (separate re and im arrays), so that it
+// takes n / 16 rather than n elements: with b = 16 h + l,
+// w^(k1 b) = step_hi[k1 * step_h + h] * step_lo[k1 * kStepLo + l], l < kStepLo. Long Bluestein lengths point to the plan of
 // their m (`whole`), so that they can use its four-step split.
 template <typename T>
 struct ComplexView {
@@ -77,8 +85,11 @@ struct ComplexView {
   std::size_t n1;
   const RadixView<T>* cols;
   const RadixView<T>* rows;
-  const T* step_re;
-  const T* step_im;
+  const T* step_hi_re;
+  const T* step_hi_im;
+  const T* step_lo_re;
+  const T* step_lo_im;
+  std::size_t step_h;
   const ComplexView<T>* whole;
 };
 

@@ -516,16 +516,19 @@ struct Engine {
     }
   }
 
-  // x[k], k < count, (re, im) times (rs, is) and, when tw_re is given, times the
-  // per-lane twiddles at tw_re/tw_im + k * tw_stride, to base + 2 * k * stride.
-  static void col_scatter(const C* x, std::size_t count, T* base, std::size_t stride, T rs, T is, const T* tw_re,
-                          const T* tw_im, std::size_t tw_stride) {
+  // x[k], k < count, (re, im) times (rs, is) and, when `step` is given, times
+  // its twiddle step for the W columns from b on (see ComplexView), to
+  // base + 2 * k * stride.
+  static void col_scatter(const C* x, std::size_t count, T* base, std::size_t stride, T rs, T is,
+                          const ComplexView<T>* step, std::size_t b) {
+    const std::size_t h = b / kStepHi, l = b % kStepHi;
     for (std::size_t k = 0; k < count; ++k) {
       V r = x[k].r, i = x[k].i;
-      if (tw_re != nullptr) {
+      if (step != nullptr) {
         V wr, wi;
-        std::memcpy(&wr, tw_re + k * tw_stride, sizeof(V));
-        std::memcpy(&wi, tw_im + k * tw_stride, sizeof(V));
+        std::memcpy(&wr, step->step_lo_re + k * kStepLo + l, sizeof(V));
+        std::memcpy(&wi, step->step_lo_im + k * kStepLo + l, sizeof(V));
+        cmul(wr, wi, step->step_hi_re[k * step->step_h + h], step->step_hi_im[k * step->step_h + h]);
         const V t = r * wr - i * wi;
         i = r * wi + i * wr;
         r = t;
@@ -552,7 +555,7 @@ struct Engine {
       const std::size_t b = b0 + W <= n2 ? b0 : n2 - W;
       col_gather(in + 2 * b, n2, n1, cols.perm, work, sign);
       transform(cols, work, scratch);
-      col_scatter(work, n1, mid + 2 * b, n2, T(1), T(1), p.step_re + b, p.step_im + b, n2);
+      col_scatter(work, n1, mid + 2 * b, n2, T(1), T(1), &p, b);
     }
     const T* src[W];
     for (std::size_t k0 = 0; k0 < n1; k0 += W) {
@@ -560,7 +563,7 @@ struct Engine {
       for (int l = 0; l < W; ++l) src[l] = mid + 2 * (k1 + l) * n2;
       gather(src, n2, rows.perm, work, T(1));
       transform(rows, work, scratch);
-      col_scatter(work, n2, out + 2 * k1, n1, scale, sign * scale, nullptr, nullptr, 0);
+      col_scatter(work, n2, out + 2 * k1, n1, scale, sign * scale, nullptr, 0);
     }
   }
 
