@@ -39,6 +39,9 @@ constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
 // Rows are read and written W at a time, too many streams for the hardware
 // prefetcher; this many values (of type T) ahead are prefetched by hand.
 constexpr std::size_t kAhead = 128;
+// Shorter rows (complex elements) are not prefetched: the hardware keeps up with
+// them, and the prefetches cost 15-30% at n = 256 to 1000.
+constexpr std::size_t kPrefetchMin = 2048;
 
 template <typename T, int W>
 struct VecOf {
@@ -411,7 +414,7 @@ struct Engine {
       V r[W];
       for (; k0 + W / 2 <= count; k0 += W / 2) {
         for (int l = 0; l < W; ++l) {
-          __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 0);
+          if (count >= kPrefetchMin) __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 0);
           std::memcpy(&r[l], src[l] + 2 * k0, sizeof(V));
         }
         transpose<T, W>(r);
@@ -468,7 +471,7 @@ struct Engine {
         }
         transpose<T, W>(r);
         for (int l = 0; l < W; ++l) {
-          __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 0);
+          if (count >= kPrefetchMin) __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 0);
           std::memcpy(dst[l] + 2 * k0, &r[l], sizeof(V));
         }
       }
