@@ -306,6 +306,18 @@ struct Engine {
     return static_cast<std::size_t>(s.radix) * s.q;
   }
 
+  // pass16 for q = 1, where the first radix-4 stage has no twiddles.
+  static void pass16_first(C* x, std::size_t len, const T* tw_4q) {
+    for (std::size_t g = 0; g < len; g += 16) {
+      C* v = x + g;
+      for (int s = 0; s < 4; ++s) {
+        C* a = v + 4 * s;
+        bfly4(a, a + 1, a + 2, a + 3, a[1].r, a[1].i, a[2].r, a[2].i, a[3].r, a[3].i);
+      }
+      for (int s = 0; s < 4; ++s) radix4(v + s, 4, tw_4q + 6 * s);
+    }
+  }
+
   // Runs passes [first, last) on x[0, len), len a multiple of their group
   // sizes; two radix-4 passes in a row go through one radix-16 sweep.
   static void passes(const RadixView<T>& p, C* x, std::size_t len, std::size_t first, std::size_t last,
@@ -319,7 +331,10 @@ struct Engine {
           break;
         case 4:
           if (i + 1 < last && p.passes[i + 1].radix == 4) {
-            pass16(x, len, s.q, tw, p.twiddle + p.passes[i + 1].tw);
+            if (s.q == 1)
+              pass16_first(x, len, p.twiddle + p.passes[i + 1].tw);
+            else
+              pass16(x, len, s.q, tw, p.twiddle + p.passes[i + 1].tw);
             i += 2;
             continue;
           }
