@@ -46,8 +46,7 @@ struct Pow2Plan {
   std::vector<std::complex<T>> twiddle;
 
   explicit Pow2Plan(std::size_t n_) : n(n_), bitrev(n_), twiddle(n_ / 2) {
-    unsigned bits = 0;
-    while ((std::size_t{1} << bits) < n) ++bits;
+    const unsigned bits = log2_pow2(n);
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t r = 0;
       for (unsigned b = 0; b < bits; ++b)
