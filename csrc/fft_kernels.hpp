@@ -5,11 +5,14 @@
 // Rows of a batch are transformed W at a time, one row per SIMD lane: the rows
 // are transposed into split re/im vectors, so every butterfly is plain vector
 // arithmetic with broadcast twiddles and no shuffles. The transpose into the
-// work buffer also applies the bit-reversal permutation, and the transpose out
-// applies the scale (and, for real transforms, the split step). Rows left over
-// after the full row groups use narrower vectors, down to plain scalars, except
-// for long powers of two: those rows go one by one through a four-step split
-// whose column and row transforms fill the lanes again.
+// work buffer also applies the digit-reversal permutation of the mixed-radix
+// passes (bit reversal for powers of two), and the transpose out applies the
+// scale (and, for real transforms, the split step). One function per radix:
+// 2, 4 (two in a row fuse into a radix-16 sweep), and the odd radices 3, 5, 7
+// and any larger prime. Rows left over after the full row groups use narrower
+// vectors, down to plain scalars, except for long lengths: those rows go one by
+// one through a four-step split whose column and row transforms fill the lanes
+// again.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -36,9 +39,9 @@ constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
 // Rows are read and written W at a time, too many streams for the hardware
 // prefetcher; this many values (of type T) ahead are prefetched by hand.
 constexpr std::size_t kAhead = 128;
-// Upper bound on one row group's work buffer; longer transforms use fewer lanes
-// (narrow lanes are slow: a whole cache line per element is worth the memory).
-constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
+// Shorter rows (complex elements) are not prefetched: the hardware keeps up with
+// them, and the prefetches cost 15-30% at n = 256 to 1000.
+constexpr std::size_t kPrefetchMin = 2048;
 
 template <typename T, int W>
 struct VecOf {
@@ -207,66 +210,192 @@ struct Engine {
     }
   }
 
-  // Runs the passes whose group size g satisfies lo < g <= hi on x[0, len),
-  // two radix-4 passes at a time where possible.
-  static void passes(const Pow2View<T>& p, C* x, std::size_t len, std::size_t lo, std::size_t hi) {
-    std::size_t q = 1;
-    if (p.log2n & 1u) {
-      if (lo < 2 && 2 <= hi) pass2(x, len);
-      q = 2;
+  // The DFT of odd length p (P when P > 0, a compile-time radix; else p_rt) of
+  // v[0, p) in place, from its roots exp(-2 pi i t / p) (re, im pairs). Inputs
+  // t and p - t enter as their sum and difference, so output pairs u, p - u
+  // share one real-coefficient sum each: about half the multiplications of
+  // the plain sum.
+  // The sum of the first min(h, 4) partial sums, pairwise.
+  static inline V combine(const V* a, std::size_t h) {
+    if (h >= 4) return (a[0] + a[1]) + (a[2] + a[3]);
+    if (h == 3) return (a[0] + a[1]) + a[2];
+    if (h == 2) return a[0] + a[1];
+    return a[0];
+  }
+
+  // s and d hold (p - 1) / 2 elements each.
+  template <int P>
+  static inline void odd_dft(C* v, const T* root, std::size_t p_rt, C* s, C* d) {
+    const std::size_t p = P > 0 ? static_cast<std::size_t>(P) : p_rt;
+    const std::size_t h = (p - 1) / 2;
+    const C x0 = v[0];
+    V sr = x0.r, si = x0.i;
+    for (std::size_t t = 1; t <= h; ++t) {
+      s[t - 1].r = v[t].r + v[p - t].r;
+      s[t - 1].i = v[t].i + v[p - t].i;
+      d[t - 1].r = v[t].r - v[p - t].r;
+      d[t - 1].i = v[t].i - v[p - t].i;
+      sr += s[t - 1].r;
+      si += s[t - 1].i;
     }
-    const T* tw = p.twiddle;
-    for (; 4 * q <= p.n;) {
-      const std::size_t group = 4 * q;
-      if (lo < group && group <= hi) {
-        if (16 * q <= hi && 16 * q <= p.n) {
-          pass16(x, len, q, tw, tw + 6 * q);
-          tw += 6 * q + 24 * q;
-          q *= 16;
-          continue;
+    v[0].r = sr;
+    v[0].i = si;
+    for (std::size_t u = 1; u <= h; ++u) {
+      // Up to four partial sums, combined pairwise at the end: their rounding
+      // errors grow about half as fast as those of one running sum (and they
+      // run in parallel). For the fixed radices every branch folds away.
+      V ar[4], ai[4], br[4], bi[4];
+      std::size_t k = u;  // t u mod p
+      for (std::size_t t = 1; t <= h; ++t) {
+        const T c = root[2 * k], w = root[2 * k + 1];
+        const std::size_t a = (t - 1) & 3;
+        if (t <= 4) {
+          ar[a] = c * s[t - 1].r;
+          ai[a] = c * s[t - 1].i;
+          br[a] = w * d[t - 1].r;
+          bi[a] = w * d[t - 1].i;
+        } else {
+          ar[a] += c * s[t - 1].r;
+          ai[a] += c * s[t - 1].i;
+          br[a] += w * d[t - 1].r;
+          bi[a] += w * d[t - 1].i;
         }
-        if (q == 1)
-          pass4_first(x, len);
-        else
-          pass4(x, len, q, tw);
+        k += u;
+        if (k >= p) k -= p;
       }
-      tw += 6 * q;
-      q *= 4;
+      const V sr_ = x0.r + combine(ar, h), si_ = x0.i + combine(ai, h);
+      const V dr_ = combine(br, h), di_ = combine(bi, h);
+      v[u].r = sr_ - di_;
+      v[u].i = si_ + dr_;
+      v[p - u].r = sr_ + di_;
+      v[p - u].i = si_ - dr_;
     }
   }
 
-  // In-place transform of bit-reversed input to natural-order output. The
-  // passes run block by block as long as their groups fit an L1-sized, then an
-  // L2-sized block, so that only the last passes of long transforms sweep
-  // the whole buffer.
-  static void pow2(const Pow2View<T>& p, C* x) {
+  // One pass of odd radix p (see RadixPass for the table layout). The fixed
+  // radices keep their few values on the stack; any other radix p works in
+  // `scratch` (RadixView::scratch elements, 2p).
+  template <int P>
+  static void pass_odd(C* x, std::size_t len, std::size_t q, const T* tab, std::size_t p_rt, C* scratch) {
+    constexpr std::size_t kCap = P > 0 ? static_cast<std::size_t>(P) : 1;
+    const std::size_t p = P > 0 ? static_cast<std::size_t>(P) : p_rt;
+    const T* root = tab;
+    const T* tw = tab + 2 * p;
+    C stack[3 * kCap];
+    C* v = P > 0 ? stack : scratch;
+    C* s = v + p;
+    C* d = s + (p - 1) / 2;
+    for (std::size_t g = 0; g < len; g += p * q) {
+      C* a = x + g;
+      for (std::size_t j = 0; j < q; ++j) {
+        v[0] = a[j];
+        const T* w = tw + 2 * (p - 1) * j;
+        for (std::size_t t = 1; t < p; ++t) {
+          V r = a[j + t * q].r, i = a[j + t * q].i;
+          if (j > 0) cmul(r, i, w[2 * (t - 1)], w[2 * (t - 1) + 1]);  // w^0 = 1
+          v[t].r = r;
+          v[t].i = i;
+        }
+        odd_dft<P>(v, root, p, s, d);
+        for (std::size_t t = 0; t < p; ++t) a[j + t * q] = v[t];
+      }
+    }
+  }
+
+  static inline std::size_t group_size(const RadixPass& s) {
+    return static_cast<std::size_t>(s.radix) * s.q;
+  }
+
+  // pass16 for q = 1, where the first radix-4 stage has no twiddles.
+  static void pass16_first(C* x, std::size_t len, const T* tw_4q) {
+    for (std::size_t g = 0; g < len; g += 16) {
+      C* v = x + g;
+      for (int s = 0; s < 4; ++s) {
+        C* a = v + 4 * s;
+        bfly4(a, a + 1, a + 2, a + 3, a[1].r, a[1].i, a[2].r, a[2].i, a[3].r, a[3].i);
+      }
+      for (int s = 0; s < 4; ++s) radix4(v + s, 4, tw_4q + 6 * s);
+    }
+  }
+
+  // Runs passes [first, last) on x[0, len), len a multiple of their group
+  // sizes; two radix-4 passes in a row go through one radix-16 sweep.
+  static void passes(const RadixView<T>& p, C* x, std::size_t len, std::size_t first, std::size_t last,
+                     C* scratch) {
+    for (std::size_t i = first; i < last;) {
+      const RadixPass& s = p.passes[i];
+      const T* tw = p.twiddle + s.tw;
+      switch (s.radix) {
+        case 2:
+          pass2(x, len);
+          break;
+        case 4:
+          if (i + 1 < last && p.passes[i + 1].radix == 4) {
+            if (s.q == 1)
+              pass16_first(x, len, p.twiddle + p.passes[i + 1].tw);
+            else
+              pass16(x, len, s.q, tw, p.twiddle + p.passes[i + 1].tw);
+            i += 2;
+            continue;
+          }
+          if (s.q == 1)
+            pass4_first(x, len);
+          else
+            pass4(x, len, s.q, tw);
+          break;
+        case 3:
+          pass_odd<3>(x, len, s.q, tw, 3, scratch);
+          break;
+        case 5:
+          pass_odd<5>(x, len, s.q, tw, 5, scratch);
+          break;
+        case 7:
+          pass_odd<7>(x, len, s.q, tw, 7, scratch);
+          break;
+        default:
+          pass_odd<0>(x, len, s.q, tw, s.radix, scratch);
+          break;
+      }
+      ++i;
+    }
+  }
+
+  // In-place transform of digit-reversed input to natural-order output. The
+  // first passes, whose groups fit an L1-sized block, run block by block, then
+  // those whose groups fit an L2-sized block; only the remaining passes of a
+  // long transform sweep the whole buffer.
+  static void transform(const RadixView<T>& p, C* x, C* scratch) {
     const std::size_t n = p.n;
     if (n == 1) return;
-    std::size_t lo = 0;
+    std::size_t done = 0;
     const std::size_t levels[2] = {kBlockBytes, kBlock2Bytes};
     for (std::size_t bytes : levels) {
-      std::size_t block = bytes / sizeof(C);
-      if (block < 4) block = 4;
-      if (block <= lo) continue;
-      if (n <= block) break;
-      for (std::size_t s = 0; s < n; s += block) passes(p, x + s, block, lo, block);
-      lo = block;
+      const std::size_t cap = bytes / sizeof(C);
+      std::size_t s = done, block = 0;
+      while (s < p.npasses && group_size(p.passes[s]) <= cap) block = group_size(p.passes[s++]);
+      if (s == p.npasses) break;  // the rest fits this level as a whole
+      if (s > done) {
+        for (std::size_t off = 0; off < n; off += block) passes(p, x + off, block, done, s, scratch);
+        done = s;
+      }
     }
-    passes(p, x, n, lo, n);
+    passes(p, x, n, done, p.npasses, scratch);
   }
 
-  // x: input k < n at bitrev position (zeros elsewhere for Bluestein); out: x[k], k < n, natural order.
+  // x: input k < n at position perm[k] (zeros elsewhere for Bluestein); out: x[k], k < n, natural order.
+  // tmp holds tmp_len(p) elements.
   static void run(const ComplexView<T>& p, C* x, C* tmp) {
     if (p.m == p.n) {
-      pow2(p.pow2, x);
+      transform(p.radix, x, tmp);
       return;
     }
-    const std::uint32_t* perm = p.pow2.bitrev;
+    C* scratch = tmp + p.m;
+    const std::uint32_t* perm = p.radix.perm;
     for (std::size_t k = 0; k < p.n; ++k) {
       C& v = x[perm[k]];
       cmul(v.r, v.i, p.chirp[2 * k], p.chirp[2 * k + 1]);
     }
-    pow2(p.pow2, x);
+    transform(p.radix, x, scratch);
     // The inverse transform of y is conj(FFT(conj(y))): one forward kernel serves both.
     for (std::size_t k = 0; k < p.m; ++k) {
       V r = x[k].r, i = x[k].i;
@@ -275,7 +404,7 @@ struct Engine {
       t.r = r;
       t.i = -i;
     }
-    pow2(p.pow2, tmp);
+    transform(p.radix, tmp, scratch);
     for (std::size_t k = 0; k < p.n; ++k) {
       V r = tmp[k].r, i = -tmp[k].i;
       cmul(r, i, p.chirp[2 * k], p.chirp[2 * k + 1]);
@@ -285,7 +414,7 @@ struct Engine {
   }
 
   static std::size_t work_len(const ComplexView<T>& p) { return p.m + 1; }
-  static std::size_t tmp_len(const ComplexView<T>& p) { return p.m == p.n ? 0 : p.m; }
+  static std::size_t tmp_len(const ComplexView<T>& p) { return (p.m == p.n ? 0 : p.m) + p.radix.scratch; }
 
   static inline T* lanes(C* c) { return reinterpret_cast<T*>(c); }
   static inline const T* lanes(const C* c) { return reinterpret_cast<const T*>(c); }
@@ -300,7 +429,7 @@ struct Engine {
       V r[W];
       for (; k0 + W / 2 <= count; k0 += W / 2) {
         for (int l = 0; l < W; ++l) {
-          __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 0);
+          if (count >= kPrefetchMin) __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 0);
           std::memcpy(&r[l], src[l] + 2 * k0, sizeof(V));
         }
         transpose<T, W>(r);
@@ -357,7 +486,7 @@ struct Engine {
         }
         transpose<T, W>(r);
         for (int l = 0; l < W; ++l) {
-          __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 0);
+          if (count >= kPrefetchMin) __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 0);
           std::memcpy(dst[l] + 2 * k0, &r[l], sizeof(V));
         }
       }
@@ -405,16 +534,19 @@ struct Engine {
     }
   }
 
-  // x[k], k < count, (re, im) times (rs, is) and, when tw_re is given, times the
-  // per-lane twiddles at tw_re/tw_im + k * tw_stride, to base + 2 * k * stride.
-  static void col_scatter(const C* x, std::size_t count, T* base, std::size_t stride, T rs, T is, const T* tw_re,
-                          const T* tw_im, std::size_t tw_stride) {
+  // x[k], k < count, (re, im) times (rs, is) and, when `step` is given, times
+  // its twiddle step for the W columns from b on (see ComplexView), to
+  // base + 2 * k * stride.
+  static void col_scatter(const C* x, std::size_t count, T* base, std::size_t stride, T rs, T is,
+                          const ComplexView<T>* step, std::size_t b) {
+    const std::size_t h = b / kStepHi, l = b % kStepHi;
     for (std::size_t k = 0; k < count; ++k) {
       V r = x[k].r, i = x[k].i;
-      if (tw_re != nullptr) {
+      if (step != nullptr) {
         V wr, wi;
-        std::memcpy(&wr, tw_re + k * tw_stride, sizeof(V));
-        std::memcpy(&wi, tw_im + k * tw_stride, sizeof(V));
+        std::memcpy(&wr, step->step_lo_re + k * kStepLo + l, sizeof(V));
+        std::memcpy(&wi, step->step_lo_im + k * kStepLo + l, sizeof(V));
+        cmul(wr, wi, step->step_hi_re[k * step->step_h + h], step->step_hi_im[k * step->step_h + h]);
         const V t = r * wr - i * wi;
         i = r * wi + i * wr;
         r = t;
@@ -427,29 +559,36 @@ struct Engine {
     }
   }
 
-  // One row of length n = n1 * n2 (p.n1 > 0, n1 and n2 >= W): in and out are
+  // One row of length n = n1 * n2 (p.n1 > 0, n1 and n2 >= W, any multiples): in and out are
   // interleaved complex; `work` holds max(n1, n2) + 1 elements, `mid` 2n values.
   static void four_step(const ComplexView<T>& p, const T* in, T* out, bool forward, T scale, C* work, T* mid) {
-    const ComplexView<T>& cols = *p.cols;
-    const ComplexView<T>& rows = *p.rows;
+    const RadixView<T>& cols = *p.cols;
+    const RadixView<T>& rows = *p.rows;
     const std::size_t n1 = cols.n, n2 = rows.n;
     const T sign = forward ? T(1) : T(-1);
-    for (std::size_t b = 0; b < n2; b += W) {
-      col_gather(in + 2 * b, n2, n1, cols.pow2.bitrev, work, sign);
-      pow2(cols.pow2, work);
-      col_scatter(work, n1, mid + 2 * b, n2, T(1), T(1), p.step_re + b, p.step_im + b, n2);
+    C* scratch = work + (n1 > n2 ? n1 : n2) + 1;
+    // A last group of fewer than W columns (or rows) overlaps the one before;
+    // the columns transformed twice are written twice with equal values.
+    for (std::size_t b0 = 0; b0 < n2; b0 += W) {
+      const std::size_t b = b0 + W <= n2 ? b0 : n2 - W;
+      col_gather(in + 2 * b, n2, n1, cols.perm, work, sign);
+      transform(cols, work, scratch);
+      col_scatter(work, n1, mid + 2 * b, n2, T(1), T(1), &p, b);
     }
     const T* src[W];
-    for (std::size_t k1 = 0; k1 < n1; k1 += W) {
+    for (std::size_t k0 = 0; k0 < n1; k0 += W) {
+      const std::size_t k1 = k0 + W <= n1 ? k0 : n1 - W;
       for (int l = 0; l < W; ++l) src[l] = mid + 2 * (k1 + l) * n2;
-      gather(src, n2, rows.pow2.bitrev, work, T(1));
-      pow2(rows.pow2, work);
-      col_scatter(work, n2, out + 2 * k1, n1, scale, sign * scale, nullptr, nullptr, 0);
+      gather(src, n2, rows.perm, work, T(1));
+      transform(rows, work, scratch);
+      col_scatter(work, n2, out + 2 * k1, n1, scale, sign * scale, nullptr, 0);
     }
   }
 
   static std::size_t four_step_work(const ComplexView<T>& p) {
-    return (p.cols->n > p.rows->n ? p.cols->n : p.rows->n) + 1;
+    const std::size_t a = p.cols->n > p.rows->n ? p.cols->n : p.rows->n;
+    const std::size_t b = p.cols->scratch > p.rows->scratch ? p.cols->scratch : p.rows->scratch;
+    return a + 1 + b;
   }
 
   // One row of a Bluestein length n through the four-step transform of its m
@@ -544,7 +683,7 @@ struct Engine {
                   C* tmp) {
     if (p.m != p.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * p.m);
     const T sign = forward ? T(1) : T(-1);
-    gather(src, p.n, p.pow2.bitrev, work, sign);
+    gather(src, p.n, p.radix.perm, work, sign);
     run(p, work, tmp);
     scatter(work, p.n, dst, scale, sign * scale);
   }
@@ -553,14 +692,14 @@ struct Engine {
   static void r2c(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp) {
     const ComplexView<T>& h = p.half;
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
-    if (p.n % 2 == 1) {
-      gather_real(src, p.n, h.pow2.bitrev, work);
+    if (h.n == p.n) {  // odd or short lengths: one complex transform of length n
+      gather_real(src, p.n, h.radix.perm, work);
       run(h, work, tmp);
       scatter(work, p.n / 2 + 1, dst, scale, scale);
       return;
     }
     const std::size_t hn = h.n;
-    gather(src, hn, h.pow2.bitrev, work, T(1));
+    gather(src, hn, h.radix.perm, work, T(1));
     run(h, work, tmp);
     // Split step, in place and pairwise: with E, O the transforms of the even
     // and odd samples, E[k] = (Z[k] + conj Z[h-k]) / 2, O[k] = -i (Z[k] - conj Z[h-k]) / 2,
@@ -604,12 +743,12 @@ struct Engine {
 
   static void c2r(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp, C* bins) {
     const ComplexView<T>& h = p.half;
-    const std::uint32_t* perm = h.pow2.bitrev;
+    const std::uint32_t* perm = h.radix.perm;
     const std::size_t nb = p.n / 2 + 1;
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
     const V zero{};
     // The inverse is computed as conj(FFT(conj(z))), so conj(z) goes into the work buffer.
-    if (p.n % 2 == 1) {
+    if (h.n == p.n) {  // odd or short lengths: one complex transform of length n
       gather(src, nb, nullptr, bins, T(1));
       const std::size_t n = p.n;
       work[perm[0]].r = bins[0].r;
@@ -617,6 +756,10 @@ struct Engine {
       for (std::size_t k = 1; k < nb; ++k) {
         C& lo = work[perm[k]];
         lo.r = bins[k].r;
+        if (2 * k == n) {  // the Nyquist bin of an even length: its imaginary part is ignored
+          lo.i = zero;
+          continue;
+        }
         lo.i = -bins[k].i;
         C& hi = work[perm[n - k]];
         hi.r = bins[k].r;
@@ -715,36 +858,59 @@ bool four_step_row(Kind kind, const void* view, const T* in, T* out, std::size_t
   using E = Engine<T, W>;
   using C = typename E::C;
   const ComplexView<T>* cp;
+  const RealView<T>* rp = nullptr;
   if (kind == Kind::c2c) {
     cp = static_cast<const ComplexView<T>*>(view);
   } else {
-    const auto* rp = static_cast<const RealView<T>*>(view);
-    if (rp->n % 2 == 1) return false;
+    rp = static_cast<const RealView<T>*>(view);
     cp = &rp->half;
   }
+  // Odd real lengths run as complex rows of length n (z: the complex input, y: the output).
+  const bool odd_real = rp != nullptr && rp->half.n == rp->n;
   // The complex plan with the four-step split: cp itself, or the m of a Bluestein cp.
   const ComplexView<T>* split = cp->n1 > 0 ? cp : cp->whole;
   if (split == nullptr || split->n1 == 0 || split->cols->n < static_cast<std::size_t>(W) ||
       split->rows->n < static_cast<std::size_t>(W))
     return false;
   const std::size_t wl = E::four_step_work(*split), n = cp->n, m = split->n;
-  const std::size_t zl = kind == Kind::c2r ? 2 * n : 0;
+  const std::size_t zl = kind == Kind::c2r || odd_real ? 2 * n : 0;
+  const std::size_t yl = odd_real ? 2 * n : 0;
   const std::size_t bl = split == cp ? 0 : 4 * m;
-  char* mem = static_cast<char*>(scratch.get(scratch.self, sizeof(C) * wl + sizeof(T) * (2 * m + zl + bl)));
+  char* mem = static_cast<char*>(scratch.get(scratch.self, sizeof(C) * wl + sizeof(T) * (2 * m + zl + yl + bl)));
   C* work = reinterpret_cast<C*>(mem);
   T* mid = reinterpret_cast<T*>(mem + sizeof(C) * wl);
   T* z = mid + 2 * m;
-  T* a = z + zl;
+  T* y = z + zl;
+  T* a = y + yl;
   T* b = a + 2 * m;
   for (std::size_t r = r0; r < r1; ++r) {
     const T* i = in + static_cast<std::ptrdiff_t>(r) * in_step;
     T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
-    if (kind == Kind::c2c)
+    if (kind == Kind::c2c) {
       E::complex_row(*cp, i, o, forward, scale, work, mid, a, b);
-    else if (kind == Kind::r2c)
-      E::four_step_r2c(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, a, b);
-    else
-      E::four_step_c2r(*static_cast<const RealView<T>*>(view), i, o, scale, work, mid, z, a, b);
+    } else if (odd_real && kind == Kind::r2c) {
+      for (std::size_t k = 0; k < n; ++k) {
+        z[2 * k] = i[k];
+        z[2 * k + 1] = T(0);
+      }
+      E::complex_row(*cp, z, y, true, scale, work, mid, a, b);
+      std::memcpy(o, y, sizeof(T) * 2 * (n / 2 + 1));
+    } else if (odd_real) {
+      // The full Hermitian spectrum, read as numpy.fft.irfft reads the bins.
+      z[0] = i[0];
+      z[1] = T(0);
+      for (std::size_t k = 1; k <= n / 2; ++k) {
+        z[2 * k] = z[2 * (n - k)] = i[2 * k];
+        z[2 * k + 1] = i[2 * k + 1];
+        z[2 * (n - k) + 1] = -i[2 * k + 1];
+      }
+      E::complex_row(*cp, z, y, false, scale, work, mid, a, b);
+      for (std::size_t k = 0; k < n; ++k) o[k] = y[2 * k];
+    } else if (kind == Kind::r2c) {
+      E::four_step_r2c(*rp, i, o, scale, work, mid, a, b);
+    } else {
+      E::four_step_c2r(*rp, i, o, scale, work, mid, z, a, b);
+    }
   }
   return true;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "audiorep/parallel.hpp"
+#include "audiorep/sizes.hpp"
 
 namespace audiorep {
 namespace fft {
@@ -19,14 +20,6 @@ namespace reference {
 namespace {
 
 constexpr long double kPi = 3.141592653589793238462643383279502884L;
-
-inline bool is_pow2(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
-inline std::size_t next_pow2(std::size_t n) {
-  std::size_t m = 1;
-  while (m < n) m <<= 1;
-  return m;
-}
 
 // exp(-2 pi i k / n), accurate for every k thanks to the long double angle.
 template <typename T>
@@ -53,8 +46,7 @@ struct Pow2Plan {
   std::vector<std::complex<T>> twiddle;
 
   explicit Pow2Plan(std::size_t n_) : n(n_), bitrev(n_), twiddle(n_ / 2) {
-    unsigned bits = 0;
-    while ((std::size_t{1} << bits) < n) ++bits;
+    const unsigned bits = log2_pow2(n);
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t r = 0;
       for (unsigned b = 0; b < bits; ++b)

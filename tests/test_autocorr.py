@@ -182,7 +182,7 @@ def test_lag_zero_is_sum_of_squares(y):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "frame_length, hop_length, max_lag",
-    [(2048, 512, None), (256, 64, 256), (300, 77, 37), (64, 100, 1), (17, 3, 9)],
+    [(2048, 512, None), (256, 64, 256), (300, 77, 37), (64, 100, 1), (17, 3, 9), (400, 160, None), (882, 441, 300)],
 )
 def test_autocorrelogram_matches_reference(rng, dtype, frame_length, hop_length, max_lag):
     sr = 8000

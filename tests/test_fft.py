@@ -85,6 +85,52 @@ def test_powers_of_two_up_to_2_20(rng, ctype):
         check_all_four(x, z, ctype, f"2**{k}")
 
 
+# Audio frame lengths, primes and lengths with one large prime factor, beside
+# every length up to 256 and an even spread above it.
+ACCURACY_LENGTHS = sorted(
+    set(range(2, 257))
+    | set(range(257, 4097, 23))
+    | {400, 441, 480, 512, 882, 1000, 1024, 1323, 2048, 4096}
+    | {257, 509, 1009, 2039, 4093, 4095}
+    | {2 * 131, 4 * 263, 3 * 199, 8 * 239, 2 * 1021, 2 * 2039}
+)
+
+
+def rms_error(got, ref):
+    """sqrt(sum |got - ref|^2 / sum |ref|^2) over a whole batch."""
+    d = got.astype(ref.dtype) - ref
+    return float(np.sqrt(np.sum(np.abs(d) ** 2) / np.sum(np.abs(ref) ** 2)))
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="long double is no wider than double here")
+def test_error_against_an_extended_precision_dft_is_at_most_1_2_times_numpy_and_scipy(rng):
+    # Forward complex and real transforms, against numpy's transform in long
+    # double: the rms relative error over a batch, with enough rows that the
+    # ratio measures the algorithm rather than one draw. Double precision is
+    # compared with numpy, single precision with scipy (which keeps float32).
+    scipy_fft = pytest.importorskip("scipy.fft")
+    worse = []
+    for n in ACCURACY_LENGTHS:
+        rows = max(8, 8192 // n)
+        # float32 values, so that one long double reference serves both precisions.
+        z = (rng.standard_normal((rows, n)) + 1j * rng.standard_normal((rows, n))).astype(np.complex64)
+        x = rng.standard_normal((rows, n)).astype(np.float32)
+        ref_c = np.fft.fft(z.astype(np.clongdouble))
+        ref_r = np.fft.rfft(x.astype(np.longdouble))
+        z64, x64 = z.astype(np.complex128), x.astype(np.float64)
+        cases = [
+            ("fft complex64", audiorep.fft(z), scipy_fft.fft(z), ref_c),
+            ("fft complex128", audiorep.fft(z64), np.fft.fft(z64), ref_c),
+            ("rfft float32", audiorep.rfft(x), scipy_fft.rfft(x), ref_r),
+            ("rfft float64", audiorep.rfft(x64), np.fft.rfft(x64), ref_r),
+        ]
+        for what, ours, theirs, ref in cases:
+            e_ours, e_theirs = rms_error(ours, ref), rms_error(theirs, ref)
+            if e_ours > 1.2 * e_theirs:  # both are exact at the shortest lengths
+                worse.append(f"{what} n={n}: {e_ours:.3g} vs {e_theirs:.3g}")
+    assert not worse, "error above 1.2x numpy's/scipy's: " + ", ".join(worse)
+
+
 @pytest.mark.parametrize("rows", [1, 2, 7, 8, 15, 16, 17, 33, 40])
 @pytest.mark.parametrize("ctype", PRECISIONS)
 def test_batches_of_rows(rng, rows, ctype):
@@ -283,6 +329,38 @@ def test_inverse_round_trip_single_precision(x):
     back = audiorep.irfft(audiorep.rfft(x), n)
     assert back.dtype == np.float32
     np.testing.assert_allclose(back, x, rtol=0, atol=2e-6 * math.log2(n + 1) * scale)
+
+
+# Lengths built from the radices the kernels have passes for, times at most
+# one larger prime (a generic odd pass, or Bluestein when it is large).
+mixed_lengths = st.builds(
+    lambda a, b, c, d, p: 2**a * 3**b * 5**c * 7**d * p,
+    st.integers(0, 5),
+    st.integers(0, 3),
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.sampled_from([1, 1, 1, 11, 13, 61, 127, 131, 1031]),
+).filter(lambda n: 2 <= n <= 20000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=mixed_lengths, shift=st.integers(0, 10**6), seed=st.integers(0, 2**32 - 1))
+def test_shift_theorem_at_mixed_radix_lengths(n, shift, seed):
+    # A circular shift by s multiplies bin k by exp(-2 pi i k s / n): every
+    # pass and every digit of the permutation has to be right for this to hold.
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    s = shift % n
+    k = np.arange(n)
+    phase = np.exp(-2j * np.pi * ((k * s) % n) / n)
+    X = audiorep.fft(z)
+    scale = np.abs(X).max()
+    np.testing.assert_allclose(audiorep.fft(np.roll(z, s)), X * phase, rtol=0, atol=1e-12 * math.log2(n + 1) * scale)
+    x = z.real
+    R = audiorep.rfft(x)
+    np.testing.assert_allclose(
+        audiorep.rfft(np.roll(x, s)), R * phase[: n // 2 + 1], rtol=0, atol=1e-12 * math.log2(n + 1) * scale
+    )
 
 
 @settings(max_examples=40, deadline=None)

@@ -44,6 +44,19 @@ def test_melspectrogram_options_match_librosa(rng, power_exp):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9 * want.max())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sr, n_fft, hop_length", [(16000, 400, 160), (44100, 882, 441), (44100, 1323, 441)])
+def test_melspectrogram_at_audio_frame_lengths_matches_librosa(rng, dtype, sr, n_fft, hop_length):
+    # 25 ms at 16 kHz, 20 and 30 ms at 44.1 kHz: lengths with factors 3, 5 and 7.
+    y = (0.1 * rng.standard_normal(sr // 4)).astype(dtype)
+    kwargs = dict(n_fft=n_fft, hop_length=hop_length, n_mels=40)
+    want = librosa.feature.melspectrogram(y=y, sr=sr, **kwargs)
+    got = dsp.melspectrogram(y, sr, log=False, **kwargs)
+    assert got.shape == want.shape and got.dtype == dtype
+    rtol = 1e-4 if dtype == np.float32 else 1e-6
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * want.max())
+
+
 def test_melspectrogram_top_db_and_batch(rng):
     sr = 8000
     y = rng.standard_normal((2, 3, 4000))

@@ -1,8 +1,9 @@
-// audiorep FFT: iterative decimation-in-time transforms of power-of-two length
-// (bit-reversal permutation, then radix-4 passes that keep that order, with a
-// radix-2 pass for odd powers); Bluestein's chirp-z for other lengths. Rows of
-// a batch go through SIMD lanes together (AVX-512, AVX2/FMA or the x86-64
-// baseline, chosen at run time).
+// audiorep FFT: iterative mixed-radix decimation-in-time transforms (a
+// digit-reversal permutation, then passes of radix 4, 2, 3, 5, 7 and any larger
+// prime factor) for every length whose prime factors are small enough;
+// Bluestein's chirp-z, on a length 2^a times 1, 3, 5, 7, 9 or 15, for lengths
+// with a large prime factor. Rows of a batch go through SIMD lanes together
+// (AVX-512, AVX2/FMA or the x86-64 baseline, chosen at run time).
 //
 // All entry points are batched: `howmany` rows, row r of the input starting at
 // in + r * in_dist and of the output at out + r * out_dist (in elements of the
@@ -44,7 +45,7 @@ std::string simd_path();
 
 // Rows the current code path transforms together, one per SIMD lane (16 float
 // or 8 double rows with AVX-512, 8 or 4 with AVX2, 4 or 2 otherwise). Batches
-// of a multiple of it run fastest; fewer rows of long powers of two (2**14 and
+// of a multiple of it run fastest; fewer rows of long lengths (2**14 and
 // up) go one by one through a four-step split that fills the lanes again.
 template <typename T>
 std::size_t batch_rows();

@@ -14,15 +14,9 @@
 #include <cstdint>
 #include <stdexcept>
 
-#if defined(__CUDACC__)
-#define AUDIOREP_HD __host__ __device__
-#define AUDIOREP_HD_INLINE __host__ __device__ __forceinline__
-#else
-#define AUDIOREP_HD
-#define AUDIOREP_HD_INLINE inline
-#endif
-
 #include <cmath>
+
+#include "audiorep/sizes.hpp"
 
 namespace audiorep {
 namespace gpu {
@@ -56,19 +50,10 @@ AUDIOREP_HD_INLINE cpx<T> scaled(cpx<T> a, T s) { return make(a.re * s, a.im * s
 
 // ---------------------------------------------------------------- sizes
 
-AUDIOREP_HD_INLINE bool is_pow2(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
-AUDIOREP_HD_INLINE std::size_t next_pow2(std::size_t n) {
-  std::size_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
-AUDIOREP_HD_INLINE unsigned log2_pow2(std::size_t n) {
-  unsigned s = 0;
-  while ((std::size_t{1} << s) < n) ++s;
-  return s;
-}
+// is_pow2, next_pow2 and log2_pow2 come from audiorep/sizes.hpp.
+using audiorep::is_pow2;
+using audiorep::log2_pow2;
+using audiorep::next_pow2;
 
 // Bluestein's convolution length: a power of two >= 2n - 1, so the circular
 // convolution of the chirped row with the chirp holds the linear one.
