@@ -55,6 +55,9 @@ RUNS = {
     # a contrastive term beside reconstruction: two cropped, masked views of each clip must
     # recognise each other through the pooled encoder outputs (weight 1, temperature 0.1)
     "gru2x256_mel60_contrastive": ("mel60", GRU, {**TRAIN, "contrastive": 1.0}, []),
+    # a free-running decoder: with the true previous frames as input (teacher forcing 1.0) the
+    # decoder can predict each frame from the last one and barely needs the encoder
+    "gru2x256_mel60_tf0": ("mel60", {**GRU, "teacher_forcing": 0.0}, TRAIN, []),
 }
 
 MLP = dict(hidden=(150, 150), dropout=0.4, epochs=400, lr=1e-3)
