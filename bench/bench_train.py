@@ -57,7 +57,7 @@ def minimal_loop(x: np.ndarray) -> float:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-    return float(loss)
+    return loss.item()
 
 
 @pytest.mark.benchmark(group="autoencoder epochs (GRU 2x256, 320 x 125 x 128)")
