@@ -152,6 +152,11 @@ def test_obj_and_plot_write_files(tone_wav, tmp_path):
         assert head.startswith(b"\x89PNG") if p.suffix == ".png" else b"<html" in p.read_bytes()[:200].lower()
 
 
+def _ctrl_c_not_ignored():
+    """In the child before exec: a test run started as a background job passes SIGINT on ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_extract(tmp_path, sig):
     # Many files of bounded cost: cancellation is checked between files.
     root = write_synthetic_dataset(tmp_path / "long", clips_per_class=15, seconds=5.0, sr=44100)
@@ -163,7 +168,8 @@ def _interrupt_extract(tmp_path, sig):
            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen([sys.executable, "-m", "audiorep", "-v", "extract", str(root), "-o", str(out), "--kind",
                              "correlogram", "--n-bands", "32", "--lag-bins", "8"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+                            preexec_fn=_ctrl_c_not_ignored)
     # Wait until the log (-v; no progress bar on a pipe) shows work has started, then interrupt.
     deadline = time.monotonic() + 60
     seen = b""
@@ -509,5 +515,10 @@ def test_cancel_wins_over_the_error_it_caused_and_ignored_signals_stay_ignored(m
         assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert main(["demo"]) == 0
+    # where Ctrl-C is not ignored (this process may have inherited it ignored, as a background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert main(["demo"]) == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert seen[-1] not in (signal.SIG_IGN, signal.SIG_DFL, signal.default_int_handler)

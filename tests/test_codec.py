@@ -352,7 +352,8 @@ def test_ctrl_c_stops_the_encode_command(long_wav, tmp_path, sig):
     out = tmp_path / "sig.arep"
     env = dict(os.environ, PYTHONPATH=str(Path(audiorep.__file__).resolve().parents[1]))
     proc = subprocess.Popen([sys.executable, "-m", "audiorep", "encode", str(long_wav), "-o", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".sig.arep.*.tmp")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
