@@ -449,7 +449,8 @@ class TrainReport:
 def train(features, output, *, config: Mapping | None = None, exclude_folds: Sequence[int] | None = None,
           copies: Sequence | None = None, seed: int = 0, device="cpu", epochs: int = 50, batch_size: int = 64,
           lr: float = 1e-3, patience: int = 10, scaling: str = "dimension", mask_time: float = 0.0,
-          mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0, checkpoint=None, resume: bool = False,
+          mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0, reconstruction: float = 1.0,
+          checkpoint=None, resume: bool = False,
           progress: bool = False, cancel=None) -> TrainReport:
     """Train an autoencoder on a feature store and save it (:func:`audiorep.train.train_autoencoder`).
 
@@ -468,7 +469,8 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
         origin each records; copies of excluded and of early-stopping clips are left out.
     checkpoint : path, optional
         Default ``OUTPUT.ckpt``.
-    seed, device, epochs, batch_size, lr, patience, scaling, mask_time, mask_freq, noise, contrastive, resume,
+    seed, device, epochs, batch_size, lr, patience, scaling, mask_time, mask_freq, noise, contrastive,
+    reconstruction, resume,
     progress, cancel
         As for :func:`audiorep.train.train_autoencoder`.
     """
@@ -511,7 +513,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     model, history = train_autoencoder(x, config=config, seed=seed, device=device, epochs=epochs,
                                        batch_size=batch_size, lr=lr, patience=patience, scaling=scaling,
                                        augment=extra, mask_time=mask_time, mask_freq=mask_freq, noise=noise,
-                                       contrastive=contrastive,
+                                       contrastive=contrastive, reconstruction=reconstruction,
                                        checkpoint_path=checkpoint or f"{output}.ckpt", resume=resume,
                                        progress=progress, cancel=cancel)
     training = {"excluded_folds": list(exclude_folds)} if exclude_folds else {}

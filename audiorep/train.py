@@ -214,15 +214,19 @@ class _TrainingLoss(nn.Module):
     """
 
     def __init__(self, model: Seq2SeqAutoencoder, head: nn.Module | None, contrastive: float,
-                 every_parameter: bool = False):
+                 every_parameter: bool = False, reconstruction: float = 1.0):
         super().__init__()
         self.model, self.head, self.contrastive = model, head, contrastive
         self.every_parameter = every_parameter
+        self.reconstruction = reconstruction
 
     def forward(self, x: Tensor, corruption: dict | None, generator: torch.Generator) -> Tensor:
         z = self.model.scaler(x)
-        z_in = corrupt(z, generator=generator, **corruption) if corruption else z
-        loss = nn.functional.mse_loss(self.model.reconstruct_from(z_in, z), z)
+        if self.reconstruction > 0:
+            z_in = corrupt(z, generator=generator, **corruption) if corruption else z
+            loss = self.reconstruction * nn.functional.mse_loss(self.model.reconstruct_from(z_in, z), z)
+        else:  # the decoder takes no part; DDP's static graph still wants every parameter in the step
+            loss = 0.0 * sum(p.sum() for p in self.model.parameters())
         if self.head is not None and len(x) > 1:
             a, b = two_views(z, generator=generator)
             loss = loss + self.contrastive * contrastive_loss(self.head(_pooled_outputs(self.model, a)),
@@ -244,6 +248,27 @@ def _gather_rng(world: int, state: dict) -> list[dict]:
     return states
 
 
+def _contrastive_epoch_loss(model: Seq2SeqAutoencoder, head: nn.Module, data: torch.Tensor, batch_size: int,
+                            device: torch.device) -> float:
+    """The contrastive term on held-out clips, with views drawn the same way every epoch."""
+    was_training, head_training = model.training, head.training
+    model.eval()
+    head.eval()
+    generator = torch.Generator().manual_seed(0)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            x = data[start:start + batch_size].to(device)
+            if len(x) < 2:
+                continue
+            a, b = two_views(model.scaler(x), generator=generator)
+            total += float(contrastive_loss(head(_pooled_outputs(model, a)), head(_pooled_outputs(model, b)))) * len(x)
+            count += len(x)
+    model.train(was_training)
+    head.train(head_training)
+    return total / count if count else 0.0
+
+
 def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, device: torch.device) -> float:
     was_training = model.training
     model.eval()
@@ -259,7 +284,7 @@ def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, 
 
 # Settings added after the first checkpoint format; older checkpoints used these values.
 _SETTING_DEFAULTS = {"scaling": "dimension", "augment": None, "mask_time": 0.0, "mask_freq": 0.0, "noise": 0.0,
-                     "contrastive": 0.0}
+                     "contrastive": 0.0, "reconstruction": 1.0}
 
 
 def _span_mask(batch: int, length: int, share: float, generator: torch.Generator) -> Tensor:
@@ -381,7 +406,7 @@ def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0, device="cpu", epochs: int = 50,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
                       clip_norm: float = 1.0, scaling: str = "dimension", augment=None, mask_time: float = 0.0,
-                      mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0,
+                      mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0, reconstruction: float = 1.0,
                       checkpoint_path=None, resume: bool = False,
                       progress: bool = True, cancel=None,
                       on_epoch: Callable | None = None, distributed: bool | None = None):
@@ -435,6 +460,10 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         readout) and passed through a small projection head, and each view must recognise
         its twin among the batch (:func:`contrastive_loss`, temperature 0.1). The head is
         discarded after training.
+    reconstruction : float
+        Weight of the reconstruction loss (default 1). 0 trains the encoder on the contrastive
+        term alone (which then needs ``contrastive > 0``; the decoder stays untrained, and early
+        stopping watches the contrastive term on the held-out clips).
     checkpoint_path : path, optional
         Written atomically after every epoch, and on interruption, with model, optimiser, epoch,
         history, config and RNG states.
@@ -487,11 +516,13 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     if scaling not in ("dimension", "global"):
         raise ParameterError(f"scaling={scaling!r} must be 'dimension' or 'global'")
     for name, value, top in (("mask_time", mask_time, 1.0), ("mask_freq", mask_freq, 1.0), ("noise", noise, None),
-                             ("contrastive", contrastive, None)):
+                             ("contrastive", contrastive, None), ("reconstruction", reconstruction, None)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
                 or (top is not None and value >= top):
             raise ParameterError(f"{name}={value!r} must be a number in [0, {top})" if top else
                                  f"{name}={value!r} must be a non-negative number")
+    if reconstruction == 0 and contrastive == 0:
+        raise ParameterError("reconstruction=0 leaves nothing to learn without a contrastive term (contrastive > 0)")
     check_cancel_token(cancel)
     if resume and checkpoint_path is None:
         raise ParameterError("resume=True needs a checkpoint_path")
@@ -507,7 +538,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     try:
         return _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm,
                       scaling, augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress,
-                      cancel, on_epoch, rank, world)
+                      cancel, on_epoch, rank, world, reconstruction)
     finally:
         if started_group:
             import torch.distributed as dist
@@ -517,7 +548,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
 
 def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm, scaling,
            augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress, cancel, on_epoch,
-           rank, world):
+           rank, world, reconstruction=1.0):
     generator = seed_everything(seed)
     n = len(features)
     n_val = 0
@@ -543,7 +574,7 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
             size = _pooled_outputs(model, torch.zeros(1, 2, model.n_features, device=dev)).shape[1]
         head = _ProjectionHead(size).to(dev)
         parameters += list(head.parameters())
-    step = _TrainingLoss(model, head, contrastive, every_parameter=world > 1)
+    step = _TrainingLoss(model, head, contrastive, every_parameter=world > 1, reconstruction=reconstruction)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -561,7 +592,8 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
                 "validation_share": float(validation_share), "clip_norm": float(clip_norm),
                 "scaling": scaling, "data": _fingerprint(features),
                 "augment": None if copies is None else _fingerprint(copies), "mask_time": float(mask_time),
-                "mask_freq": float(mask_freq), "noise": float(noise), "contrastive": float(contrastive)}
+                "mask_freq": float(mask_freq), "noise": float(noise), "contrastive": float(contrastive),
+                "reconstruction": float(reconstruction)}
     denoising = mask_time > 0 or mask_freq > 0 or noise > 0
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
@@ -630,7 +662,12 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
                 count += len(idx)
                 bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)
             # Every rank holds the same weights: rank 0 scores the held-out clips for all.
-            held_out = _epoch_loss(model, val_data, batch_size, dev) if n_val and rank == 0 else 0.0
+            if not n_val or rank != 0:
+                held_out = 0.0
+            elif reconstruction > 0:
+                held_out = _epoch_loss(model, val_data, batch_size, dev)
+            else:
+                held_out = _contrastive_epoch_loss(model, head, val_data, batch_size, dev)
             if world > 1:  # the epoch's training loss over every rank's rows
                 import torch.distributed as dist
 

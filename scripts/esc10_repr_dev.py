@@ -58,6 +58,8 @@ RUNS = {
     # a free-running decoder: with the true previous frames as input (teacher forcing 1.0) the
     # decoder can predict each frame from the last one and barely needs the encoder
     "gru2x256_mel60_tf0": ("mel60", {**GRU, "teacher_forcing": 0.0}, TRAIN, []),
+    # the contrastive term alone: no reconstruction pulling the encoder toward next-frame prediction
+    "gru2x256_mel60_contrastive_only": ("mel60", GRU, {**TRAIN, "contrastive": 1.0, "reconstruction": 0.0}, []),
 }
 
 MLP = dict(hidden=(150, 150), dropout=0.4, epochs=400, lr=1e-3)

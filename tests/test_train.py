@@ -382,3 +382,20 @@ def test_contrastive_training_resumes_exactly(features, tmp_path):
         train_autoencoder(features, seed=5, epochs=4, checkpoint_path=tmp_path / "b.ckpt", resume=True, **FAST)
     with pytest.raises(ParameterError, match="contrastive"):
         train_autoencoder(features, epochs=1, contrastive=-1.0, **FAST)
+
+
+def test_contrastive_alone_leaves_the_decoder_untouched(features):
+    from audiorep.train import seed_everything
+
+    model, history = train_autoencoder(features, seed=3, epochs=3, contrastive=1.0, reconstruction=0.0, **FAST)
+    seed_everything(3)
+    initial = Seq2SeqAutoencoder(**model.config)
+    decoder = {k: v for k, v in model.state_dict().items() if k.startswith("decoder.")}
+    assert decoder
+    for name, value in decoder.items():  # the reconstruction path takes no step
+        torch.testing.assert_close(value, initial.state_dict()[name])
+    encoder = [k for k in model.state_dict() if k.startswith("encoder.")]
+    assert any(not torch.equal(model.state_dict()[k], initial.state_dict()[k]) for k in encoder)
+    assert all(np.isfinite(history["val_loss"])) and history["val_loss"][0] > 0  # held-out contrastive term
+    with pytest.raises(ParameterError, match="nothing to learn"):
+        train_autoencoder(features, epochs=1, reconstruction=0.0, **FAST)
