@@ -15,7 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from . import _cli_args, pipeline
+from . import pipeline
+from ._cli_args import build_parser as _build_parser
 from ._console import CANCEL as _CANCEL
 from ._console import QuietStdout, signals_cancel
 from .errors import ParameterError
@@ -295,7 +296,7 @@ def _run(args) -> int:
 
 def build_parser():
     """The parser of ``audiorep``'s command line, each command bound to its function here."""
-    return _cli_args.build_parser({
+    return _build_parser({
         "demo": _demo,
         "extract": _extract,
         "augment": _augment,

@@ -479,13 +479,10 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     from .train import process_rank, save_model, train_autoencoder
 
     table = read_store(features)
+    x = training_sequences(table)
     counts = table.frame_counts()
-    # Clips of different lengths train at the median length: longer ones keep their first
-    # frames, shorter ones are played again from the start (a zero tail would be learnt as sound).
-    length = int(np.median(counts)) if len(counts) else 0
     if len(np.unique(counts)) > 1:
-        log.info("%s: clips of %d..%d frames train at %d frames", features, counts.min(), counts.max(), length)
-    x = table.stacked(length=length, pad="wrap")
+        log.info("%s: clips of %d..%d frames train at %d frames", features, counts.min(), counts.max(), x.shape[1])
     keep = np.ones(len(x), dtype=bool)
     if exclude_folds:
         exclude_folds = sorted({int(f) for f in exclude_folds})
@@ -524,6 +521,16 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
         save_model(output, model, feature_params=table.params, training=training)
     return TrainReport(Path(output), int(x.shape[0]), 0 if extra is None else len(extra[0]), int(x.shape[1]),
                        int(x.shape[2]), history, time.perf_counter() - start, rank)
+
+
+def training_sequences(table) -> np.ndarray:
+    """A feature table's rows as the ``(rows, frames, features)`` array autoencoders train on.
+
+    Clips of different lengths train at the median length: longer ones keep their first
+    frames, shorter ones are played again from the start (a zero tail would be learnt as sound).
+    """
+    counts = table.frame_counts()
+    return table.stacked(length=int(np.median(counts)) if len(counts) else 0, pad="wrap")
 
 
 def encode_rows(model, table, *, readout: str | None = None) -> np.ndarray:

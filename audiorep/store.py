@@ -740,7 +740,7 @@ class FeatureTable:
         for i, frames in enumerate(features):
             n = min(int(length), frames.shape[0])
             if pad == "wrap" and 0 < n < length:
-                out[i] = np.resize(frames[:n], out.shape[1:])
+                out[i] = np.resize(frames, out.shape[1:])
             else:
                 out[i, :n] = frames[:n]
         return out

@@ -228,9 +228,7 @@ class _TrainingLoss(nn.Module):
         else:  # the decoder takes no part; DDP's static graph still wants every parameter in the step
             loss = 0.0 * sum(p.sum() for p in self.model.parameters())
         if self.head is not None and len(x) > 1:
-            a, b = two_views(z, generator=generator)
-            loss = loss + self.contrastive * contrastive_loss(self.head(_pooled_outputs(self.model, a)),
-                                                              self.head(_pooled_outputs(self.model, b)))
+            loss = loss + self.contrastive * _contrastive_term(self.model, self.head, z, generator)
         elif self.head is not None and self.every_parameter:
             # A batch of one has no contrastive term; DDP (static graph) needs every parameter
             # in every step all the same.
@@ -261,8 +259,7 @@ def _contrastive_epoch_loss(model: Seq2SeqAutoencoder, head: nn.Module, data: to
             x = data[start:start + batch_size].to(device)
             if len(x) < 2:
                 continue
-            a, b = two_views(model.scaler(x), generator=generator)
-            total += float(contrastive_loss(head(_pooled_outputs(model, a)), head(_pooled_outputs(model, b)))) * len(x)
+            total += float(_contrastive_term(model, head, model.scaler(x), generator)) * len(x)
             count += len(x)
     model.train(was_training)
     head.train(head_training)
@@ -383,9 +380,10 @@ class _ProjectionHead(nn.Module):
         return self.net(x)
 
 
-def _pooled_outputs(model: Seq2SeqAutoencoder, z: Tensor) -> Tensor:
-    outputs, _ = model._run_encoder(z)
-    return torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], dim=1)
+def _contrastive_term(model: Seq2SeqAutoencoder, head: nn.Module, z: Tensor, generator: torch.Generator) -> Tensor:
+    """NT-Xent between two views of each standardised sequence, through the pooled readout and ``head``."""
+    a, b = two_views(z, generator=generator)
+    return contrastive_loss(head(model.pooled_standardized(a)), head(model.pooled_standardized(b)))
 
 
 def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -570,9 +568,7 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
     head = None
     parameters = list(model.parameters())
     if contrastive > 0:
-        with torch.no_grad():
-            size = _pooled_outputs(model, torch.zeros(1, 2, model.n_features, device=dev)).shape[1]
-        head = _ProjectionHead(size).to(dev)
+        head = _ProjectionHead(model.pooled_size).to(dev)
         parameters += list(head.parameters())
     step = _TrainingLoss(model, head, contrastive, every_parameter=world > 1, reconstruction=reconstruction)
     if world > 1:

@@ -26,7 +26,7 @@ import torch
 
 from audiorep.evaluate import predict_proba, train_classifier
 from audiorep.models import Seq2SeqAutoencoder
-from audiorep.pipeline import Recipe
+from audiorep.pipeline import Recipe, training_sequences
 from audiorep.plot import plot_curves
 from audiorep.store import read_store
 from audiorep.train import represent, seed_everything, train_autoencoder
@@ -51,8 +51,7 @@ def main() -> None:
 
     recipe = Recipe.default()
     table = read_store(args.features)
-    counts = table.frame_counts()
-    x = table.stacked(length=int(np.median(counts)), pad="wrap")
+    x = training_sequences(table)
     labels = table.label_numeric.astype(np.int64)
     test = table.fold == args.fold
     train = ~test

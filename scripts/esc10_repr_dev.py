@@ -28,6 +28,7 @@ import torch
 
 from audiorep.augment import source_rows
 from audiorep.evaluate import cross_validate
+from audiorep.pipeline import training_sequences
 from audiorep.store import read_store
 from audiorep.train import represent, train_autoencoder
 
@@ -81,7 +82,7 @@ def run(name: str) -> dict:
     store, config, settings, copy_stores = RUNS[name]
     table = read_store(WORK / f"{store}.parquet", folds=DEV_FOLDS)
     assert 5 not in set(table.fold.tolist())
-    x = table.stacked(length=int(np.median(table.frame_counts())), pad="wrap")
+    x = training_sequences(table)
     labels, folds = table.label_numeric, table.fold.astype(np.int64)
     augment = None
     if copy_stores:

@@ -24,6 +24,7 @@ import numpy as np
 
 from audiorep import pipeline
 from audiorep.models import Seq2SeqAutoencoder
+from audiorep.pipeline import training_sequences
 from audiorep.store import read_store
 from audiorep.train import save_model, seed_everything
 
@@ -35,7 +36,7 @@ def main(argv: list[str]) -> int:
     seed = recorded["seed"]
     features = work / f"{recipe.learn_from}.parquet"
     table = read_store(features)
-    x = table.stacked(length=int(np.median(table.frame_counts())), pad="wrap")
+    x = training_sequences(table)
     start = time.perf_counter()
     for fold in sorted(np.unique(table.fold).tolist()):
         model_path = work / f"untrained_x{fold}.pt"

@@ -82,6 +82,11 @@ class Standardizer(nn.Module):
         return x * self.std + self.mean
 
 
+def _pool_over_time(outputs: Tensor) -> Tensor:
+    """The ``pooled`` readout: mean, std and max over time of each output dimension."""
+    return torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], dim=1)
+
+
 def _flatten_states(h: Tensor) -> Tensor:
     # (layers * directions, batch, units) -> (batch, layers * directions * units)
     return h.transpose(0, 1).reshape(h.shape[1], -1)
@@ -299,6 +304,7 @@ class Seq2SeqAutoencoder(nn.Module):
         self.n_features = n_features
         self.representation_size = representation_size
         self.readout = readout
+        self.pooled_size = pooled_size
         self.embedding_size = {"final": representation_size, "pooled": pooled_size,
                                "pooled+final": pooled_size + representation_size}[readout]
         self.has_front_end = bool(conv_channels)
@@ -332,6 +338,10 @@ class Seq2SeqAutoencoder(nn.Module):
     def _encode_standardized(self, z: Tensor) -> Tensor:
         return self._run_encoder(z)[1]
 
+    def pooled_standardized(self, z: Tensor) -> Tensor:
+        """The ``pooled`` readout of already standardised sequences ``z`` (batch, time, features)."""
+        return _pool_over_time(self._run_encoder(z)[0])
+
     @torch.jit.export
     def encode(self, x: Tensor) -> Tensor:
         """Map raw features (batch, time, features) to representations (batch, embedding_size)."""
@@ -344,7 +354,7 @@ class Seq2SeqAutoencoder(nn.Module):
         outputs, bottleneck = self._run_encoder(self.scaler(x))
         if readout == "final":
             return bottleneck
-        pooled = torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], dim=1)
+        pooled = _pool_over_time(outputs)
         if readout == "pooled":
             return pooled
         if readout == "pooled+final":
