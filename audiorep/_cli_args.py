@@ -85,14 +85,18 @@ def build_parser(handlers: Mapping[str, Callable]) -> argparse.ArgumentParser:
                 "audiorep extract ../shared/data/esc10 -o esc10.parquet --kind mel --duration 5")
     p.add_argument("dataset", help="ESC-50 layout (meta/esc50.csv + audio/) or class folders 'NNN - Class/'")
     p.add_argument("-o", "--output", required=True,
-                   help="the store to write (.parquet; with --scheduler, a directory of part files)")
+                   help="the store to write (.parquet; with --partitioned or --scheduler, a directory of part files)")
     _add_feature_options(p)
     p.add_argument("--chunk-seconds", type=float, default=None, help="split files into chunks of this length")
     p.add_argument("--workers", type=int, default=1, help="processes handling files at once (-1: one per core)")
     p.add_argument("--scheduler", default=None, metavar="local:N|tcp://HOST:PORT",
                    help="run on Dask (pip install 'audiorep[dask]'): N worker processes here, or the cluster of "
                         "that scheduler; an interrupted run started again skips the finished partitions")
-    p.add_argument("--partition-files", type=int, default=256, help="files per partition (part file) with --scheduler")
+    p.add_argument("--partitioned", action="store_true",
+                   help="write a partitioned store: every worker writes its own parts (faster with --workers), and "
+                        "an interrupted run started again skips the finished partitions")
+    p.add_argument("--partition-files", type=int, default=64, help="files per partition (part file) of a partitioned "
+                                                                    "store")
     bad = p.add_mutually_exclusive_group()
     bad.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
     bad.add_argument("--skip-bad", action="store_true",

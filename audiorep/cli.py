@@ -56,7 +56,8 @@ def _extract(args) -> int:
     params = _feature_params(args)
     report = pipeline.extract(args.dataset, args.output, params, workers=args.workers, strict=args.strict,
                               chunk_seconds=args.chunk_seconds, progress=_progress(args), cancel=_CANCEL,
-                              scheduler=args.scheduler, partition_files=args.partition_files)
+                              scheduler=args.scheduler, partitioned=args.partitioned,
+                              partition_files=args.partition_files)
     files = report.written and report.seconds
     rate = f"{report.written / report.seconds:.1f} files/s" if files else "-"
     print(f"wrote {report.written} rows to {report.path} ({params.kind}, {params.n_features} values per frame) "

@@ -5,15 +5,16 @@ Three ways to run, one result (the same rows, in the same order, with the same v
 - one process (``workers=1``);
 - a pool of ``workers`` processes on this machine: decoding holds the GIL for much of its
   time, so threads would not scale;
-- a Dask cluster (``scheduler="local:N"`` or ``"tcp://HOST:PORT"``): the files are cut into
-  partitions, each worker writes its partition as one part of a partitioned store (a
-  directory, see :mod:`audiorep.store`), and the client writes the shared metadata last.
+- a Dask cluster (``scheduler="local:N"`` or ``"tcp://HOST:PORT"``).
 
-In the first two, features are written to the store as they arrive, and the store only
-appears at its final path once every file has been processed. On Dask, a part is written
-atomically and only once its every file is handled, so a task that runs again (its worker
-died, or the run was interrupted and started again) rewrites the same part, never a second
-copy of its rows; a new run over the same directory skips the finished partitions.
+Two kinds of store come out. A single Parquet file is written by this process as the
+features arrive, and appears at its final path once every file has been processed. A
+partitioned store (a directory, see :mod:`audiorep.store`; always on Dask, on request
+locally) is cut into partitions of files, each worker writes its partition as one part, and
+this process writes the shared metadata last. A part is written atomically and only once its
+every file is handled, so a task that runs again (its worker died, or the run was
+interrupted and started again) rewrites the same part, never a second copy of its rows; a
+new run over the same directory skips the finished partitions.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ __all__ = ["ExtractReport", "dask_client", "features_for_file", "extract_dataset
 class ExtractReport:
     """What an extraction did: rows written and the files that were skipped, with reasons.
 
-    For a partitioned store (extraction on Dask), ``partitions`` counts its partitions and
+    For a partitioned store, ``partitions`` counts its partitions and
     ``resumed`` those that an earlier, interrupted run had already finished.
     """
 
@@ -177,7 +178,7 @@ def _extract_files(instances, params: FeatureParams, chunk_seconds, strict: bool
 
 def _extract_partition(index: int, instances: list, params: FeatureParams, chunk_seconds, directory: str,
                        label_map: dict, meta: dict, strict: bool) -> dict:
-    """Compute one partition and write it as part ``index``; runs on a Dask worker.
+    """Compute one partition and write it as part ``index``; runs on a worker.
 
     The part appears atomically; then a small marker records it as done (with the files that
     failed), so that a later run skips it. Run twice, it replaces the part with the same rows.
@@ -217,7 +218,7 @@ def _start_or_resume(out: Path, plan: dict) -> dict[int, dict]:
     from .errors import StoreError
 
     if out.exists() and not out.is_dir():
-        raise StoreError(f"{out} is a file; extraction on Dask writes a partitioned store (a directory)")
+        raise StoreError(f"{out} is a file; a partitioned store is a directory")
     plan_path = out / _PLAN
     if out.is_dir() and any(out.iterdir()):
         try:
@@ -244,67 +245,105 @@ def _start_or_resume(out: Path, plan: dict) -> dict[int, dict]:
     return finished
 
 
-def _extract_on_dask(instances, out, params: FeatureParams, meta: dict, label_map: dict, *, scheduler,
-                     partition_files: int, strict: bool, chunk_seconds, bar, cancel) -> tuple[int, list, int, int]:
+class _DaskRunner:
+    """Partition tasks on a Dask cluster: retried when a worker dies, cancelled when the run stops."""
+
+    def __init__(self, client):
+        import uuid
+
+        self.client = client
+        self.run = uuid.uuid4().hex[:8]  # task keys unique to this run: a shared cluster may hold an earlier run's
+
+    def submit(self, index: int, *args):
+        return self.client.submit(_extract_partition, index, *args, key=f"audiorep-extract-part-{index:05d}-{self.run}",
+                                  retries=2, pure=False)
+
+    def finished(self, futures) -> list:
+        done = [f for f in futures if f.done()]
+        if not done:
+            time.sleep(0.1)
+        return done
+
+    def cancel(self, futures) -> None:
+        self.client.cancel(list(futures))
+
+
+class _PoolRunner:
+    """Partition tasks on this machine's process pool (or, with one worker, in a thread of this process)."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def submit(self, index: int, *args):
+        return self.pool.submit(_extract_partition, index, *args)
+
+    def finished(self, futures) -> list:
+        done, _ = cf.wait(futures, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def cancel(self, futures) -> None:
+        for future in futures:
+            future.cancel()
+
+
+def _extract_partitioned(instances, out, params: FeatureParams, meta: dict, label_map: dict, *, runner,
+                         partition_files: int, strict: bool, chunk_seconds, bar, cancel) -> tuple[int, list, int, int]:
+    """Cut the files into partitions, have ``runner`` write each as one part, then the shared metadata."""
     from .errors import StoreError
     from .store import finish_partitioned_store, part_path
 
-    client, close = dask_client(scheduler)
+    out = Path(out).absolute()  # the workers' working directories may differ from ours
+    plan = _plan(instances, meta, label_map, partition_files)
+    finished = _start_or_resume(out, plan)
+    partitions = [instances[i:i + partition_files] for i in range(0, len(instances), partition_files)]
+    resumed = {i: finished[i] for i in finished if i < len(partitions)}
+    for i in resumed:
+        bar.update(len(partitions[i]))
+    if resumed:
+        log.info("resuming %s: %d of %d partitions are finished", out, len(resumed), len(partitions))
+    futures = {runner.submit(i, part, params, chunk_seconds, str(out), label_map, meta, strict): i
+               for i, part in enumerate(partitions) if i not in resumed}
+    results = dict(resumed)
+    pending = set(futures)
     try:
-        import uuid
-
-        import distributed
-
-        out = Path(out).absolute()  # the workers' working directories differ from ours
-        plan = _plan(instances, meta, label_map, partition_files)
-        finished = _start_or_resume(out, plan)
-        partitions = [instances[i:i + partition_files] for i in range(0, len(instances), partition_files)]
-        resumed = {i: finished[i] for i in finished if i < len(partitions)}
-        for i in resumed:
-            bar.update(len(partitions[i]))
-        if resumed:
-            log.info("resuming %s: %d of %d partitions are finished", out, len(resumed), len(partitions))
-        run = uuid.uuid4().hex[:8]  # task keys unique to this run: a shared cluster may hold an earlier run's
-        futures = {
-            client.submit(_extract_partition, i, part, params, chunk_seconds, str(out), label_map, meta, strict,
-                          key=f"audiorep-extract-part-{i:05d}-{run}", retries=2, pure=False): i
-            for i, part in enumerate(partitions) if i not in resumed
-        }
-        results = dict(resumed)
-        remaining = distributed.as_completed(futures)
-        try:
-            while not remaining.is_empty():
-                check_cancel(cancel, "extraction")
-                done = remaining.next_batch(block=False)
-                if not done:  # poll: a cancel must not wait for the next partition to finish
-                    time.sleep(0.1)
-                for future in done:
-                    results[futures[future]] = future.result()
-                    bar.update(len(partitions[futures[future]]))
-        except BaseException:
-            client.cancel(list(futures))  # a shared cluster should not go on with a run that stopped
-            raise
-        written = sum(r["rows"] for r in results.values())
-        failed = [tuple(f) for i in sorted(results) for f in results[i]["failed"]]
-        if not written:
-            raise _no_rows(instances, failed)
-        unseen = [part_path(out, i).name for i in sorted(results)
-                  if results[i]["rows"] and not part_path(out, i).is_file()]
-        if unseen:
-            raise StoreError(f"the workers wrote {len(unseen)} part(s) that this machine does not see in {out} "
-                             f"(first: {unseen[0]}); the output must lie on a file system that every worker and "
-                             f"this client share, at the same path")
-        # A worker killed while writing leaves its temporary file; readers skip it, but it is litter.
-        for leftover in out.glob(".part-*.tmp"):
-            leftover.unlink(missing_ok=True)
-        finish_partitioned_store(out)
-        return written, failed, len(partitions), len(resumed)
-    finally:
-        close()
+        while pending:
+            check_cancel(cancel, "extraction")
+            for future in runner.finished(pending):  # waits briefly: a cancel must not wait for a partition
+                pending.discard(future)
+                results[futures[future]] = future.result()
+                bar.update(len(partitions[futures[future]]))
+    except BaseException:
+        runner.cancel(pending)  # a shared cluster should not go on with a run that stopped
+        raise
+    written = sum(r["rows"] for r in results.values())
+    failed = [tuple(f) for i in sorted(results) for f in results[i]["failed"]]
+    if not written:
+        raise _no_rows(instances, failed)
+    unseen = [part_path(out, i).name for i in sorted(results)
+              if results[i]["rows"] and not part_path(out, i).is_file()]
+    if unseen:
+        raise StoreError(f"the workers wrote {len(unseen)} part(s) that this machine does not see in {out} "
+                         f"(first: {unseen[0]}); the output must lie on a file system that every worker and "
+                         f"this client share, at the same path")
+    # A worker killed while writing leaves its temporary file; readers skip it, but it is litter.
+    for leftover in out.glob(".part-*.tmp"):
+        leftover.unlink(missing_ok=True)
+    finish_partitioned_store(out)
+    return written, failed, len(partitions), len(resumed)
 
 
-def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler=None, partition_files: int = 256,
-                    strict=False, chunk_seconds=None, progress=True,
+def _process_pool(workers: int) -> cf.Executor:
+    """``workers`` processes, or for one worker a thread (nothing to start, nothing to send between processes)."""
+    if workers == 1:
+        return cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="audiorep-extract")
+    # spawn, not fork: the caller may hold threads (torch, a progress bar) that fork would copy mid-state.
+    # The workers ignore Ctrl-C, which reaches the whole process group: this process cancels them.
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+
+
+def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler=None, partitioned=False,
+                    partition_files: int = 64, strict=False, chunk_seconds=None, progress=True,
                     cancel: threading.Event | None = None) -> ExtractReport:
     """Compute the features of every file of ``dataset`` and write them to the store ``out``.
 
@@ -313,14 +352,20 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler
     dataset : audiorep.datasets.Dataset
         From :func:`audiorep.datasets.load_dataset`.
     out : path
-        The Parquet store to write. It appears only when every file has been handled. With a
-        ``scheduler`` it is a partitioned store (a directory; see :mod:`audiorep.store`).
+        The Parquet store to write. A single file appears only when every file has been
+        handled. A partitioned store (a directory; see :mod:`audiorep.store`) is written with
+        ``partitioned`` or a ``scheduler``.
     params : FeatureParams
         What to compute; recorded in the store's metadata with the audiorep version.
     workers : int
         Processes that handle files at once on this machine; -1 means one per core, -2 all
         cores but one, and so on. Ignored with a ``scheduler``. The processes are spawned, so a
         script that asks for more than one needs the ``if __name__ == "__main__":`` guard.
+    partitioned : bool
+        Write a partitioned store: each worker writes the parts of its partitions itself, so
+        writing is divided among the workers too (a single file is written by this process
+        alone, which on 2 cores holds ``workers=2`` to about 1.45x one worker's throughput),
+        and an interrupted run started again keeps its finished partitions.
     scheduler : str or distributed.Client, optional
         Run on Dask (``pip install 'audiorep[dask]'``): ``"local:N"`` (N worker processes
         here), ``"tcp://HOST:PORT"`` (an existing cluster; ``out`` must then lie on a file
@@ -328,7 +373,7 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler
         A run over a directory that an interrupted run with the same files and parameters
         left behind keeps its finished partitions and computes only the others.
     partition_files : int
-        Files per partition (one part file, one Dask task) with a ``scheduler``.
+        Files per partition (one part file, one task) of a partitioned store.
     strict : bool
         Stop at the first unreadable file instead of skipping it with a warning.
     chunk_seconds : float, optional
@@ -374,9 +419,23 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler
                dynamic_ncols=True)
     try:
         if scheduler is not None:
-            written, failed, partitions, resumed = _extract_on_dask(
-                instances, out, params, meta, dataset.label_map, scheduler=scheduler,
-                partition_files=partition_files, strict=strict, chunk_seconds=chunk_seconds, bar=bar, cancel=cancel)
+            client, close = dask_client(scheduler)
+            try:
+                written, failed, partitions, resumed = _extract_partitioned(
+                    instances, out, params, meta, dataset.label_map, runner=_DaskRunner(client),
+                    partition_files=partition_files, strict=strict, chunk_seconds=chunk_seconds, bar=bar,
+                    cancel=cancel)
+            finally:
+                close()
+        elif partitioned:
+            pool = _process_pool(workers)
+            try:
+                written, failed, partitions, resumed = _extract_partitioned(
+                    instances, out, params, meta, dataset.label_map, runner=_PoolRunner(pool),
+                    partition_files=partition_files, strict=strict, chunk_seconds=chunk_seconds, bar=bar,
+                    cancel=cancel)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         else:
             written, failed = _extract_here(instances, out, params, meta, dataset.label_map, workers=workers,
                                             strict=strict, chunk_seconds=chunk_seconds, bar=bar, cancel=cancel)
@@ -398,20 +457,14 @@ def _extract_here(instances, out, params: FeatureParams, meta: dict, label_map: 
 
     failed: list[tuple[str, str]] = []
     written = 0
-    if workers == 1:  # no process to start and no features to send between processes
-        pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="audiorep-extract")
-    else:
-        # spawn, not fork: the caller may hold threads (torch, a progress bar) that fork would copy mid-state.
-        # The workers ignore Ctrl-C, which reaches the whole process group: this process cancels them.
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+    pool = _process_pool(workers)
     try:
         with StoreWriter(out, label_map=label_map, params=meta) as writer:
             todo = iter(instances)
             pending = collections.deque()
             for inst in todo:
                 pending.append((inst, pool.submit(_file_chunks, inst.path, params, chunk_seconds)))
-                if len(pending) >= 2 * workers:
+                if len(pending) >= 16 * workers:  # enough queued that a row group's write starves no worker
                     break
             while pending:
                 check_cancel(cancel, "extraction")

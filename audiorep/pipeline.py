@@ -180,12 +180,13 @@ def figures(audio, output_dir, *, sr=None, frame_length=2048, hop_length=512, ma
 # ---------------------------------------------------------------- features and copies
 
 def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seconds=None, progress=False,
-            cancel=None, scheduler=None, partition_files=256):
+            cancel=None, scheduler=None, partitioned=False, partition_files=64):
     """Features of every file of a dataset into a store: :func:`audiorep.extract.extract_dataset`.
 
     ``dataset`` is a directory (any layout :func:`audiorep.datasets.load_dataset` reads) or a
     :class:`~audiorep.datasets.Dataset`; ``params`` a :class:`~audiorep.features.FeatureParams`
-    (default: log-mel). With a Dask ``scheduler`` the output is a partitioned store.
+    (default: log-mel). With ``partitioned`` or a Dask ``scheduler`` the output is a
+    partitioned store, each part written by the worker that computed it.
     Returns an :class:`~audiorep.extract.ExtractReport`. Files that cannot be read are skipped
     (unless ``strict``) and listed in :func:`failures_path` beside the store.
     """
@@ -197,7 +198,7 @@ def extract(dataset, output, params=None, *, workers=1, strict=False, chunk_seco
     log.info("%d files, %d classes, %d folds in %s", len(data), len(data.label_map), data.n_folds, data.root)
     report = extract_dataset(data, output, params or FeatureParams(), workers=workers, strict=strict,
                              chunk_seconds=chunk_seconds, progress=progress, cancel=cancel, scheduler=scheduler,
-                             partition_files=partition_files)
+                             partitioned=partitioned, partition_files=partition_files)
     listing = failures_path(output)
     if report.failed:
         # Tabs and line ends in a reason would break the one-line-per-file listing.

@@ -3,7 +3,9 @@
 Extraction of ESC-10 clips (``../shared/data/esc10``; Ogg/Vorbis decoding included, log-mel
 with 128 bands, frame 2048, hop 512, the store written) with:
 
-* the local process pool (``extract --workers 1`` and ``--workers 2``);
+* the local process pool (``extract --workers 1`` and ``--workers 2``), writing one Parquet file
+  (this process writes every row) and writing a partitioned store (``--partitioned``: each
+  worker writes its own parts);
 * a Dask LocalCluster of 1 and 2 worker processes (``--scheduler local:N``), started and warmed
   before the clock starts, writing a partitioned store.
 
@@ -16,23 +18,32 @@ the process count, the work divides without overhead, and the wall-clock ratio o
 with free cores follows the process count), and the bytes per clip of each store, the
 figures ``docs/scale.md`` extrapolates from. Every process runs one thread (OMP_NUM_THREADS=1).
 
-    python bench/bench_distributed.py [--limit N] [--data ../shared/data/esc10] [--train-rows N]
+    python bench/bench_distributed.py [--limit N] [--repeat K] [--data ../shared/data/esc10] [--train-rows N]
+
+``--repeat K`` extracts the clip list K times over (a longer run, where starting the worker
+processes and importing the libraries weigh less than in 400 clips' 4-5 seconds).
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
-import re
-import resource
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-import numpy as np
+# Before numpy loads its BLAS: one thread per process, the one-worker runs included (BLAS
+# would otherwise spread one worker's matrix products over every core).
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a source checkout with an in-place build; an installed package works too
@@ -56,11 +67,12 @@ def extraction(dataset, params, tmp: Path) -> list[tuple[str, int, float, float,
     from audiorep.extract import extract_dataset
 
     rows = []
-    for workers in (1, 2):
-        out = tmp / f"local{workers}.parquet"
-        cpu = cpu_seconds()
-        report = extract_dataset(dataset, out, params, workers=workers, progress=False)
-        rows.append(("local processes", workers, report.seconds, cpu_seconds() - cpu, store_bytes(out)))
+    for engine, partitioned in (("local processes, one file", False), ("local processes, partitioned", True)):
+        for workers in (1, 2):
+            out = tmp / f"local{workers}{'-parts' if partitioned else '.parquet'}"
+            cpu = cpu_seconds()
+            report = extract_dataset(dataset, out, params, workers=workers, partitioned=partitioned, progress=False)
+            rows.append((engine, workers, report.seconds, cpu_seconds() - cpu, store_bytes(out)))
     for workers in (1, 2):
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                       dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
@@ -104,10 +116,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "esc10"))
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips")
-    parser.add_argument("--train-rows", type=int, default=256, help="sequences (100 x 64) to train on")
+    parser.add_argument("--repeat", type=int, default=1, help="extract the clip list this many times over")
+    parser.add_argument("--train-rows", type=int, default=256, help="sequences (100 x 64) to train on (0: no training)")
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
-    os.environ["OMP_NUM_THREADS"] = "1"
 
     from audiorep.datasets import load_dataset
     from audiorep.features import FeatureParams
@@ -115,6 +127,7 @@ def main():
     dataset = load_dataset(args.data)
     if args.limit:
         dataset.instances = dataset.instances[: args.limit]
+    dataset.instances = dataset.instances * args.repeat
     n = len(dataset)
     params = FeatureParams(kind="mel", frame_length=2048, hop_length=512, n_mels=128)
     print(f"{n} clips from {args.data}; {os.cpu_count()} cores\n")
@@ -126,6 +139,8 @@ def main():
             one = next(r[2] for r in rows if r[0] == engine and r[1] == 1)
             print(f"| {engine} | {workers} | {n / seconds:.1f} | {one / seconds:.2f}x | "
                   f"{1000 * cpu / n:.1f} | {size / n / 1e6:.3f} |")
+        if not args.train_rows:
+            return
         trained = training(Path(tmp), args.train_rows, args.epochs)
         print(f"\n| training ({args.train_rows} x 100 x 64, LSTM 2 x 64, global batch 32) | processes | "
               f"sequences/s | vs 1 process | CPU s, whole launch |")

@@ -98,6 +98,55 @@ def test_local_worker_processes_write_the_same_rows(tmp_path):
     _same_rows(a, b)
 
 
+def test_local_processes_write_a_partitioned_store_part_by_part(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "data", clips_per_class=3, seconds=0.5, sr=8000)
+    (root / "003 - Noise burst" / "1-99999-A.wav").write_bytes(b"not audio at all" * 8)
+    one = extract_dataset(load_dataset(root), tmp_path / "one.parquet", PARAMS, progress=False)
+    out = tmp_path / "parts"
+    report = extract_dataset(load_dataset(root), out, PARAMS, workers=2, partitioned=True, partition_files=5,
+                             progress=False)
+    assert report.written == 12 and report.partitions == 3 and report.resumed == 0
+    assert [name for name, _ in report.failed] == ["003 - Noise burst/1-99999-A.wav"]
+    assert out.is_dir() and len(part_files(out)) == 3
+    _same_rows(read_store(one.path), read_store(out))
+    # One worker (no process started) writes the same parts.
+    alone = extract_dataset(load_dataset(root), tmp_path / "alone", PARAMS, partitioned=True, partition_files=5,
+                            progress=False)
+    _same_rows(read_store(out), read_store(alone.path))
+
+
+def test_a_local_partitioned_run_cancelled_then_started_again_resumes(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "data", clips_per_class=3, seconds=0.5, sr=8000)
+    out = tmp_path / "parts"
+    with pytest.raises(Cancelled, match="extraction was cancelled"):
+        extract_dataset(load_dataset(root), out, PARAMS, partitioned=True, partition_files=2, progress=False,
+                        cancel=_OnceAPartIsDone(out))
+    finished = {p.name: p.stat().st_mtime_ns for p in part_files(out)}
+    assert 1 <= len(finished) < 6
+    with pytest.raises(StoreError, match="interrupted"):
+        read_store(out)
+    report = extract_dataset(load_dataset(root), out, PARAMS, workers=2, partitioned=True, partition_files=2,
+                             progress=False)
+    assert report.resumed == len(finished) and report.partitions == 6 and report.written == 12
+    assert {name: (out / name).stat().st_mtime_ns for name in finished} == finished
+    one = extract_dataset(load_dataset(root), tmp_path / "one.parquet", PARAMS, progress=False)
+    _same_rows(read_store(one.path), read_store(out))
+    # A file where the directory should be is refused by name.
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StoreError, match="is a file"):
+        extract_dataset(load_dataset(root), tmp_path / "file", PARAMS, partitioned=True, progress=False)
+
+
+def test_cli_extract_partitioned_with_local_workers(tmp_path, capsys):
+    root = write_synthetic_dataset(tmp_path / "data", clips_per_class=3, seconds=0.5, sr=8000)
+    out = tmp_path / "parts"
+    assert main(["extract", str(root), "-o", str(out), "--kind", "mel", "--n-mels", "16", "--frame-length", "256",
+                 "--hop-length", "128", "--workers", "2", "--partitioned", "--partition-files", "4",
+                 "--no-progress"]) == 0
+    assert "3 partitions" in capsys.readouterr().out
+    assert len(pads.dataset(out, format="parquet").to_table(columns=["filename"])) == 12
+
+
 # ---------------------------------------------------------------- scheduler arguments
 
 @pytest.mark.parametrize("scheduler", ["local:0", "local:x", "http://127.0.0.1:8786", "tcp://127.0.0.1",
