@@ -9,6 +9,8 @@ over time) of the autoencoder's input, so every learned representation has its b
 This is a screening protocol: the autoencoder saw the audio (never the labels) of the clips it is
 scored on; the headline results train one autoencoder per fold without that fold's audio.
 
+An input named "a+b" puts the frames of the stores a and b side by side (same frames, same clips).
+
 Usage: python scripts/esc10_repr_dev.py NAME [NAME ...]   (after scripts/esc10_repr.sh made the stores;
        AUDIOREP_WORK names their directory, default work/)
        python scripts/esc10_repr_dev.py --list
@@ -61,6 +63,9 @@ RUNS = {
     "gru2x256_mel60_tf0": ("mel60", {**GRU, "teacher_forcing": 0.0}, TRAIN, []),
     # the contrastive term alone: no reconstruction pulling the encoder toward next-frame prediction
     "gru2x256_mel60_contrastive_only": ("mel60", GRU, {**TRAIN, "contrastive": 1.0, "reconstruction": 0.0}, []),
+    # both views as one input: each frame's log-mel and per-band correlogram (16 bands x 16 lag
+    # bins, the recipe's second view) side by side, so the encoder sees what the pooled baseline sees
+    "gru2x256_mel60+cg16": ("mel60+cg16", GRU, TRAIN, []),
 }
 
 MLP = dict(hidden=(150, 150), dropout=0.4, epochs=400, lr=1e-3)
@@ -80,9 +85,11 @@ def pooled(x):
 
 def run(name: str) -> dict:
     store, config, settings, copy_stores = RUNS[name]
-    table = read_store(WORK / f"{store}.parquet", folds=DEV_FOLDS)
+    views = [read_store(WORK / f"{view}.parquet", folds=DEV_FOLDS) for view in store.split("+")]
+    table = views[0]
     assert 5 not in set(table.fold.tolist())
-    x = training_sequences(table)
+    assert all(v.filename.tolist() == table.filename.tolist() for v in views)
+    x = np.concatenate([training_sequences(v) for v in views], axis=2)  # "a+b": the views' frames side by side
     labels, folds = table.label_numeric, table.fold.astype(np.int64)
     augment = None
     if copy_stores:
