@@ -6,6 +6,9 @@ import argparse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from .features import KINDS
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Shows an option's default once, where it has one worth showing (not for flags or None)."""
 
@@ -22,7 +25,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 def _add_feature_options(p, *, kind=True):
     if kind:
-        p.add_argument("--kind", choices=("mel", "autocorrelogram", "correlogram"), default="mel",
+        p.add_argument("--kind", choices=KINDS, default="mel",
                        help="feature kind")
     p.add_argument("--sr", type=int, default=None, help="resample to this rate (default: keep the file's)")
     p.add_argument("--frame-length", type=int, default=2048, help="samples per frame (the FFT size for mel)")

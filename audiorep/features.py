@@ -16,6 +16,10 @@ Kinds
     the per-band autocorrelation (``n_bands`` bands), each band's lags pooled
     into ``lag_bins`` log-spaced bins, plus each band's log energy.
 
+``mel+correlogram``
+    both on the same frames, side by side: the ``mel`` values, then the ``correlogram``
+    values (one ``top_db`` for both), for a model that reads the two views as one input.
+
 For both correlation kinds, frames (or bands) more than ``top_db`` below the clip's
 loudest are treated as silence: their curves are zero and their log energy sits at that
 floor. Normalising such a frame by its own near-zero energy would otherwise amplify
@@ -36,7 +40,7 @@ from .errors import ParameterError
 
 __all__ = ["FeatureParams", "KINDS", "compute_features", "pool_lags"]
 
-KINDS = ("mel", "autocorrelogram", "correlogram")
+KINDS = ("mel", "autocorrelogram", "correlogram", "mel+correlogram")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +87,8 @@ class FeatureParams:
         per_curve = self.lag_bins if self.lag_bins else self.lags
         if self.kind == "autocorrelogram":
             return per_curve + 1
-        return self.n_bands * (per_curve + 1)
+        mel = self.n_mels if self.kind == "mel+correlogram" else 0
+        return mel + self.n_bands * (per_curve + 1)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -171,6 +176,12 @@ def compute_features(y: np.ndarray, sr: int, params: FeatureParams) -> np.ndarra
         log_energy = _gate_silence(curves, np.asarray(acg.energy, dtype=np.float64), params.top_db)
         curves = pool_lags(curves, params.lag_bins) if params.lag_bins else curves
         return np.concatenate([curves, log_energy[:, None]], axis=1).astype(np.float32)
+    if params.kind == "mel+correlogram":
+        mel = compute_features(y, sr, dataclasses.replace(params, kind="mel"))
+        cg = compute_features(y, sr, dataclasses.replace(params, kind="correlogram"))
+        if len(mel) != len(cg):  # one framing for both; a mismatch is a broken invariant, not bad input
+            raise AssertionError(f"mel has {len(mel)} frames, the correlogram {len(cg)}")
+        return np.concatenate([mel, cg], axis=1)
     cg = dsp.correlogram(y64, sr, n_bands=params.n_bands, fmin=params.fmin, fmax=params.fmax,
                          frame_length=params.frame_length, hop_length=params.hop_length, max_lag=params.lags)
     curves = np.array(cg.values, dtype=np.float64)

@@ -739,7 +739,9 @@ class Recipe:
     views : dict of str -> dict
         Feature views to extract (:class:`~audiorep.features.FeatureParams` settings), by name.
     learn_from : str
-        The view the autoencoders read.
+        The view the autoencoders read, or two views joined by ``+`` (``"mel+cg"``: a log-mel
+        and a correlogram view with the same framing), read side by side as one input of kind
+        ``mel+correlogram`` (the log-mel view's ``top_db`` for both; see :meth:`learning_view`).
     autoencoder : dict
         :class:`~audiorep.models.Seq2SeqAutoencoder` settings.
     training : dict
@@ -772,6 +774,36 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def learning_view(self) -> tuple[str, dict]:
+        """The autoencoders' input: its name (the store's stem) and its feature settings.
+
+        >>> recipe = Recipe(views={"mel": {"kind": "mel"}, "cg": {"kind": "correlogram"}}, learn_from="mel+cg",
+        ...                 autoencoder={}, training={})
+        >>> recipe.learning_view()[1]["kind"]
+        'mel+correlogram'
+        """
+        names = self.learn_from.split("+")
+        unknown = [n for n in names if n not in self.views]
+        if unknown or len(names) > 2:
+            raise ParameterError(f"learn_from={self.learn_from!r} must name one of the views {sorted(self.views)} or "
+                                 f"two joined by '+'")
+        if len(names) == 1:
+            return self.learn_from, dict(self.views[self.learn_from])
+        mel, cg = (dict(self.views[n]) for n in names)
+        if mel.get("kind", "mel") != "mel" or cg.get("kind") != "correlogram":
+            raise ParameterError(f"learn_from={self.learn_from!r} joins a 'mel' view and a 'correlogram' view, in "
+                                 f"that order")
+        framing = ("sr", "frame_length", "hop_length", "duration", "fmax")
+        differ = [k for k in framing if mel.get(k) != cg.get(k)]
+        if differ:
+            raise ParameterError(f"learn_from={self.learn_from!r}: the views differ in {differ}; joined views share "
+                                 f"their frames")
+        joined = {**cg, **mel, "kind": "mel+correlogram"}
+        for k in ("n_bands", "lag_bins", "fmin", "max_lag"):  # the correlogram's own settings
+            if k in cg:
+                joined[k] = cg[k]
+        return self.learn_from, joined
 
     @classmethod
     def demo(cls, *, epochs: int | None = None) -> "Recipe":
@@ -907,9 +939,8 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
     else:
         with atomic_path(recorded) as tmp:
             tmp.write_text(json.dumps(wanted, indent=1))
-    if recipe.learn_from not in recipe.views:
-        raise ParameterError(f"the recipe learns from {recipe.learn_from!r}, which is not one of its views "
-                             f"{sorted(recipe.views)}")
+    learn_name, learn_view = recipe.learning_view()
+    joined = learn_name not in recipe.views  # its own store, beside the views it joins
 
     steps: dict[str, float] = {}
     start = time.perf_counter()
@@ -932,27 +963,31 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
              FeatureParams(**view), progress=progress, cancel=cancel)
         step(f"pool {name}", work / f"pool_{name}.parquet", pool, work / f"{name}.parquet",
              work / f"pool_{name}.parquet")
+    if joined:
+        step(f"extract {learn_name}", work / f"{learn_name}.parquet", extract, data, work / f"{learn_name}.parquet",
+             FeatureParams(**learn_view), progress=progress, cancel=cancel)
+        step(f"pool {learn_name}", work / f"pool_{learn_name}.parquet", pool, work / f"{learn_name}.parquet",
+             work / f"pool_{learn_name}.parquet")
     copies = []
     if recipe.speeds:
         step("augment", work / "copies" / "copies.csv", augment, data, work / "copies", speeds=recipe.speeds,
-             sr=recipe.views[recipe.learn_from].get("sr"), progress=progress, cancel=cancel)
-        copies = [work / f"copies_{recipe.learn_from}.parquet"]
-        step(f"extract copies {recipe.learn_from}", copies[0], extract, work / "copies", copies[0],
-             FeatureParams(**recipe.views[recipe.learn_from]), progress=progress, cancel=cancel)
+             sr=learn_view.get("sr"), progress=progress, cancel=cancel)
+        copies = [work / f"copies_{learn_name}.parquet"]
+        step(f"extract copies {learn_name}", copies[0], extract, work / "copies", copies[0],
+             FeatureParams(**learn_view), progress=progress, cancel=cancel)
 
     extra: dict[str, str] = {}  # view or "learned" -> the store of the classifier's copies
     if recipe.classifier_speeds:
         step("augment for the classifier", work / "mlp_copies" / "copies.csv", augment, data, work / "mlp_copies",
-             speeds=recipe.classifier_speeds, sr=recipe.views[recipe.learn_from].get("sr"), progress=progress,
-             cancel=cancel)
-        for name, view in recipe.views.items():
+             speeds=recipe.classifier_speeds, sr=learn_view.get("sr"), progress=progress, cancel=cancel)
+        for name, view in {**recipe.views, learn_name: learn_view}.items():
             step(f"extract copies {name}", work / f"mlp_copies_{name}.parquet", extract, work / "mlp_copies",
                  work / f"mlp_copies_{name}.parquet", FeatureParams(**view), progress=progress, cancel=cancel)
             step(f"pool copies {name}", work / f"pool_mlp_copies_{name}.parquet", pool,
                  work / f"mlp_copies_{name}.parquet", work / f"pool_mlp_copies_{name}.parquet")
             extra[name] = str(work / f"pool_mlp_copies_{name}.parquet")
 
-    features = work / f"{recipe.learn_from}.parquet"
+    features = work / f"{learn_name}.parquet"
     options = {"config": recipe.autoencoder, "seed": seed, "copies": copies, **recipe.training}
     excluded = [[f] for f in folds] if recipe.per_fold else [[]]
     names = [f"ae_x{f[0]}" if f else "ae" for f in excluded]
@@ -972,7 +1007,7 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
     if recipe.classifier_speeds:
         for name in names:
             step(f"represent copies {name}", work / f"mlp_copies_{name}.parquet", represent, work / f"{name}.pt",
-                 work / f"mlp_copies_{recipe.learn_from}.parquet", work / f"mlp_copies_{name}.parquet")
+                 work / f"mlp_copies_{learn_name}.parquet", work / f"mlp_copies_{name}.parquet")
         extra["learned"] = str(work / ("mlp_copies_ae_x{fold}.parquet" if recipe.per_fold else
                                        "mlp_copies_ae.parquet"))
 
@@ -984,7 +1019,7 @@ def run(dataset=None, workdir="audiorep-run", recipe: Recipe | None = None, *, w
     plan = [("learned", learned, ["learned"]), ("pooled", pooled, list(recipe.views)),
             ("fused", pooled + learned, [*recipe.views, "learned"])]
     if len(recipe.views) > 1:  # the statistics of the autoencoder's own input: what it has to beat
-        plan.append(("pooled_input", [str(work / f"pool_{recipe.learn_from}.parquet")], [recipe.learn_from]))
+        plan.append(("pooled_input", [str(work / f"pool_{learn_name}.parquet")], [learn_name]))
     for system, inputs, parts in plan:
         check_cancel(cancel, "the run")
         say(f"evaluate {system}: {', '.join(Path(p).name for p in inputs)}")
@@ -1144,12 +1179,13 @@ def export_run(workdir, output, *, system: str = "fused", progress: bool = False
     recipe = Recipe(**{**run_info["recipe"], "speeds": tuple(run_info["recipe"]["speeds"]),
                        "classifier_speeds": tuple(run_info["recipe"].get("classifier_speeds", ()))})
     inputs = report["systems"][system]["inputs"]
-    features = work / f"{recipe.learn_from}.parquet"
+    learn_name, _ = recipe.learning_view()
+    features = work / f"{learn_name}.parquet"
     autoencoder = None
     if any("ae" in Path(p).name for p in inputs):
         autoencoder = work / "ae.pt"
         if not autoencoder.exists():
-            copies = [work / f"copies_{recipe.learn_from}.parquet"] if recipe.speeds else []
+            copies = [work / f"copies_{learn_name}.parquet"] if recipe.speeds else []
             train(features, autoencoder, config=recipe.autoencoder, seed=run_info["seed"], copies=copies,
                   progress=progress, cancel=cancel, **recipe.training)
     classifier = dict(recipe.classifier)

@@ -245,3 +245,34 @@ def test_the_standalone_script_refuses_views_it_cannot_rebuild(system, tmp_path)
     out = subprocess.run([sys.executable, str(script), str(tmp_path / "d"), str(next(data.rglob("*.wav")))],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "correlogram" in out.stderr and "audiorep's kernels" in out.stderr
+
+
+def test_a_run_that_learns_from_both_views_side_by_side_exports_and_predicts(tmp_path):
+    import dataclasses
+
+    from audiorep.examples import write_synthetic_dataset
+
+    data = write_synthetic_dataset(tmp_path / "data", clips_per_class=5, seconds=0.5, sr=16000, seed=0)
+    recipe = dataclasses.replace(pipeline.Recipe.demo(epochs=1), learn_from="mel+cg",
+                                 classifier={"hidden": (8,), "dropout": 0.0, "epochs": 5, "lr": 1e-2, "repeats": 1})
+    report = pipeline.run(data, tmp_path / "run", recipe)
+    work = tmp_path / "run"
+    mel, cg = recipe.views["mel"], recipe.views["cg"]
+    from audiorep.store import read_store
+
+    joined = read_store(work / "mel+cg.parquet")
+    assert joined.params["kind"] == "mel+correlogram" and joined.params["top_db"] == mel.get("top_db", 80.0)
+    assert joined.features[0].shape[1] == mel["n_mels"] + cg["n_bands"] * (cg["lag_bins"] + 1)
+    assert set(report.systems) == {"learned", "pooled", "fused", "pooled_input"}
+    assert report.systems["pooled_input"]["inputs"] == [str(work / "pool_mel+cg.parquet")]
+    assert report.systems["pooled"]["inputs"] == [str(work / "pool_mel.parquet"), str(work / "pool_cg.parquet")]
+    model = pipeline.load_model(work / "deploy")
+    assert [p["kind"] for p in model.manifest["parts"]] == ["pooled", "pooled", "learned"]
+    assert model.manifest["views"][model.manifest["parts"][2]["view"]]["kind"] == "mel+correlogram"
+    wav = next(data.rglob("*.wav"))
+    [prediction] = pipeline.predict(model, [wav])
+    assert prediction.error is None and prediction.label in model.manifest["label_names"]
+    with pytest.raises(ParameterError, match="learn_from='mel\\+nope'"):
+        dataclasses.replace(recipe, learn_from="mel+nope").learning_view()
+    with pytest.raises(ParameterError, match="'mel' view and a 'correlogram' view"):
+        dataclasses.replace(recipe, learn_from="cg+mel").learning_view()

@@ -93,3 +93,16 @@ def test_silent_clip_is_all_zero_curves():
 def test_rejects_non_mono():
     with pytest.raises(ParameterError, match="mono"):
         compute_features(np.zeros((2, 100), np.float32), SR, FeatureParams())
+
+
+def test_mel_and_correlogram_side_by_side_are_each_view_unchanged():
+    rng = np.random.default_rng(3)
+    y = (rng.standard_normal(16000) * np.linspace(0, 1, 16000)).astype(np.float32)
+    common = dict(sr=16000, frame_length=512, hop_length=256, n_mels=24, n_bands=6, lag_bins=8, top_db=60.0)
+    joined = FeatureParams(kind="mel+correlogram", **common)
+    x = compute_features(y, 16000, joined)
+    mel = compute_features(y, 16000, FeatureParams(kind="mel", **common))
+    cg = compute_features(y, 16000, FeatureParams(kind="correlogram", **common))
+    assert x.shape == (len(mel), joined.n_features) and joined.n_features == 24 + 6 * 9
+    np.testing.assert_array_equal(x[:, :24], mel)
+    np.testing.assert_array_equal(x[:, 24:], cg)
