@@ -158,6 +158,9 @@ def build_parser(handlers: Mapping[str, Callable]) -> argparse.ArgumentParser:
                         "time of the encoder's outputs, or both")
     p.add_argument("--conv-channels", type=int, nargs="+", default=None, metavar="C",
                    help="convolutional front end: channels of each 3x3 conv block before the encoder RNN")
+    p.add_argument("--bottleneck-from", choices=("final", "pooled"), default="final",
+                   help="what the decoder starts from: the final encoder states, or the pooled outputs (mean, std, "
+                        "max over time), so that reconstruction trains what the pooled readout returns")
     p.add_argument("--mask-time", type=float, default=0.0,
                    help="denoising: share of frames masked (in spans) in the encoder's input")
     p.add_argument("--mask-freq", type=float, default=0.0,

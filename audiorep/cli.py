@@ -126,7 +126,7 @@ def _train(args) -> int:
     config = dict(units=args.units, layers=args.layers, cell=args.cell,
                   bidirectional_encoder=args.bidirectional, bidirectional_decoder=args.bidirectional_decoder,
                   dropout=args.dropout, reverse_targets=not args.no_reverse, teacher_forcing=args.teacher_forcing,
-                  readout=args.readout, conv_channels=args.conv_channels)
+                  readout=args.readout, conv_channels=args.conv_channels, bottleneck_from=args.bottleneck_from)
     report = pipeline.train(args.features, args.output, config=config, exclude_folds=args.exclude_folds,
                             copies=args.augment, seed=args.seed, device=args.device, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience, scaling=args.scaling,

@@ -66,6 +66,9 @@ RUNS = {
     # both views as one input: each frame's log-mel and per-band correlogram (16 bands x 16 lag
     # bins, the recipe's second view) side by side, so the encoder sees what the pooled baseline sees
     "gru2x256_mel60+cg16": ("mel60+cg16", GRU, TRAIN, []),
+    # the decoder starts from the pooled outputs (mean, std, max over time through tanh(W . + b))
+    # instead of the final states: reconstruction then trains the values the pooled readout returns
+    "gru2x256_mel60_bpooled": ("mel60", {**GRU, "bottleneck_from": "pooled"}, TRAIN, []),
 }
 
 MLP = dict(hidden=(150, 150), dropout=0.4, epochs=400, lr=1e-3)

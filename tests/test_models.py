@@ -242,6 +242,38 @@ def test_conv_front_end_keeps_one_step_per_frame_and_scripts(rng):
     assert model.front_end.blocks[0].weight.grad.abs().sum() > 0
 
 
+@pytest.mark.filterwarnings(JIT_SCRIPT_DEPRECATED)
+def test_a_bottleneck_from_the_pooled_outputs_trains_what_the_pooled_readout_returns(rng):
+    torch.manual_seed(0)
+    x = torch.from_numpy(rng.standard_normal((3, 9, 5)).astype(np.float32))
+    for cell in ("lstm", "gru"):
+        model = Seq2SeqAutoencoder(5, units=6, layers=2, cell=cell, readout="pooled", bottleneck_from="pooled")
+        model.eval()
+        outputs, _ = model.encoder.rnn(model.scaler(x))
+        pooled = torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], 1)
+        torch.testing.assert_close(model.encode(x), pooled)
+        # the bottleneck reads the pooled values (a std of constant outputs still has a gradient)
+        expected = torch.tanh(model.to_representation(torch.cat([outputs.mean(1), (
+            outputs.var(1, unbiased=False) + 1e-6).sqrt(), outputs.amax(1)], 1)))
+        torch.testing.assert_close(model.encode_as(x, "final"), expected)
+        assert model.to_representation.in_features == 18 and model.config["bottleneck_from"] == "pooled"
+        again = Seq2SeqAutoencoder(**model.config)
+        again.load_state_dict(model.state_dict())
+        torch.testing.assert_close(again.eval()(x), model(x))
+        scripted = torch.jit.script(model)
+        torch.testing.assert_close(scripted(x), model(x))
+        # reconstruction's gradient reaches the encoder through the pooled values alone
+        model.train()
+        model.zero_grad()
+        model(x).pow(2).mean().backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+        assert model.encoder.rnn.weight_ih_l1.grad.abs().sum() > 0
+    still = Seq2SeqAutoencoder(5, units=4, layers=1)
+    assert "bottleneck_from" not in still.config  # models from before the setting keep their config
+    with pytest.raises(ParameterError, match="bottleneck_from='mean'"):
+        Seq2SeqAutoencoder(5, bottleneck_from="mean")
+
+
 def test_models_from_before_the_readout_setting_load_unchanged():
     old = Seq2SeqAutoencoder(5, units=4, layers=1)
     assert "readout" not in old.config and "conv_channels" not in old.config

@@ -82,9 +82,17 @@ class Standardizer(nn.Module):
         return x * self.std + self.mean
 
 
-def _pool_over_time(outputs: Tensor) -> Tensor:
-    """The ``pooled`` readout: mean, std and max over time of each output dimension."""
-    return torch.cat([outputs.mean(1), outputs.std(1, unbiased=False), outputs.amax(1)], dim=1)
+def _pool_over_time(outputs: Tensor, eps: float = 0.0) -> Tensor:
+    """The ``pooled`` readout: mean, std and max over time of each output dimension.
+
+    ``eps`` inside the square root keeps the std's gradient finite where an output is constant
+    (training through the pooled values); the readout itself uses none.
+    """
+    if eps > 0.0:
+        std = (outputs.var(1, unbiased=False) + eps).sqrt()
+    else:
+        std = outputs.std(1, unbiased=False)
+    return torch.cat([outputs.mean(1), std, outputs.amax(1)], dim=1)
 
 
 def _flatten_states(h: Tensor) -> Tensor:
@@ -235,6 +243,10 @@ class Seq2SeqAutoencoder(nn.Module):
     conv_channels : sequence of int, optional
         Channels of a convolutional front end (:class:`ConvFrontEnd`) that the encoder RNN
         reads instead of the raw frames; it maps each frame to ``units`` values. Empty: none.
+    bottleneck_from : {"final", "pooled"}
+        What the bottleneck (and so the decoder) starts from: the final encoder states (the
+        auDeep design), or the pooled outputs, so that reconstruction trains the very values
+        the ``pooled`` readout returns: ``tanh(W [mean, std, max over time] + b)``.
 
     Examples
     --------
@@ -251,6 +263,7 @@ class Seq2SeqAutoencoder(nn.Module):
     embedding_size: int
     readout: str
     has_front_end: bool
+    bottleneck_from_pooled: bool
     teacher_forcing: float
     reverse_targets: bool
     full_teacher_forcing: bool
@@ -259,7 +272,7 @@ class Seq2SeqAutoencoder(nn.Module):
                  bidirectional_encoder: bool = False, bidirectional_decoder: bool = False,
                  dropout: float = 0.0, reverse_targets: bool = True, teacher_forcing: float = 0.0,
                  representation_size: Optional[int] = None, readout: str = "final",
-                 conv_channels: Optional[List[int]] = None):
+                 conv_channels: Optional[List[int]] = None, bottleneck_from: str = "final"):
         super().__init__()
         for name, value in (("n_features", n_features), ("units", units), ("layers", layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -276,6 +289,8 @@ class Seq2SeqAutoencoder(nn.Module):
                 "that reads the sequence in both directions cannot feed back its own outputs")
         if readout not in READOUTS:
             raise ParameterError(f"readout={readout!r} must be one of {READOUTS}")
+        if bottleneck_from not in ("final", "pooled"):
+            raise ParameterError(f"bottleneck_from={bottleneck_from!r} must be 'final' or 'pooled'")
         conv_channels = [] if conv_channels is None else list(conv_channels)
         if any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in conv_channels):
             raise ParameterError(f"conv_channels={conv_channels!r} must be positive integers")
@@ -300,6 +315,8 @@ class Seq2SeqAutoencoder(nn.Module):
             self.config["readout"] = readout
         if conv_channels:
             self.config["conv_channels"] = conv_channels
+        if bottleneck_from != "final":
+            self.config["bottleneck_from"] = bottleneck_from
         pooled_size = 3 * units * enc_dirs
         self.n_features = n_features
         self.representation_size = representation_size
@@ -308,6 +325,7 @@ class Seq2SeqAutoencoder(nn.Module):
         self.embedding_size = {"final": representation_size, "pooled": pooled_size,
                                "pooled+final": pooled_size + representation_size}[readout]
         self.has_front_end = bool(conv_channels)
+        self.bottleneck_from_pooled = bottleneck_from == "pooled"
         self.teacher_forcing = float(teacher_forcing)
         self.reverse_targets = bool(reverse_targets)
         self.full_teacher_forcing = bool(bidirectional_decoder) or float(teacher_forcing) == 1.0
@@ -316,7 +334,8 @@ class Seq2SeqAutoencoder(nn.Module):
         enc_cls, dec_cls = (_LSTMEncoder, _LSTMDecoder) if cell == "lstm" else (_GRUEncoder, _GRUDecoder)
         self.front_end = ConvFrontEnd(n_features, conv_channels, units) if conv_channels else nn.Identity()
         self.encoder = enc_cls(units if conv_channels else n_features, units, layers, bidirectional_encoder, dropout)
-        self.to_representation = nn.Linear(state_size, representation_size)
+        self.to_representation = nn.Linear(pooled_size if self.bottleneck_from_pooled else state_size,
+                                           representation_size)
         self.to_decoder_state = nn.Linear(representation_size, n_kinds * layers * dec_dirs * units)
         self.decoder = dec_cls(n_features, units, layers, bidirectional_decoder, dropout)
         self.output_dropout = nn.Dropout(dropout)
@@ -333,6 +352,8 @@ class Seq2SeqAutoencoder(nn.Module):
     def _run_encoder(self, z: Tensor) -> Tuple[Tensor, Tensor]:
         # (outputs at every step, bottleneck)
         outputs, states = self.encoder(self.front_end(z))
+        if self.bottleneck_from_pooled:
+            return outputs, torch.tanh(self.to_representation(_pool_over_time(outputs, 1e-6)))
         return outputs, torch.tanh(self.to_representation(states))
 
     def _encode_standardized(self, z: Tensor) -> Tensor:
