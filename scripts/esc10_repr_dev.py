@@ -9,6 +9,11 @@ over time) of the autoencoder's input, so every learned representation has its b
 This is a screening protocol: the autoencoder saw the audio (never the labels) of the clips it is
 scored on; the headline results train one autoencoder per fold without that fold's audio.
 
+The rule for changing the recipe, fixed before the last three configurations ran: the
+configuration with the highest pooled-readout MLP accuracy replaces the recipe's autoencoder
+if it is at least 1 point above the recipe's own screen (85.6 %); the new recipe is then run
+on all five folds (one autoencoder per fold) and reported whatever it gives.
+
 An input named "a+b" puts the frames of the stores a and b side by side (same frames, same clips).
 
 Usage: python scripts/esc10_repr_dev.py NAME [NAME ...]   (after scripts/esc10_repr.sh made the stores;
