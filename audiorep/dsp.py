@@ -644,7 +644,7 @@ def autocorrelate(y, *, max_lag=None, max_size=None, axis=-1, normalize=True, wo
     rows = np.ascontiguousarray(moved.reshape(-1, n))
     if rows.shape[0] == 0:
         return np.moveaxis(np.zeros(lead + (k,), arr.dtype), -1, ax)
-    nfft = _core.acf_fft_size(n, k)
+    nfft = _core.acf_fast_fft_size(n, k)
     values, _ = _core.autocorrelogram(rows, None, n, 1, 1, k, nfft, bool(normalize), threads)
     return np.moveaxis(values.reshape(lead + (k,)), -1, ax)
 
@@ -806,14 +806,15 @@ def autocorrelogram(
         values = np.zeros((0, n_frames, k), arr.dtype)
         energy = np.zeros((0, n_frames), arr.dtype)
     else:
-        nfft = _core.acf_fft_size(frame_length, k)
-        if dev == "cuda":
+        if dev == "cuda":  # the GPU transforms are radix 2
             values, energy = _core.cuda_autocorrelogram_host(
-                rows, win, frame_length, hop_length, n_frames, k, nfft, bool(normalize), 0
+                rows, win, frame_length, hop_length, n_frames, k, _core.acf_fft_size(frame_length, k),
+                bool(normalize), 0
             )
         else:
             values, energy = _core.autocorrelogram(
-                rows, win, frame_length, hop_length, n_frames, k, nfft, bool(normalize), threads
+                rows, win, frame_length, hop_length, n_frames, k, _core.acf_fast_fft_size(frame_length, k),
+                bool(normalize), threads
             )
     return _autocorrelogram_result(values, energy, lead, n_frames, k, sr, frame_length, hop_length, center)
 

@@ -466,6 +466,12 @@ std::size_t fft_size(std::size_t frame_length, std::size_t max_lag) {
   return next_pow2(frame_length + std::max<std::size_t>(max_lag, 1) - 1);
 }
 
+std::size_t fast_fft_size(std::size_t frame_length, std::size_t max_lag) {
+  const std::size_t need = frame_length + std::max<std::size_t>(max_lag, 1) - 1;
+  const std::size_t pow2 = next_pow2(need), smooth = next_even_smooth5(need);
+  return 10 * smooth <= 7 * pow2 ? smooth : pow2;
+}
+
 template <typename T>
 void autocorrelogram(const T* x, std::size_t n_samples, std::size_t howmany, std::ptrdiff_t row_dist,
                      const T* window, std::size_t frame_length, std::size_t hop, std::size_t n_frames,

@@ -269,7 +269,9 @@ py::array power_spectrogram_impl(const py::array& x, const py::object& window, s
 
 void bind_autocorr(py::module_& m) {
   m.def("acf_fft_size", &audiorep::acf::fft_size, py::arg("frame_length"), py::arg("max_lag"),
-        "FFT length used for lags 0..max_lag-1 of frames of frame_length samples.");
+        "Power-of-two FFT length for lags 0..max_lag-1 of frames of frame_length samples (correlogram, GPU).");
+  m.def("acf_fast_fft_size", &audiorep::acf::fast_fft_size, py::arg("frame_length"), py::arg("max_lag"),
+        "FFT length the CPU autocorrelation takes for lags 0..max_lag-1 of frames of frame_length samples.");
   m.def(
       "autocorrelogram",
       [](const py::array& x, const py::object& window, std::size_t frame_length, std::size_t hop,

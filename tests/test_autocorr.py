@@ -392,3 +392,36 @@ def test_autocorrelate_takes_librosa_max_size(rng):
     np.testing.assert_array_equal(dsp.autocorrelate(y, max_size=40), dsp.autocorrelate(y, max_lag=40))
     with pytest.raises(ParameterError, match="max_size=40"):
         dsp.autocorrelate(y, max_lag=30, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(frame_length=st.integers(1, 5000), share=st.floats(0.0, 1.0))
+def test_the_cpu_transform_length_has_factors_2_3_5_and_never_exceeds_the_power_of_two(frame_length, share):
+    from audiorep import _core
+
+    max_lag = max(1, int(share * frame_length))
+    need = frame_length + max_lag - 1
+    n = _core.acf_fast_fft_size(frame_length, max_lag)
+    assert need <= n <= _core.acf_fft_size(frame_length, max_lag) == next_pow2(need)
+    m = n
+    for p in (2, 3, 5):
+        while m % p == 0:
+            m //= p
+    assert m == 1 and (n % 2 == 0 or n == 1)
+
+
+@pytest.mark.parametrize("frame_length", [400, 441, 882, 1000, 1323])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_frame_lengths_that_take_a_mixed_radix_transform_match_a_direct_correlation(frame_length, dtype, rng):
+    from audiorep import _core
+
+    max_lag = frame_length // 2
+    if frame_length in (400, 882):  # these do take a length other than the power of two
+        assert _core.acf_fast_fft_size(frame_length, max_lag) < _core.acf_fft_size(frame_length, max_lag)
+    y = rng.standard_normal(6 * frame_length).astype(dtype)
+    got = dsp.autocorrelogram(y, 16000, frame_length=frame_length, hop_length=frame_length, max_lag=max_lag,
+                              center=False, window=None, normalize=False)
+    frames = y.astype(np.float64).reshape(6, frame_length)
+    want = np.stack([np.correlate(f, f, "full")[frame_length - 1:frame_length - 1 + max_lag] for f in frames])
+    scale = np.abs(want[:, :1])
+    np.testing.assert_allclose(got.values / scale, want / scale, atol=50 * np.finfo(dtype).eps * np.sqrt(frame_length))

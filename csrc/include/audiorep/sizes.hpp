@@ -26,6 +26,18 @@ AUDIOREP_HD_INLINE std::size_t next_pow2(std::size_t n) {
   return p;
 }
 
+// The smallest even m >= n whose prime factors are 2, 3 and 5 (2 for n <= 2).
+inline std::size_t next_even_smooth5(std::size_t n) {
+  std::size_t best = next_pow2(n < 2 ? 2 : n);
+  for (std::size_t a = 2; a < best; a *= 5)
+    for (std::size_t b = a; b < best; b *= 3) {
+      std::size_t m = b;
+      while (m < n) m *= 2;
+      if (m < best) best = m;
+    }
+  return best;
+}
+
 // log2 of the smallest power of two >= n.
 AUDIOREP_HD_INLINE unsigned log2_pow2(std::size_t n) {
   unsigned s = 0;
