@@ -75,6 +75,38 @@ def test_two_processes_follow_the_one_process_loss_curve_and_resume(store, tmp_p
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_two_nodes_meeting_at_a_rendezvous_address_train_as_one_job(store, tmp_path):
+    """Multi-node torchrun, both "nodes" on this machine: one process each, joined through the
+    rendezvous address of node 0, as two machines would be."""
+    import socket
+
+    import audiorep
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    package_root = str(Path(audiorep.__file__).resolve().parents[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(name, None)
+    output = tmp_path / "nodes.pt"
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={rank}",
+                               "--nproc_per_node=1", "--master_addr=127.0.0.1", f"--master_port={port}",
+                               "-m", "audiorep", "train", str(store), "-o", str(output), *OPTIONS, "--epochs", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+             for rank in (0, 1)]
+    results = [node.communicate(timeout=300) for node in nodes]
+    for node, (out, err) in zip(nodes, results):
+        assert node.returncode == 0, err[-3000:]
+    assert results[0][0].count("trained on 20 sequences") == 1 and "trained on" not in results[1][0]
+    reference = pipeline.train(store, tmp_path / "one.pt", config={"units": 8, "layers": 1}, seed=5, epochs=2,
+                               batch_size=8, lr=3e-3, patience=50)
+    history = torch.load(f"{output}.ckpt", weights_only=True)["history"]
+    for key in ("train_loss", "val_loss"):
+        np.testing.assert_allclose(history[key], reference.history[key], rtol=RTOL, err_msg=key)
+
+
 def test_distributed_training_outside_torchrun_says_how_to_start_it(monkeypatch, rng):
     for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(name, raising=False)
