@@ -170,7 +170,11 @@ def build_parser(handlers: Mapping[str, Callable]) -> argparse.ArgumentParser:
                    help="weight of a contrastive term: two cropped, masked views of each clip must recognise "
                         "each other through the pooled encoder outputs (0: none)")
     p.add_argument("--reconstruction", type=float, default=1.0,
-                   help="weight of the reconstruction loss; 0 trains the encoder on the contrastive term alone")
+                   help="weight of the reconstruction loss; 0 trains the encoder on the other terms alone")
+    p.add_argument("--predictive", type=float, default=0.0,
+                   help="weight of a predictive term (autoregressive predictive coding): each step's encoder output "
+                        "predicts the input frame --predict-ahead steps later")
+    p.add_argument("--predict-ahead", type=int, default=3, help="frames ahead that the predictive term predicts")
     p.add_argument("--exclude-folds", type=int, nargs="+", default=None, metavar="FOLD",
                    help="train without the rows of these folds (for an autoencoder per cross-validation fold)")
     p.add_argument("--augment", nargs="+", default=None, metavar="STORE",

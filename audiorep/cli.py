@@ -132,6 +132,7 @@ def _train(args) -> int:
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience, scaling=args.scaling,
                             mask_time=args.mask_time, mask_freq=args.mask_freq, noise=args.noise,
                             contrastive=args.contrastive, reconstruction=args.reconstruction,
+                            predictive=args.predictive, predict_ahead=args.predict_ahead,
                             checkpoint=args.checkpoint, resume=args.resume, progress=_progress(args),
                             cancel=_CANCEL)
     if report.rank:  # under torchrun, rank 0 reports for all

@@ -451,7 +451,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
           copies: Sequence | None = None, seed: int = 0, device="cpu", epochs: int = 50, batch_size: int = 64,
           lr: float = 1e-3, patience: int = 10, scaling: str = "dimension", mask_time: float = 0.0,
           mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0, reconstruction: float = 1.0,
-          checkpoint=None, resume: bool = False,
+          predictive: float = 0.0, predict_ahead: int = 3, checkpoint=None, resume: bool = False,
           progress: bool = False, cancel=None) -> TrainReport:
     """Train an autoencoder on a feature store and save it (:func:`audiorep.train.train_autoencoder`).
 
@@ -471,7 +471,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
     checkpoint : path, optional
         Default ``OUTPUT.ckpt``.
     seed, device, epochs, batch_size, lr, patience, scaling, mask_time, mask_freq, noise, contrastive,
-    reconstruction, resume,
+    reconstruction, predictive, predict_ahead, resume,
     progress, cancel
         As for :func:`audiorep.train.train_autoencoder`.
     """
@@ -512,6 +512,7 @@ def train(features, output, *, config: Mapping | None = None, exclude_folds: Seq
                                        batch_size=batch_size, lr=lr, patience=patience, scaling=scaling,
                                        augment=extra, mask_time=mask_time, mask_freq=mask_freq, noise=noise,
                                        contrastive=contrastive, reconstruction=reconstruction,
+                                       predictive=predictive, predict_ahead=predict_ahead,
                                        checkpoint_path=checkpoint or f"{output}.ckpt", resume=resume,
                                        progress=progress, cancel=cancel)
     training = {"excluded_folds": list(exclude_folds)} if exclude_folds else {}

@@ -209,16 +209,20 @@ class _TrainingLoss(nn.Module):
     """The training loss as a module, so that DistributedDataParallel sees (and syncs) the whole step.
 
     Reconstruction of the clean sequence from the (possibly corrupted) input, plus, with a
-    projection ``head``, ``contrastive`` times the contrastive term of two views of each clip.
-    Under DDP the contrastive term compares the clips of each process's share of the batch.
+    projection ``head``, ``contrastive`` times the contrastive term of two views of each clip,
+    plus, with a ``predictor``, ``predictive`` times the predictive term (each step's encoder
+    output predicts the frame ``ahead`` steps later). Under DDP the contrastive term compares
+    the clips of each process's share of the batch.
     """
 
     def __init__(self, model: Seq2SeqAutoencoder, head: nn.Module | None, contrastive: float,
-                 every_parameter: bool = False, reconstruction: float = 1.0):
+                 every_parameter: bool = False, reconstruction: float = 1.0, predictor: nn.Module | None = None,
+                 predictive: float = 0.0, ahead: int = 3):
         super().__init__()
         self.model, self.head, self.contrastive = model, head, contrastive
         self.every_parameter = every_parameter
         self.reconstruction = reconstruction
+        self.predictor, self.predictive, self.ahead = predictor, predictive, ahead
 
     def forward(self, x: Tensor, corruption: dict | None, generator: torch.Generator) -> Tensor:
         z = self.model.scaler(x)
@@ -233,6 +237,8 @@ class _TrainingLoss(nn.Module):
             # A batch of one has no contrastive term; DDP (static graph) needs every parameter
             # in every step all the same.
             loss = loss + 0.0 * sum(p.sum() for p in self.head.parameters())
+        if self.predictor is not None:
+            loss = loss + self.predictive * _predictive_term(self.model, self.predictor, z, self.ahead)
         return loss
 
 
@@ -246,23 +252,29 @@ def _gather_rng(world: int, state: dict) -> list[dict]:
     return states
 
 
-def _contrastive_epoch_loss(model: Seq2SeqAutoencoder, head: nn.Module, data: torch.Tensor, batch_size: int,
-                            device: torch.device) -> float:
-    """The contrastive term on held-out clips, with views drawn the same way every epoch."""
-    was_training, head_training = model.training, head.training
-    model.eval()
-    head.eval()
+def _auxiliary_epoch_loss(model: Seq2SeqAutoencoder, step: "_TrainingLoss", data: torch.Tensor, batch_size: int,
+                          device: torch.device) -> float:
+    """The weighted contrastive and predictive terms on held-out clips (early stopping without
+    reconstruction), with contrastive views drawn the same way every epoch."""
+    modules = [m for m in (model, step.head, step.predictor) if m is not None]
+    was_training = [m.training for m in modules]
+    for m in modules:
+        m.eval()
     generator = torch.Generator().manual_seed(0)
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
             x = data[start:start + batch_size].to(device)
-            if len(x) < 2:
-                continue
-            total += float(_contrastive_term(model, head, model.scaler(x), generator)) * len(x)
+            z = model.scaler(x)
+            loss = 0.0
+            if step.head is not None and len(x) > 1:
+                loss += step.contrastive * float(_contrastive_term(model, step.head, z, generator))
+            if step.predictor is not None:
+                loss += step.predictive * float(_predictive_term(model, step.predictor, z, step.ahead))
+            total += loss * len(x)
             count += len(x)
-    model.train(was_training)
-    head.train(head_training)
+    for m, mode in zip(modules, was_training):
+        m.train(mode)
     return total / count if count else 0.0
 
 
@@ -281,7 +293,7 @@ def _epoch_loss(model: Seq2SeqAutoencoder, data: torch.Tensor, batch_size: int, 
 
 # Settings added after the first checkpoint format; older checkpoints used these values.
 _SETTING_DEFAULTS = {"scaling": "dimension", "augment": None, "mask_time": 0.0, "mask_freq": 0.0, "noise": 0.0,
-                     "contrastive": 0.0, "reconstruction": 1.0}
+                     "contrastive": 0.0, "reconstruction": 1.0, "predictive": 0.0, "predict_ahead": 3}
 
 
 def _span_mask(batch: int, length: int, share: float, generator: torch.Generator) -> Tensor:
@@ -386,6 +398,16 @@ def _contrastive_term(model: Seq2SeqAutoencoder, head: nn.Module, z: Tensor, gen
     return contrastive_loss(head(model.pooled_standardized(a)), head(model.pooled_standardized(b)))
 
 
+def _predictive_term(model: Seq2SeqAutoencoder, predictor: nn.Module, z: Tensor, ahead: int) -> Tensor:
+    """Autoregressive predictive coding: the mean absolute error of predicting, from the encoder's
+    output at each step, the standardised frame ``ahead`` steps later (a sequence no longer than
+    ``ahead`` has nothing to predict and adds 0, keeping every parameter in the graph)."""
+    outputs = model.encoder_outputs(z)
+    if z.shape[1] <= ahead:
+        return 0.0 * (predictor(outputs).sum() + outputs.sum())
+    return (predictor(outputs[:, :-ahead]) - z[:, ahead:]).abs().mean()
+
+
 def _check_augment(augment, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(augment, (tuple, list)) or len(augment) != 2:
         raise ParameterError("augment must be a tuple (extra, source)")
@@ -405,7 +427,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
                       batch_size: int = 64, lr: float = 1e-3, validation_share: float = 0.1, patience: int = 10,
                       clip_norm: float = 1.0, scaling: str = "dimension", augment=None, mask_time: float = 0.0,
                       mask_freq: float = 0.0, noise: float = 0.0, contrastive: float = 0.0, reconstruction: float = 1.0,
-                      checkpoint_path=None, resume: bool = False,
+                      predictive: float = 0.0, predict_ahead: int = 3, checkpoint_path=None, resume: bool = False,
                       progress: bool = True, cancel=None,
                       on_epoch: Callable | None = None, distributed: bool | None = None):
     """Train a :class:`Seq2SeqAutoencoder` to reconstruct ``features``.
@@ -459,9 +481,15 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
         its twin among the batch (:func:`contrastive_loss`, temperature 0.1). The head is
         discarded after training.
     reconstruction : float
-        Weight of the reconstruction loss (default 1). 0 trains the encoder on the contrastive
-        term alone (which then needs ``contrastive > 0``; the decoder stays untrained, and early
-        stopping watches the contrastive term on the held-out clips).
+        Weight of the reconstruction loss (default 1). 0 trains the encoder on the other terms
+        alone (which then needs ``contrastive > 0`` or ``predictive > 0``; the decoder stays
+        untrained, and early stopping watches those terms on the held-out clips).
+    predictive, predict_ahead : float, int
+        Weight of a predictive term (0: none), autoregressive predictive coding: a linear map of
+        the encoder's output at each step predicts the standardised input frame
+        ``predict_ahead`` steps later (mean absolute error). It trains the per-step outputs that
+        the ``pooled`` readout summarises. Needs a one-directional encoder, which cannot see
+        the frame it predicts. The map is discarded after training.
     checkpoint_path : path, optional
         Written atomically after every epoch, and on interruption, with model, optimiser, epoch,
         history, config and RNG states.
@@ -514,13 +542,19 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     if scaling not in ("dimension", "global"):
         raise ParameterError(f"scaling={scaling!r} must be 'dimension' or 'global'")
     for name, value, top in (("mask_time", mask_time, 1.0), ("mask_freq", mask_freq, 1.0), ("noise", noise, None),
-                             ("contrastive", contrastive, None), ("reconstruction", reconstruction, None)):
+                             ("contrastive", contrastive, None), ("reconstruction", reconstruction, None),
+                             ("predictive", predictive, None)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
                 or (top is not None and value >= top):
             raise ParameterError(f"{name}={value!r} must be a number in [0, {top})" if top else
                                  f"{name}={value!r} must be a non-negative number")
-    if reconstruction == 0 and contrastive == 0:
-        raise ParameterError("reconstruction=0 leaves nothing to learn without a contrastive term (contrastive > 0)")
+    if reconstruction == 0 and contrastive == 0 and predictive == 0:
+        raise ParameterError("reconstruction=0 leaves nothing to learn without a contrastive or predictive term "
+                             "(contrastive > 0 or predictive > 0)")
+    predict_ahead = positive_int(predict_ahead, "predict_ahead")
+    if predictive > 0 and (config or {}).get("bidirectional_encoder"):
+        raise ParameterError("predictive > 0 needs a one-directional encoder: a bidirectional one sees the frames "
+                             "it is to predict")
     check_cancel_token(cancel)
     if resume and checkpoint_path is None:
         raise ParameterError("resume=True needs a checkpoint_path")
@@ -536,7 +570,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
     try:
         return _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm,
                       scaling, augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress,
-                      cancel, on_epoch, rank, world, reconstruction)
+                      cancel, on_epoch, rank, world, reconstruction, predictive, predict_ahead)
     finally:
         if started_group:
             import torch.distributed as dist
@@ -546,7 +580,7 @@ def train_autoencoder(features, *, config: Mapping | None = None, seed: int = 0,
 
 def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share, patience, clip_norm, scaling,
            augment, mask_time, mask_freq, noise, contrastive, checkpoint_path, resume, progress, cancel, on_epoch,
-           rank, world, reconstruction=1.0):
+           rank, world, reconstruction=1.0, predictive=0.0, predict_ahead=3):
     generator = seed_everything(seed)
     n = len(features)
     n_val = 0
@@ -570,7 +604,13 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
     if contrastive > 0:
         head = _ProjectionHead(model.pooled_size).to(dev)
         parameters += list(head.parameters())
-    step = _TrainingLoss(model, head, contrastive, every_parameter=world > 1, reconstruction=reconstruction)
+    predictor = None
+    if predictive > 0:
+        predictor = nn.Linear(model.pooled_size // 3, model.n_features).to(dev)  # one step's output -> a frame
+        parameters += list(predictor.parameters())
+    step = _TrainingLoss(model, head, contrastive, every_parameter=world > 1, reconstruction=reconstruction,
+                         predictor=predictor, predictive=predictive, ahead=predict_ahead)
+    losses = step
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -589,7 +629,8 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
                 "scaling": scaling, "data": _fingerprint(features),
                 "augment": None if copies is None else _fingerprint(copies), "mask_time": float(mask_time),
                 "mask_freq": float(mask_freq), "noise": float(noise), "contrastive": float(contrastive),
-                "reconstruction": float(reconstruction)}
+                "reconstruction": float(reconstruction), "predictive": float(predictive),
+                "predict_ahead": int(predict_ahead)}
     denoising = mask_time > 0 or mask_freq > 0 or noise > 0
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "best_loss": math.inf, "stopped_early": False}
     best_state = _cpu_copy(model.state_dict())
@@ -619,6 +660,8 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
         model.load_state_dict(ckpt["model"])
         if head is not None:
             head.load_state_dict(ckpt["head"])
+        if predictor is not None:
+            predictor.load_state_dict(ckpt["predictor"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history, best_state, bad_epochs, epoch = ckpt["history"], ckpt["best_state"], ckpt["bad_epochs"], ckpt["epoch"]
         ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
@@ -630,7 +673,8 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
         return _cpu_copy({"format": _TRAINING_FORMAT, "config": model.config, "settings": settings, "epoch": epoch,
                           "history": history, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                           "best_state": best_state, "bad_epochs": bad_epochs, "rng": rng[0], "rng_ranks": rng,
-                          **({"head": head.state_dict()} if head is not None else {})})
+                          **({"head": head.state_dict()} if head is not None else {}),
+                          **({"predictor": predictor.state_dict()} if predictor is not None else {})})
 
     from tqdm.auto import tqdm
 
@@ -642,8 +686,9 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
     try:
         while epoch < epochs and not history["stopped_early"]:
             model.train()
-            if head is not None:
-                head.train()
+            for extra in (head, predictor):
+                if extra is not None:
+                    extra.train()
             total, count = 0.0, 0
             for idx in _batches(len(train_data), local_batch, seed, epoch, rank, world):
                 check_cancel(cancel, f"training (in epoch {epoch + 1})")
@@ -663,7 +708,7 @@ def _train(features, config, seed, dev, epochs, batch_size, lr, validation_share
             elif reconstruction > 0:
                 held_out = _epoch_loss(model, val_data, batch_size, dev)
             else:
-                held_out = _contrastive_epoch_loss(model, head, val_data, batch_size, dev)
+                held_out = _auxiliary_epoch_loss(model, losses, val_data, batch_size, dev)
             if world > 1:  # the epoch's training loss over every rank's rows
                 import torch.distributed as dist
 

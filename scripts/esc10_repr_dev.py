@@ -80,6 +80,12 @@ RUNS = {
     # epochs with two); and one layer with two copies.
     "gru2x256_mel60_speed4": ("mel60", GRU, {**TRAIN, "epochs": 12}, ["mel60_speed", "mel60_speed_wide"]),
     "gru1x256_mel60_speed2": ("mel60", {**GRU, "layers": 1}, {**TRAIN, "epochs": 20}, ["mel60_speed"]),
+    # third round: autoregressive predictive coding instead of reconstruction. Each step's encoder
+    # output, through a linear map, predicts the frame 1 or 3 steps (40 or 120 ms) later: the
+    # objective trains the per-step outputs that the pooled readout summarises, where
+    # reconstruction trained only the final state. Same rule as before.
+    "gru2x256_mel60_apc1": ("mel60", GRU, {**TRAIN, "predictive": 1.0, "reconstruction": 0.0, "predict_ahead": 1}, []),
+    "gru2x256_mel60_apc3": ("mel60", GRU, {**TRAIN, "predictive": 1.0, "reconstruction": 0.0, "predict_ahead": 3}, []),
 }
 
 MLP = dict(hidden=(150, 150), dropout=0.4, epochs=400, lr=1e-3)

@@ -399,3 +399,49 @@ def test_contrastive_alone_leaves_the_decoder_untouched(features):
     assert all(np.isfinite(history["val_loss"])) and history["val_loss"][0] > 0  # held-out contrastive term
     with pytest.raises(ParameterError, match="nothing to learn"):
         train_autoencoder(features, epochs=1, reconstruction=0.0, **FAST)
+
+
+def test_the_predictive_term_is_the_error_of_predicting_frames_ahead(features):
+    from audiorep.train import _predictive_term
+
+    torch.manual_seed(0)
+    model = Seq2SeqAutoencoder(3, **CONFIG).eval()  # no dropout: the same outputs twice
+    predictor = torch.nn.Linear(model.pooled_size // 3, 3)
+    z = torch.from_numpy(features[:4])
+    outputs = model.encoder_outputs(z)
+    want = np.abs(predictor(outputs[:, :-2]).detach().numpy() - features[:4, 2:]).mean()
+    assert abs(float(_predictive_term(model, predictor, z, 2).detach()) - want) < 1e-6
+    # a sequence too short to hold a frame ahead gives 0, with every parameter still in the graph
+    short = _predictive_term(model, predictor, z[:, :2], 2)
+    assert float(short.detach()) == 0.0 and short.requires_grad
+
+
+def test_predictive_training_alone_trains_the_encoder_resumes_and_stops_on_held_out_clips(features, tmp_path):
+    from audiorep.train import seed_everything
+
+    model, history = train_autoencoder(features, seed=3, epochs=4, predictive=1.0, reconstruction=0.0,
+                                       predict_ahead=2, checkpoint_path=tmp_path / "a.ckpt", **FAST)
+    seed_everything(3)
+    initial = Seq2SeqAutoencoder(**model.config)
+    for name, value in model.state_dict().items():
+        if name.startswith("decoder."):  # the reconstruction path takes no step
+            torch.testing.assert_close(value, initial.state_dict()[name])
+    assert any(not torch.equal(model.state_dict()[k], initial.state_dict()[k]) for k in model.state_dict()
+               if k.startswith("encoder."))
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert all(np.isfinite(history["val_loss"])) and history["val_loss"][-1] < history["val_loss"][0]
+    assert "predictor" in torch.load(tmp_path / "a.ckpt", weights_only=True)
+    train_autoencoder(features, seed=3, epochs=2, predictive=1.0, reconstruction=0.0, predict_ahead=2,
+                      checkpoint_path=tmp_path / "b.ckpt", **FAST)
+    resumed, again = train_autoencoder(features, seed=3, epochs=4, predictive=1.0, reconstruction=0.0,
+                                       predict_ahead=2, checkpoint_path=tmp_path / "b.ckpt", resume=True, **FAST)
+    _same_state(model, resumed)
+    assert again == history
+    with pytest.raises(ParameterError, match="predict_ahead=2 there, 3 now"):
+        train_autoencoder(features, seed=3, epochs=5, predictive=1.0, reconstruction=0.0,
+                          checkpoint_path=tmp_path / "b.ckpt", resume=True, **FAST)
+    with pytest.raises(ParameterError, match="one-directional encoder"):
+        train_autoencoder(features, epochs=1, predictive=1.0,
+                          **{**FAST, "config": {**CONFIG, "bidirectional_encoder": True}})
+    with pytest.raises(ParameterError, match="predict_ahead"):
+        train_autoencoder(features, epochs=1, predictive=1.0, predict_ahead=0, **FAST)

@@ -359,6 +359,10 @@ class Seq2SeqAutoencoder(nn.Module):
     def _encode_standardized(self, z: Tensor) -> Tensor:
         return self._run_encoder(z)[1]
 
+    def encoder_outputs(self, z: Tensor) -> Tensor:
+        """The top encoder layer's output at every step of standardised sequences ``z``: (batch, time, H)."""
+        return self._run_encoder(z)[0]
+
     def pooled_standardized(self, z: Tensor) -> Tensor:
         """The ``pooled`` readout of already standardised sequences ``z`` (batch, time, features)."""
         return _pool_over_time(self._run_encoder(z)[0])
