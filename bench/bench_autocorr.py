@@ -76,6 +76,18 @@ def run_audiorep(clips, g: Geometry, workers):
                                workers=workers).values
 
 
+def run_audiorep_pow2(clips, g: Geometry):
+    """audiorep as it was before lengths with factors 3 and 5: the power-of-two transform length."""
+    from audiorep import _core
+
+    fast = _core.acf_fast_fft_size
+    _core.acf_fast_fft_size = _core.acf_fft_size
+    try:
+        return run_audiorep(clips, g, 1)
+    finally:
+        _core.acf_fast_fft_size = fast
+
+
 def run_numpy(clips, g: Geometry):
     out = []
     for clip in clips:
@@ -122,6 +134,7 @@ def candidates():
     runs = [
         ("audiorep", 1, lambda c, g: run_audiorep(c, g, 1)),
         ("audiorep", 2, lambda c, g: run_audiorep(c, g, 2)),
+        ("audiorep, power of two", 1, run_audiorep_pow2),
         ("numpy.fft", 1, run_numpy),
     ]
     try:
