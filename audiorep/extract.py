@@ -20,6 +20,7 @@ new run over the same directory skips the finished partitions.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -332,6 +333,23 @@ def _extract_partitioned(instances, out, params: FeatureParams, meta: dict, labe
     return written, failed, len(partitions), len(resumed)
 
 
+@contextlib.contextmanager
+def _partition_runner(scheduler, workers: int):
+    """Where partitions run: on the Dask cluster of ``scheduler``, else in this machine's process pool."""
+    if scheduler is not None:
+        client, close = dask_client(scheduler)
+        try:
+            yield _DaskRunner(client)
+        finally:
+            close()
+        return
+    pool = _process_pool(workers)
+    try:
+        yield _PoolRunner(pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _process_pool(workers: int) -> cf.Executor:
     """``workers`` processes, or for one worker a thread (nothing to start, nothing to send between processes)."""
     if workers == 1:
@@ -418,24 +436,11 @@ def extract_dataset(dataset, out, params: FeatureParams, *, workers=1, scheduler
     bar = tqdm(total=len(instances), unit="file", desc="extract", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     try:
-        if scheduler is not None:
-            client, close = dask_client(scheduler)
-            try:
+        if scheduler is not None or partitioned:
+            with _partition_runner(scheduler, workers) as runner:
                 written, failed, partitions, resumed = _extract_partitioned(
-                    instances, out, params, meta, dataset.label_map, runner=_DaskRunner(client),
-                    partition_files=partition_files, strict=strict, chunk_seconds=chunk_seconds, bar=bar,
-                    cancel=cancel)
-            finally:
-                close()
-        elif partitioned:
-            pool = _process_pool(workers)
-            try:
-                written, failed, partitions, resumed = _extract_partitioned(
-                    instances, out, params, meta, dataset.label_map, runner=_PoolRunner(pool),
-                    partition_files=partition_files, strict=strict, chunk_seconds=chunk_seconds, bar=bar,
-                    cancel=cancel)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                    instances, out, params, meta, dataset.label_map, runner=runner, partition_files=partition_files,
+                    strict=strict, chunk_seconds=chunk_seconds, bar=bar, cancel=cancel)
         else:
             written, failed = _extract_here(instances, out, params, meta, dataset.label_map, workers=workers,
                                             strict=strict, chunk_seconds=chunk_seconds, bar=bar, cancel=cancel)
