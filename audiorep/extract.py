@@ -140,8 +140,10 @@ def dask_client(scheduler, *, timeout: float = 10.0):
                              f"address of a Dask scheduler, such as 'tcp://10.0.0.5:8786'")
     distributed = _import_distributed()
     if local:
+        # ":0": the scheduler's HTTP server on a free port. With None it still tries 8787 and, where
+        # another cluster holds that port, warns and moves.
         cluster = distributed.LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.ERROR)
+                                           dashboard_address=":0", silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
 
         def close():

@@ -75,7 +75,7 @@ def extraction(dataset, params, tmp: Path) -> list[tuple[str, int, float, float,
             rows.append((engine, workers, report.seconds, cpu_seconds() - cpu, store_bytes(out)))
     for workers in (1, 2):
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
                 distributed.Client(cluster) as client:
             client.run(lambda: __import__("audiorep.extract"))  # imports are not extraction
             out = tmp / f"dask{workers}"

@@ -184,7 +184,7 @@ def cluster():
     distributed = pytest.importorskip("distributed")
     import logging
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=logging.ERROR) as local, distributed.Client(local) as client:
         yield client
 
@@ -307,3 +307,22 @@ def test_cli_joins_a_cluster_by_address_and_every_command_reads_the_directory(cl
     assert "feature store, 16 rows, 16 values per frame" in capsys.readouterr().out
     assert main(["pool", str(out), "-o", str(tmp_path / "pooled.parquet")]) == 0
     assert read_store(tmp_path / "pooled.parquet").filename.tolist() == reference.filename.tolist()
+
+
+def test_a_local_cluster_starts_while_another_holds_the_dashboard_port():
+    """The HTTP server takes a free port: with 8787 taken (another cluster's dashboard), no warning."""
+    import socket
+
+    pytest.importorskip("distributed")
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            held.bind(("", 8787))
+        except OSError:
+            pass  # already taken by something else: the same situation
+        held.listen()
+        client, close = dask_client("local:1")
+        try:
+            assert client.submit(sum, [1, 2]).result(timeout=60) == 3
+        finally:
+            close()
