@@ -21,4 +21,5 @@ FRAMES=(--sr 22050 --frame-length 2048 --hop-length 882 --duration 5 --no-progre
 python scripts/esc10_repr_dev.py gru2x256_mel60 gru2x256_mel60_mask conv16-32_gru2x256_mel60 \
   conv16-32_gru2x256_mel60_mask gru2x256_mel60_speed2 gru1x256_mel60 gru2x256_mel60_contrastive gru2x256_mel60_tf0 \
   gru2x256_mel60_contrastive_only gru2x256_mel60+cg16 \
-  gru2x256_mel60_bpooled gru2x256_mel60_speed4 gru1x256_mel60_speed2 gru2x256_mel60_apc1 gru2x256_mel60_apc3
+  gru2x256_mel60_bpooled gru2x256_mel60_speed4 gru1x256_mel60_speed2 gru2x256_mel60_apc1 gru2x256_mel60_apc3 \
+  gru1x512_mel60
