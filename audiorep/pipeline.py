@@ -825,7 +825,7 @@ class Recipe:
         return cls(views={"mel": {"kind": "mel", "n_mels": 128, "top_db": 60.0, **frames},
                           "cg": {"kind": "correlogram", "n_bands": 16, "lag_bins": 16, **frames}},
                    learn_from="mel",
-                   autoencoder={"cell": "gru", "units": 256, "layers": 2, "teacher_forcing": 1.0,
+                   autoencoder={"cell": "gru", "units": 512, "layers": 1, "teacher_forcing": 1.0,
                                 "readout": "pooled"},
                    training={"epochs": epochs or 40, "batch_size": 64, "lr": 1e-3, "patience": 10})
 
