@@ -15,8 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import pipeline
-from ._cli_args import build_parser as _build_parser
+from . import cli_args, pipeline
 from ._console import CANCEL as _CANCEL
 from ._console import QuietStdout, signals_cancel
 from .errors import ParameterError
@@ -298,7 +297,7 @@ def _run(args) -> int:
 
 def build_parser():
     """The parser of ``audiorep``'s command line, each command bound to its function here."""
-    return _build_parser({
+    return cli_args.build_parser({
         "demo": _demo,
         "extract": _extract,
         "augment": _augment,

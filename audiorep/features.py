@@ -160,6 +160,12 @@ def compute_features(y: np.ndarray, sr: int, params: FeatureParams) -> np.ndarra
     y = np.ascontiguousarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ParameterError(f"expected a mono 1-D signal, got shape {y.shape}")
+    if params.kind == "mel+correlogram":
+        mel = compute_features(y, sr, dataclasses.replace(params, kind="mel"))
+        cg = compute_features(y, sr, dataclasses.replace(params, kind="correlogram"))
+        if len(mel) != len(cg):  # one framing for both; a mismatch is a broken invariant, not bad input
+            raise AssertionError(f"mel has {len(mel)} frames, the correlogram {len(cg)}")
+        return np.concatenate([mel, cg], axis=1)
     if params.kind == "mel":
         S = dsp.melspectrogram(y, sr, n_fft=params.frame_length, hop_length=params.hop_length,
                                n_mels=params.n_mels, fmax=params.fmax, log=False)
@@ -176,12 +182,6 @@ def compute_features(y: np.ndarray, sr: int, params: FeatureParams) -> np.ndarra
         log_energy = _gate_silence(curves, np.asarray(acg.energy, dtype=np.float64), params.top_db)
         curves = pool_lags(curves, params.lag_bins) if params.lag_bins else curves
         return np.concatenate([curves, log_energy[:, None]], axis=1).astype(np.float32)
-    if params.kind == "mel+correlogram":
-        mel = compute_features(y, sr, dataclasses.replace(params, kind="mel"))
-        cg = compute_features(y, sr, dataclasses.replace(params, kind="correlogram"))
-        if len(mel) != len(cg):  # one framing for both; a mismatch is a broken invariant, not bad input
-            raise AssertionError(f"mel has {len(mel)} frames, the correlogram {len(cg)}")
-        return np.concatenate([mel, cg], axis=1)
     cg = dsp.correlogram(y64, sr, n_bands=params.n_bands, fmin=params.fmin, fmax=params.fmax,
                          frame_length=params.frame_length, hop_length=params.hop_length, max_lag=params.lags)
     curves = np.array(cg.values, dtype=np.float64)

@@ -37,7 +37,8 @@ def store(tmp_path, rng):
                        features=list(x.astype(np.float32)), label_map={0: "tone"}, params={"kind": "demo"})
 
 
-def _torchrun(store: Path, output: Path, *args: str) -> subprocess.CompletedProcess:
+def _launcher_env() -> dict:
+    """The environment of a torchrun launch: this audiorep importable, one thread, no stale rank settings."""
     import audiorep
 
     package_root = str(Path(audiorep.__file__).resolve().parents[1])
@@ -45,6 +46,11 @@ def _torchrun(store: Path, output: Path, *args: str) -> subprocess.CompletedProc
            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
+    return env
+
+
+def _torchrun(store: Path, output: Path, *args: str) -> subprocess.CompletedProcess:
+    env = _launcher_env()
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            "-m", "audiorep", "train", str(store), "-o", str(output), *OPTIONS, *args],
                           capture_output=True, text=True, env=env, timeout=300, cwd=output.parent)
@@ -80,16 +86,10 @@ def test_two_nodes_meeting_at_a_rendezvous_address_train_as_one_job(store, tmp_p
     rendezvous address of node 0, as two machines would be."""
     import socket
 
-    import audiorep
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    package_root = str(Path(audiorep.__file__).resolve().parents[1])
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
+    env = _launcher_env()
     output = tmp_path / "nodes.pt"
     nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={rank}",
                                "--nproc_per_node=1", "--master_addr=127.0.0.1", f"--master_port={port}",

@@ -365,7 +365,7 @@ class Seq2SeqAutoencoder(nn.Module):
 
     def pooled_standardized(self, z: Tensor) -> Tensor:
         """The ``pooled`` readout of already standardised sequences ``z`` (batch, time, features)."""
-        return _pool_over_time(self._run_encoder(z)[0])
+        return _pool_over_time(self.encoder_outputs(z))
 
     @torch.jit.export
     def encode(self, x: Tensor) -> Tensor:
