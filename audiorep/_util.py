@@ -163,6 +163,10 @@ def memory_limit() -> int:
     return limit
 
 
+# Sizes below this are not checked against the limit: any machine that runs audiorep has them.
+_ALWAYS_FITS = 1 << 24
+
+
 def check_allocation(shape, itemsize: int, what: str) -> None:
     """Raise ParameterError, naming the shape, the size and the limit, if an array cannot fit in memory.
 
@@ -179,7 +183,10 @@ def check_allocation(shape, itemsize: int, what: str) -> None:
     n = 1
     for dim in shape:
         n *= int(dim)
-    size, limit = n * int(itemsize), memory_limit()
+    size = n * int(itemsize)
+    if size <= _ALWAYS_FITS:
+        return
+    limit = memory_limit()
     if size > limit:
         raise ParameterError(f"{what} would take {_in_units(size)} (shape {tuple(int(d) for d in shape)}, "
                              f"{itemsize} bytes each), more than the {_in_units(limit)} this process may use")

@@ -92,9 +92,11 @@ def _real_dtype(arr: np.ndarray) -> np.dtype:
 
 def _fit_rows(arr: np.ndarray, axis: int, length: int, dtype: np.dtype) -> tuple[np.ndarray, tuple]:
     """Move ``axis`` last, crop or zero-pad it to ``length`` and return C-contiguous rows."""
-    moved = np.moveaxis(arr, axis, -1)
+    moved = arr if axis == arr.ndim - 1 else np.moveaxis(arr, axis, -1)
     have = moved.shape[-1]
-    if have >= length:
+    if have == length:
+        rows = np.ascontiguousarray(moved, dtype=dtype)
+    elif have > length:
         rows = np.ascontiguousarray(moved[..., :length], dtype=dtype)
     else:
         rows = np.zeros(moved.shape[:-1] + (length,), dtype=dtype)
@@ -111,7 +113,7 @@ def _check_result(arr: np.ndarray, axis: int, length: int, dtype, what: str) -> 
 
 def _restore(out_rows: np.ndarray, lead: tuple, axis: int) -> np.ndarray:
     out = out_rows.reshape(lead + out_rows.shape[-1:])
-    return np.moveaxis(out, -1, axis)
+    return out if axis == out.ndim - 1 else np.moveaxis(out, -1, axis)
 
 
 def _prepare(x, n, axis, norm, workers, default_n=None):
