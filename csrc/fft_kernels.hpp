@@ -49,6 +49,15 @@ constexpr std::size_t kPrefetchMin = 2048;
 constexpr std::size_t kGroupBytes = std::size_t{128} << 10;
 constexpr std::size_t kNarrowVecBytes = 32;
 
+// Distances (in values of the row type) from each row of a group to the same
+// row of the next group, 0 for the last group. Short rows are read and written
+// one cache line per row at a time, in streams too short for the hardware
+// prefetcher to ramp up; while it moves one group, the group code fetches the
+// lines of the next into L2, where they wait while this group is transformed.
+struct Ahead {
+  std::ptrdiff_t in, out;
+};
+
 template <typename T, int W>
 struct VecOf {
   typedef T type __attribute__((vector_size(sizeof(T) * W)));
@@ -429,13 +438,15 @@ struct Engine {
 
   // Complex elements k < count of W rows (interleaved re, im) into x[perm[k]]
   // (x[k] when perm is null), imaginary parts times `sign`.
-  static void gather(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x, T sign) {
+  static void gather(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x, T sign,
+                     std::ptrdiff_t ahead = 0) {
     std::size_t k0 = 0;
     if constexpr (W > 1) {
       V r[W];
       for (; k0 + W / 2 <= count; k0 += W / 2) {
         for (int l = 0; l < W; ++l) {
           if (count >= kPrefetchMin) __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 0);
+          else if (ahead != 0) __builtin_prefetch(src[l] + 2 * k0 + ahead, 0, 2);
           std::memcpy(&r[l], src[l] + 2 * k0, sizeof(V));
         }
         transpose<T, W>(r);
@@ -456,13 +467,17 @@ struct Engine {
   }
 
   // Real samples k < count of W rows into x[perm[k]] with zero imaginary parts.
-  static void gather_real(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x) {
+  static void gather_real(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x,
+                          std::ptrdiff_t ahead = 0) {
     std::size_t k0 = 0;
     const V zero{};
     if constexpr (W > 1) {
       V r[W];
       for (; k0 + W <= count; k0 += W) {
-        for (int l = 0; l < W; ++l) std::memcpy(&r[l], src[l] + k0, sizeof(V));
+        for (int l = 0; l < W; ++l) {
+          if (ahead != 0) __builtin_prefetch(src[l] + k0 + ahead, 0, 2);
+          std::memcpy(&r[l], src[l] + k0, sizeof(V));
+        }
         transpose<T, W>(r);
         for (int j = 0; j < W; ++j) {
           C& d = x[perm[k0 + j]];
@@ -481,7 +496,7 @@ struct Engine {
   }
 
   // x[k], k < count, to W rows of interleaved complex, (re, im) times (rs, is).
-  static void scatter(const C* x, std::size_t count, T* const* dst, T rs, T is) {
+  static void scatter(const C* x, std::size_t count, T* const* dst, T rs, T is, std::ptrdiff_t ahead = 0) {
     std::size_t k0 = 0;
     if constexpr (W > 1) {
       V r[W];
@@ -493,6 +508,7 @@ struct Engine {
         transpose<T, W>(r);
         for (int l = 0; l < W; ++l) {
           if (count >= kPrefetchMin) __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 0);
+          else if (ahead != 0) __builtin_prefetch(dst[l] + 2 * k0 + ahead, 1, 2);
           std::memcpy(dst[l] + 2 * k0, &r[l], sizeof(V));
         }
       }
@@ -507,14 +523,17 @@ struct Engine {
   }
 
   // Real parts of x[k], k < count, times `rs`, to W rows of reals.
-  static void scatter_real(const C* x, std::size_t count, T* const* dst, T rs) {
+  static void scatter_real(const C* x, std::size_t count, T* const* dst, T rs, std::ptrdiff_t ahead = 0) {
     std::size_t k0 = 0;
     if constexpr (W > 1) {
       V r[W];
       for (; k0 + W <= count; k0 += W) {
         for (int j = 0; j < W; ++j) r[j] = rs * x[k0 + j].r;
         transpose<T, W>(r);
-        for (int l = 0; l < W; ++l) std::memcpy(dst[l] + k0, &r[l], sizeof(V));
+        for (int l = 0; l < W; ++l) {
+          if (ahead != 0) __builtin_prefetch(dst[l] + k0 + ahead, 1, 2);
+          std::memcpy(dst[l] + k0, &r[l], sizeof(V));
+        }
       }
     }
     for (std::size_t k = k0; k < count; ++k) {
@@ -686,26 +705,27 @@ struct Engine {
   }
 
   static void c2c(const ComplexView<T>& p, const T* const* src, T* const* dst, bool forward, T scale, C* work,
-                  C* tmp) {
+                  C* tmp, const Ahead& ahead) {
     if (p.m != p.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * p.m);
     const T sign = forward ? T(1) : T(-1);
-    gather(src, p.n, p.radix.perm, work, sign);
+    gather(src, p.n, p.radix.perm, work, sign, ahead.in);
     run(p, work, tmp);
-    scatter(work, p.n, dst, scale, sign * scale);
+    scatter(work, p.n, dst, scale, sign * scale, ahead.out);
   }
 
   // `work` holds max(m, n/2 + 1) elements.
-  static void r2c(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp) {
+  static void r2c(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp,
+                  const Ahead& ahead) {
     const ComplexView<T>& h = p.half;
     if (h.m != h.n) std::memset(static_cast<void*>(work), 0, sizeof(C) * h.m);
     if (h.n == p.n) {  // odd or short lengths: one complex transform of length n
-      gather_real(src, p.n, h.radix.perm, work);
+      gather_real(src, p.n, h.radix.perm, work, ahead.in);
       run(h, work, tmp);
-      scatter(work, p.n / 2 + 1, dst, scale, scale);
+      scatter(work, p.n / 2 + 1, dst, scale, scale, ahead.out);
       return;
     }
     const std::size_t hn = h.n;
-    gather(src, hn, h.radix.perm, work, T(1));
+    gather(src, hn, h.radix.perm, work, T(1), ahead.in);
     run(h, work, tmp);
     // Split step, in place and pairwise: with E, O the transforms of the even
     // and odd samples, E[k] = (Z[k] + conj Z[h-k]) / 2, O[k] = -i (Z[k] - conj Z[h-k]) / 2,
@@ -731,7 +751,7 @@ struct Engine {
         b.i = odi - ei;
       }
     }
-    scatter(work, hn + 1, dst, scale, scale);
+    scatter(work, hn + 1, dst, scale, scale, ahead.out);
   }
 
   // conj(z[k]) of the c2r pre-step from a = bins[k] and c = bins[h - k], into x.
@@ -747,7 +767,8 @@ struct Engine {
     x.i = -(ei + odr);
   }
 
-  static void c2r(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp, C* bins) {
+  static void c2r(const RealView<T>& p, const T* const* src, T* const* dst, T scale, C* work, C* tmp, C* bins,
+                  const Ahead& ahead) {
     const ComplexView<T>& h = p.half;
     const std::uint32_t* perm = h.radix.perm;
     const std::size_t nb = p.n / 2 + 1;
@@ -755,7 +776,7 @@ struct Engine {
     const V zero{};
     // The inverse is computed as conj(FFT(conj(z))), so conj(z) goes into the work buffer.
     if (h.n == p.n) {  // odd or short lengths: one complex transform of length n
-      gather(src, nb, nullptr, bins, T(1));
+      gather(src, nb, nullptr, bins, T(1), ahead.in);
       const std::size_t n = p.n;
       work[perm[0]].r = bins[0].r;
       work[perm[0]].i = zero;
@@ -772,7 +793,7 @@ struct Engine {
         hi.i = bins[k].i;
       }
       run(h, work, tmp);
-      scatter_real(work, n, dst, scale);
+      scatter_real(work, n, dst, scale, ahead.out);
       return;
     }
     const std::size_t hn = h.n;
@@ -787,6 +808,10 @@ struct Engine {
         for (; k0 <= mid; k0 += H) {
           const std::size_t m0 = hn - k0 - H + 1;
           for (int l = 0; l < W; ++l) {
+            if (ahead.in != 0) {
+              __builtin_prefetch(src[l] + 2 * k0 + ahead.in, 0, 2);
+              __builtin_prefetch(src[l] + 2 * m0 + ahead.in, 0, 2);
+            }
             std::memcpy(&a[l], src[l] + 2 * k0, sizeof(V));
             std::memcpy(&b[l], src[l] + 2 * m0, sizeof(V));
           }
@@ -808,7 +833,7 @@ struct Engine {
         presplit(p, k, bins[k].r, bins[k].i, bins[hn - k].r, bins[hn - k].i, work[perm[k]]);
     }
     run(h, work, tmp);
-    scatter(work, hn, dst, scale, -scale);
+    scatter(work, hn, dst, scale, -scale, ahead.out);
   }
 };
 
@@ -840,7 +865,8 @@ enum class Kind { c2c, r2c, c2r };
 
 template <typename T, int W>
 void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
-           bool forward, T scale, const ScratchSource& scratch) {
+           bool forward, T scale, const ScratchSource& scratch, bool more) {
+  const Ahead ahead = more ? Ahead{W * in_step, W * out_step} : Ahead{0, 0};
   using E = Engine<T, W>;
   using C = typename E::C;
   const T* src[W];
@@ -853,16 +879,16 @@ void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_s
     const auto& p = *static_cast<const ComplexView<T>*>(view);
     const std::size_t wl = E::work_len(p), tl = E::tmp_len(p);
     C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (wl + tl)));
-    E::c2c(p, src, dst, forward, scale, work, work + wl);
+    E::c2c(p, src, dst, forward, scale, work, work + wl, ahead);
   } else {
     const auto& p = *static_cast<const RealView<T>*>(view);
     const std::size_t wl = E::work_len(p.half), tl = E::tmp_len(p.half);
     const std::size_t bl = kind == Kind::c2r ? p.n / 2 + 1 : 0;
     C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (wl + tl + bl)));
     if (kind == Kind::r2c)
-      E::r2c(p, src, dst, scale, work, work + wl);
+      E::r2c(p, src, dst, scale, work, work + wl, ahead);
     else
-      E::c2r(p, src, dst, scale, work, work + wl, work + wl + tl);
+      E::c2r(p, src, dst, scale, work, work + wl, work + wl + tl, ahead);
   }
 }
 
@@ -949,23 +975,24 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
   while (r < rows) {
     int w = lanes;
     while (static_cast<std::size_t>(w) > rows - r) w /= 2;
+    const bool more = r + 2 * static_cast<std::size_t>(w) <= rows;
     const T* i = in + static_cast<std::ptrdiff_t>(r) * in_step;
     T* o = out + static_cast<std::ptrdiff_t>(r) * out_step;
     switch (w) {
       case 16:
-        if constexpr (native_lanes<T>() >= 16) group<T, 16>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        if constexpr (native_lanes<T>() >= 16) group<T, 16>(kind, view, i, o, in_step, out_step, forward, scale, scratch, more);
         break;
       case 8:
-        if constexpr (native_lanes<T>() >= 8) group<T, 8>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        if constexpr (native_lanes<T>() >= 8) group<T, 8>(kind, view, i, o, in_step, out_step, forward, scale, scratch, more);
         break;
       case 4:
-        if constexpr (native_lanes<T>() >= 4) group<T, 4>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        if constexpr (native_lanes<T>() >= 4) group<T, 4>(kind, view, i, o, in_step, out_step, forward, scale, scratch, more);
         break;
       case 2:
-        group<T, 2>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        group<T, 2>(kind, view, i, o, in_step, out_step, forward, scale, scratch, more);
         break;
       default:
-        group<T, 1>(kind, view, i, o, in_step, out_step, forward, scale, scratch);
+        group<T, 1>(kind, view, i, o, in_step, out_step, forward, scale, scratch, more);
         break;
     }
     r += static_cast<std::size_t>(w);
