@@ -66,3 +66,19 @@ class _CancelAfter(threading.Event):
 def cancel_after():
     """``cancel_after(n)``: a cancel event that is not set for n checks, then is."""
     return _CancelAfter
+
+
+@pytest.fixture(scope="session")
+def load_file_module():
+    """Returns a function that imports a repository file that is not part of the package
+    (a script, a benchmark helper) as a module: ``load_file_module("scripts/x.py")``."""
+    import importlib.util
+
+    def load(relative: str):
+        path = ROOT / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

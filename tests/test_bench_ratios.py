@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-RATIOS = Path(__file__).resolve().parent.parent / "bench" / "ratios.py"
-
 
 @pytest.fixture(scope="module")
-def ratios():
-    spec = importlib.util.spec_from_file_location("bench_ratios", RATIOS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def ratios(load_file_module):
+    return load_file_module("bench/ratios.py")
 
 
 def run(times: dict[tuple[str, str], float]) -> dict:

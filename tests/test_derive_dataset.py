@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "derive_dataset.py"
-
 
 @pytest.fixture(scope="module")
-def derive():
-    spec = importlib.util.spec_from_file_location("derive_dataset", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def derive(load_file_module):
+    return load_file_module("scripts/derive_dataset.py")
 
 
 @pytest.fixture
