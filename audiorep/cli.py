@@ -282,11 +282,17 @@ def _serve(args) -> int:
 
 
 def _run(args) -> int:
-    recipe = None
+    recipe = None if args.recipe is None else pipeline.Recipe.load(args.recipe)
     if args.epochs is not None or args.speeds or args.classifier_speeds:
-        recipe = (pipeline.Recipe.demo if args.dataset is None else pipeline.Recipe.default)(epochs=args.epochs)
-        recipe = dataclasses.replace(recipe, speeds=tuple(args.speeds or ()),
-                                     classifier_speeds=tuple(args.classifier_speeds or ()))
+        base = recipe or (pipeline.Recipe.demo if args.dataset is None else pipeline.Recipe.default)()
+        changes = {}
+        if args.epochs is not None:
+            changes["training"] = {**base.training, "epochs": args.epochs}
+        if args.speeds:
+            changes["speeds"] = tuple(args.speeds)
+        if args.classifier_speeds:
+            changes["classifier_speeds"] = tuple(args.classifier_speeds)
+        recipe = dataclasses.replace(base, **changes)
     report = pipeline.run(args.dataset, args.output, recipe, workers=args.workers, seed=args.seed,
                           progress=_progress(args), cancel=_CANCEL, echo=print)
     for name, system in report.systems.items():

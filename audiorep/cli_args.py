@@ -286,6 +286,9 @@ def build_parser(handlers: Mapping[str, Callable]) -> argparse.ArgumentParser:
                 "audiorep run            # on the embedded synthetic dataset")
     p.add_argument("dataset", nargs="?", default=None, help="dataset directory (default: embedded example)")
     p.add_argument("-o", "--output", default="audiorep-run", help="working directory")
+    p.add_argument("--recipe", metavar="JSON", default=None,
+                   help="run this recipe (a JSON object of Recipe's settings, or a run's recipe.json) instead of "
+                        "the default; the options below change it")
     p.add_argument("--epochs", type=int, default=None, help="autoencoder epochs (default: the recipe's)")
     p.add_argument("--speeds", type=float, nargs="+", metavar="S",
                    help="speed-perturbed copies of every clip that join autoencoder training")

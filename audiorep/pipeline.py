@@ -776,6 +776,64 @@ class Recipe:
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Recipe":
+        """The recipe of :meth:`to_dict`'s form, or of a run's ``recipe.json`` (``{"recipe": {...}, ...}``).
+
+        >>> Recipe.from_dict(Recipe.default().to_dict()) == Recipe.default()
+        True
+        """
+        if isinstance(data, Mapping) and isinstance(data.get("recipe"), Mapping):
+            data = data["recipe"]
+        if not isinstance(data, Mapping):
+            raise ParameterError(f"a recipe is a JSON object, not {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ParameterError(f"unknown recipe settings {unknown}; a recipe has {sorted(fields)}")
+        required = [name for name, f in fields.items()
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise ParameterError(f"the recipe lacks {missing}")
+        values = dict(data)
+        for name in ("views", "autoencoder", "training", "classifier"):
+            if name in values and not isinstance(values[name], Mapping):
+                raise ParameterError(f"recipe setting {name!r} must be an object, not {values[name]!r}")
+        for name in ("speeds", "classifier_speeds"):
+            if name in values:
+                speeds = values[name]
+                if not isinstance(speeds, Sequence) or isinstance(speeds, str) or not all(
+                        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in speeds):
+                    raise ParameterError(f"recipe setting {name!r} must be a list of positive numbers, not {speeds!r}")
+                values[name] = tuple(float(v) for v in speeds)
+        for name in ("per_fold", "export"):
+            if name in values and not isinstance(values[name], bool):
+                raise ParameterError(f"recipe setting {name!r} must be true or false, not {values[name]!r}")
+        if not isinstance(values["learn_from"], str):
+            raise ParameterError(f"recipe setting 'learn_from' must be a view name, not {values['learn_from']!r}")
+        classifier = values.get("classifier")
+        if classifier is not None and isinstance(classifier.get("hidden"), list):
+            values["classifier"] = {**classifier, "hidden": tuple(classifier["hidden"])}
+        recipe = cls(**{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in values.items()})
+        recipe.learning_view()  # the autoencoders' input must name the views
+        return recipe
+
+    @classmethod
+    def load(cls, path) -> "Recipe":
+        """Read a recipe from a JSON file (see :meth:`from_dict`), with errors that name the file."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except OSError as exc:
+            raise ParameterError(f"cannot read the recipe {path}: {exc.strerror or exc}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ParameterError(f"{path} is not a JSON recipe: {exc}") from None
+        try:
+            return cls.from_dict(data)
+        except ParameterError as exc:
+            raise ParameterError(f"{path}: {exc}") from None
+
     def learning_view(self) -> tuple[str, dict]:
         """The autoencoders' input: its name (the store's stem) and its feature settings.
 

@@ -228,6 +228,56 @@ def test_run_on_the_embedded_default_completes(tmp_path, capsys):
     assert "another recipe" in capsys.readouterr().err
 
 
+def test_run_takes_a_recipe_file_and_records_it(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import dataclasses
+
+    from audiorep.pipeline import Recipe
+
+    # the demo recipe with another autoencoder, written as a file; --epochs still changes it
+    recipe = dataclasses.replace(Recipe.demo(epochs=2), export=False,
+                                 autoencoder={"cell": "lstm", "units": 16, "layers": 1, "teacher_forcing": 1.0,
+                                              "readout": "pooled"},
+                                 classifier={"hidden": (16,), "dropout": 0.0, "epochs": 30, "lr": 1e-3, "repeats": 1})
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe.to_dict()))
+    work = tmp_path / "run"
+    assert main(["run", "-o", str(work), "--recipe", str(path), "--epochs", "1", "--no-progress"]) == 0
+    assert "fused: accuracy" in capsys.readouterr().out
+    recorded = json.loads((work / "recipe.json").read_text())
+    assert recorded["recipe"]["autoencoder"]["cell"] == "lstm"
+    assert recorded["recipe"]["training"]["epochs"] == 1
+    assert not (work / "deploy").exists()
+    # a run's own recipe.json runs that recipe again: the finished steps are all skipped
+    assert main(["run", "-o", str(work), "--recipe", str(work / "recipe.json"), "--no-progress"]) == 0
+    assert "skip extract mel" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "is not a JSON recipe"),
+    ("[1, 2]", "a recipe is a JSON object"),
+    ('{"views": {}, "learn_from": "mel", "autoencoder": {}}', "lacks ['training']"),
+    ('{"views": {"mel": {}}, "learn_from": "mel", "autoencoder": {}, "training": {}, "epochs": 3}',
+     "unknown recipe settings ['epochs']"),
+    ('{"views": {"mel": {}}, "learn_from": "mel", "autoencoder": {}, "training": {}, "speeds": [0.9, -1]}',
+     "list of positive numbers"),
+    ('{"views": {"mel": {}}, "learn_from": "cg", "autoencoder": {}, "training": {}}', "must name one of the views"),
+    ('{"views": {"mel": {}}, "learn_from": "mel", "autoencoder": [], "training": {}}', "must be an object"),
+])
+def test_a_bad_recipe_file_is_refused_with_its_name(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    assert main(["run", "-o", str(tmp_path / "run"), "--recipe", str(path), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_recipe_file_is_refused(tmp_path, capsys):
+    assert main(["run", "-o", str(tmp_path / "run"), "--recipe", str(tmp_path / "none.json")]) == 1
+    assert "cannot read the recipe" in capsys.readouterr().err
+
+
 def test_pool_and_fused_evaluation(small_dataset, small_copies, tmp_path, capsys):
     feats, copies = tmp_path / "f.parquet", tmp_path / "c.parquet"
     for data, store in ((small_dataset, feats), (small_copies, copies)):
