@@ -94,9 +94,7 @@ def _fit_rows(arr: np.ndarray, axis: int, length: int, dtype: np.dtype) -> tuple
     """Move ``axis`` last, crop or zero-pad it to ``length`` and return C-contiguous rows."""
     moved = arr if axis == arr.ndim - 1 else np.moveaxis(arr, axis, -1)
     have = moved.shape[-1]
-    if have == length:
-        rows = np.ascontiguousarray(moved, dtype=dtype)
-    elif have > length:
+    if have >= length:
         rows = np.ascontiguousarray(moved[..., :length], dtype=dtype)
     else:
         rows = np.zeros(moved.shape[:-1] + (length,), dtype=dtype)

@@ -23,6 +23,7 @@ import json
 import re
 import sys
 from collections import defaultdict
+from statistics import median
 
 
 def describe(bench: dict) -> tuple[str, int]:
@@ -43,12 +44,6 @@ def _times(data: dict, stat: str) -> dict[str, dict[tuple[str, int], float]]:
     return groups
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def ratio_table(data: dict | list[dict], ours: str = "audiorep", stat: str = "median") -> str:
     """The table for one benchmark file, or the median ratios over several runs of the same benchmarks."""
     runs = [_times(d, stat) for d in (data if isinstance(data, list) else [data])]
@@ -61,7 +56,7 @@ def ratio_table(data: dict | list[dict], ours: str = "audiorep", stat: str = "me
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in sorted(names, key=natural_key):
         bases = [run[name][(ours, 1)] for run in runs if (ours, 1) in run.get(name, {})]
-        row = [name, f"{_median(bases) * 1e3:.2f}" if bases else "-"]
+        row = [name, f"{median(bases) * 1e3:.2f}" if bases else "-"]
         for impl, threads in columns:
             ratios = []
             for run in runs:
@@ -70,7 +65,7 @@ def ratio_table(data: dict | list[dict], ours: str = "audiorep", stat: str = "me
                 ref = times.get((impl, threads))
                 if ref and mine:
                     ratios.append(ref / mine)
-            row.append(f"{_median(ratios):.2f}" if ratios else "-")
+            row.append(f"{median(ratios):.2f}" if ratios else "-")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -1,6 +1,6 @@
 """Derive a variant of a labelled audio dataset, to check a recipe beyond the recordings it was chosen on.
 
-Every audio file under SRC is read, mixed to mono and written as 16-bit WAV under DST at the same
+Every audio file under SRC is read, mixed to mono (audiorep.audio.load) and written as 16-bit WAV under DST at the same
 relative path (so folder labels and fold numbers in file names carry over), after either or both of:
 
   --sr RATE        resampling to RATE Hz (soxr, high quality): RATE = 16000 keeps 8 kHz of bandwidth
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
-AUDIO = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
+from audiorep.audio import load
+from audiorep.datasets import AUDIO_EXTENSIONS
 
 
 def loudest_window(y: np.ndarray, length: int) -> np.ndarray:
@@ -34,14 +34,11 @@ def loudest_window(y: np.ndarray, length: int) -> np.ndarray:
 
 
 def derive(src: Path, dst: Path, sr: int | None, crop: float | None) -> int:
-    files = sorted(p for p in src.rglob("*") if p.suffix.lower() in AUDIO)
+    files = sorted(p for p in src.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
     if not files:
         raise SystemExit(f"no audio files under {src}")
     for path in files:
-        y, rate = sf.read(path, dtype="float32", always_2d=True)
-        y = y.mean(axis=1)
-        if sr is not None and sr != rate:
-            y, rate = soxr.resample(y, rate, sr, quality="HQ"), sr
+        y, rate = load(path, sr=sr)  # mono, resampled with soxr "HQ" when sr is given
         if crop is not None:
             y = loudest_window(y, int(round(crop * rate)))
         out = dst / path.relative_to(src).with_suffix(".wav")
