@@ -442,6 +442,16 @@ struct Engine {
   // (x[k] when perm is null), imaginary parts times `sign`.
   static void gather(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x, T sign,
                      std::ptrdiff_t ahead = 0) {
+    if (sign == T(1))
+      gather_as<false>(src, count, perm, x, sign, ahead);
+    else
+      gather_as<true>(src, count, perm, x, sign, ahead);
+  }
+
+  // gather(), with the product by `sign` left out when Signed is false (sign 1).
+  template <bool Signed>
+  static void gather_as(const T* const* src, std::size_t count, const std::uint32_t* perm, C* x, T sign,
+                        std::ptrdiff_t ahead) {
     std::size_t k0 = 0;
     if constexpr (W > 1) {
       V r[W];
@@ -455,7 +465,10 @@ struct Engine {
         for (int j = 0; j < W / 2; ++j) {
           C& d = x[perm ? perm[k0 + j] : k0 + j];
           d.r = r[2 * j];
-          d.i = sign * r[2 * j + 1];
+          if constexpr (Signed)
+            d.i = sign * r[2 * j + 1];
+          else
+            d.i = r[2 * j + 1];
         }
       }
     }
