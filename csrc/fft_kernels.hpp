@@ -512,13 +512,28 @@ struct Engine {
 
   // x[k], k < count, to W rows of interleaved complex, (re, im) times (rs, is).
   static void scatter(const C* x, std::size_t count, T* const* dst, T rs, T is, std::ptrdiff_t ahead = 0) {
+    if (rs == T(1) && is == T(1))
+      scatter_as<false>(x, count, dst, rs, is, ahead);
+    else
+      scatter_as<true>(x, count, dst, rs, is, ahead);
+  }
+
+  // scatter(), with the products by (rs, is) left out when Scaled is false
+  // (both 1, as in the forward transforms).
+  template <bool Scaled>
+  static void scatter_as(const C* x, std::size_t count, T* const* dst, T rs, T is, std::ptrdiff_t ahead) {
     std::size_t k0 = 0;
     if constexpr (W > 1) {
       V r[W];
       for (; k0 + W / 2 <= count; k0 += W / 2) {
         for (int j = 0; j < W / 2; ++j) {
-          r[2 * j] = rs * x[k0 + j].r;
-          r[2 * j + 1] = is * x[k0 + j].i;
+          if constexpr (Scaled) {
+            r[2 * j] = rs * x[k0 + j].r;
+            r[2 * j + 1] = is * x[k0 + j].i;
+          } else {
+            r[2 * j] = x[k0 + j].r;
+            r[2 * j + 1] = x[k0 + j].i;
+          }
         }
         transpose<T, W>(r);
         for (int l = 0; l < W; ++l) {
