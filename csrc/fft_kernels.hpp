@@ -18,6 +18,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #include "fft_internal.hpp"
 
 #if !defined(AUDIOREP_FFT_ISA) || !defined(AUDIOREP_FFT_VEC_BYTES)
@@ -110,6 +114,105 @@ inline void transpose(typename VecOf<T, W>::type* r) {
   if constexpr (S >= 1) {
     block_swap<T, W, S>(r, std::make_index_sequence<W>{});
     transpose<T, W, S / 2>(r);
+  }
+}
+
+// The widest stage of transpose(), swapping the halves of r[l] and r[l + W/2],
+// costs no shuffle when the loads or the stores do it: each vector is read
+// (or written) as two half vectors from (to) two rows, which the instruction
+// sets with a memory operand for inserting and extracting halves do without
+// the shuffle port. Row l starts at rows[l] + at. The remaining stages
+// (transpose<T, W, W / 4>) can run before or after: the stages commute.
+// One vector from two half vectors in memory, and the halves of one vector to
+// memory: with intrinsics where the instruction set has them (the compiler
+// otherwise joins and splits the halves with shuffles), else portably.
+template <typename T, int W, std::size_t... J>
+inline typename VecOf<T, W>::type join_halves(const T* lo, const T* hi, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using H = typename VecOf<T, W / 2>::type;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  if constexpr (sizeof(V) == 64) {
+    if constexpr (sizeof(T) == 4)
+      return reinterpret_cast<V>(_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(reinterpret_cast<const float*>(lo))),
+                                                    _mm256_loadu_ps(reinterpret_cast<const float*>(hi)), 1));
+    else
+      return reinterpret_cast<V>(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd(reinterpret_cast<const double*>(lo))),
+                                                    _mm256_loadu_pd(reinterpret_cast<const double*>(hi)), 1));
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32) {
+    if constexpr (sizeof(T) == 4)
+      return reinterpret_cast<V>(_mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(reinterpret_cast<const float*>(lo))),
+                                                      _mm_loadu_ps(reinterpret_cast<const float*>(hi)), 1));
+    else
+      return reinterpret_cast<V>(_mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(reinterpret_cast<const double*>(lo))),
+                                                      _mm_loadu_pd(reinterpret_cast<const double*>(hi)), 1));
+  }
+#endif
+  H a, b;
+  std::memcpy(&a, lo, sizeof(H));
+  std::memcpy(&b, hi, sizeof(H));
+  return __builtin_shufflevector(a, b, J...);
+}
+
+template <typename T, int W, std::size_t... J>
+inline void split_halves(typename VecOf<T, W>::type v, T* lo, T* hi, std::index_sequence<J...>) {
+  using V = typename VecOf<T, W>::type;
+  using H = typename VecOf<T, W / 2>::type;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  if constexpr (sizeof(V) == 64) {
+    if constexpr (sizeof(T) == 4) {
+      const __m512 x = reinterpret_cast<__m512>(v);
+      _mm256_storeu_ps(reinterpret_cast<float*>(lo), _mm512_castps512_ps256(x));
+      _mm256_storeu_ps(reinterpret_cast<float*>(hi), _mm512_extractf32x8_ps(x, 1));
+    } else {
+      const __m512d x = reinterpret_cast<__m512d>(v);
+      _mm256_storeu_pd(reinterpret_cast<double*>(lo), _mm512_castpd512_pd256(x));
+      _mm256_storeu_pd(reinterpret_cast<double*>(hi), _mm512_extractf64x4_pd(x, 1));
+    }
+    return;
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32) {
+    if constexpr (sizeof(T) == 4) {
+      const __m256 x = reinterpret_cast<__m256>(v);
+      _mm_storeu_ps(reinterpret_cast<float*>(lo), _mm256_castps256_ps128(x));
+      _mm_storeu_ps(reinterpret_cast<float*>(hi), _mm256_extractf128_ps(x, 1));
+    } else {
+      const __m256d x = reinterpret_cast<__m256d>(v);
+      _mm_storeu_pd(reinterpret_cast<double*>(lo), _mm256_castpd256_pd128(x));
+      _mm_storeu_pd(reinterpret_cast<double*>(hi), _mm256_extractf128_pd(x, 1));
+    }
+    return;
+  }
+#endif
+  const H a = __builtin_shufflevector(v, v, J...), b = __builtin_shufflevector(v, v, (J + W / 2)...);
+  std::memcpy(lo, &a, sizeof(H));
+  std::memcpy(hi, &b, sizeof(H));
+}
+
+// The widest stage of transpose(), swapping the halves of r[l] and r[l + W/2],
+// done by the loads or the stores themselves: each vector is read (written) as
+// two half vectors from (to) two rows, with no instruction on the shuffle port
+// that the other stages keep busy. Row l starts at rows[l] + at. The remaining
+// stages (transpose<T, W, W / 4>) can run before or after: the stages commute.
+template <typename T, int W, typename Src>
+inline void load_halves(const Src& rows, std::size_t at, typename VecOf<T, W>::type* r) {
+  constexpr auto J = std::make_index_sequence<W>{};
+  for (int l = 0; l < W / 2; ++l) {
+    r[l] = join_halves<T, W>(rows[l] + at, rows[l + W / 2] + at, J);
+    r[l + W / 2] = join_halves<T, W>(rows[l] + at + W / 2, rows[l + W / 2] + at + W / 2, J);
+  }
+}
+
+template <typename T, int W, typename Dst>
+inline void store_halves(const Dst& rows, std::size_t at, const typename VecOf<T, W>::type* r) {
+  constexpr auto J = std::make_index_sequence<W / 2>{};
+  for (int l = 0; l < W / 2; ++l) {
+    split_halves<T, W>(r[l], rows[l] + at, rows[l + W / 2] + at, J);
+    split_halves<T, W>(r[l + W / 2], rows[l] + at + W / 2, rows[l + W / 2] + at + W / 2, J);
   }
 }
 
@@ -436,6 +539,28 @@ struct Engine {
   static inline T* lanes(C* c) { return reinterpret_cast<T*>(c); }
   static inline const T* lanes(const C* c) { return reinterpret_cast<const T*>(c); }
 
+  // r[j] = values at + j of the W rows, lane l from row l (the W x W block at
+  // column `at`, transposed), and back.
+  static inline void load_transposed(const T* const* rows, std::size_t at, V* r) {
+    if constexpr (W >= 4) {
+      load_halves<T, W>(rows, at, r);
+      transpose<T, W, W / 4>(r);
+    } else {
+      for (int l = 0; l < W; ++l) std::memcpy(&r[l], rows[l] + at, sizeof(V));
+      transpose<T, W>(r);
+    }
+  }
+
+  static inline void store_transposed(T* const* rows, std::size_t at, V* r) {
+    if constexpr (W >= 4) {
+      transpose<T, W, W / 4>(r);
+      store_halves<T, W>(rows, at, r);
+    } else {
+      transpose<T, W>(r);
+      for (int l = 0; l < W; ++l) std::memcpy(rows[l] + at, &r[l], sizeof(V));
+    }
+  }
+
   // ---------------------------------------------------------- row groups
 
   // Complex elements k < count of W rows (interleaved re, im) into x[perm[k]]
@@ -459,9 +584,8 @@ struct Engine {
         for (int l = 0; l < W; ++l) {
           if (count >= kPrefetchMin) __builtin_prefetch(src[l] + 2 * k0 + kAhead, 0, 3);
           else if (ahead != 0) __builtin_prefetch(src[l] + 2 * k0 + ahead, 0, 2);
-          std::memcpy(&r[l], src[l] + 2 * k0, sizeof(V));
         }
-        transpose<T, W>(r);
+        load_transposed(src, 2 * k0, r);
         for (int j = 0; j < W / 2; ++j) {
           C& d = x[perm ? perm[k0 + j] : k0 + j];
           d.r = r[2 * j];
@@ -489,11 +613,9 @@ struct Engine {
     if constexpr (W > 1) {
       V r[W];
       for (; k0 + W <= count; k0 += W) {
-        for (int l = 0; l < W; ++l) {
+        for (int l = 0; l < W; ++l)
           if (ahead != 0) __builtin_prefetch(src[l] + k0 + ahead, 0, 2);
-          std::memcpy(&r[l], src[l] + k0, sizeof(V));
-        }
-        transpose<T, W>(r);
+        load_transposed(src, k0, r);
         for (int j = 0; j < W; ++j) {
           C& d = x[perm[k0 + j]];
           d.r = r[j];
@@ -535,12 +657,11 @@ struct Engine {
             r[2 * j + 1] = x[k0 + j].i;
           }
         }
-        transpose<T, W>(r);
         for (int l = 0; l < W; ++l) {
           if (count >= kPrefetchMin) __builtin_prefetch(dst[l] + 2 * k0 + kAhead, 1, 3);
           else if (ahead != 0) __builtin_prefetch(dst[l] + 2 * k0 + ahead, 1, 2);
-          std::memcpy(dst[l] + 2 * k0, &r[l], sizeof(V));
         }
+        store_transposed(dst, 2 * k0, r);
       }
     }
     for (std::size_t k = k0; k < count; ++k) {
@@ -559,11 +680,9 @@ struct Engine {
       V r[W];
       for (; k0 + W <= count; k0 += W) {
         for (int j = 0; j < W; ++j) r[j] = rs * x[k0 + j].r;
-        transpose<T, W>(r);
-        for (int l = 0; l < W; ++l) {
+        for (int l = 0; l < W; ++l)
           if (ahead != 0) __builtin_prefetch(dst[l] + k0 + ahead, 1, 2);
-          std::memcpy(dst[l] + k0, &r[l], sizeof(V));
-        }
+        store_transposed(dst, k0, r);
       }
     }
     for (std::size_t k = k0; k < count; ++k) {
@@ -842,11 +961,9 @@ struct Engine {
               __builtin_prefetch(src[l] + 2 * k0 + ahead.in, 0, 2);
               __builtin_prefetch(src[l] + 2 * m0 + ahead.in, 0, 2);
             }
-            std::memcpy(&a[l], src[l] + 2 * k0, sizeof(V));
-            std::memcpy(&b[l], src[l] + 2 * m0, sizeof(V));
           }
-          transpose<T, W>(a);
-          transpose<T, W>(b);
+          load_transposed(src, 2 * k0, a);
+          load_transposed(src, 2 * m0, b);
           for (std::size_t j = 0; j < H; ++j) {
             const std::size_t jm = H - 1 - j;
             presplit(p, k0 + j, a[2 * j], a[2 * j + 1], b[2 * jm], b[2 * jm + 1], work[perm[k0 + j]]);
