@@ -124,12 +124,12 @@ inline void transpose(typename VecOf<T, W>::type* r) {
 // the shuffle port. Row l starts at rows[l] + at. The remaining stages
 // (transpose<T, W, W / 4>) can run before or after: the stages commute.
 // One vector from two half vectors in memory, and the halves of one vector to
-// memory: with intrinsics where the instruction set has them (the compiler
-// otherwise joins and splits the halves with shuffles), else portably.
-template <typename T, int W, std::size_t... J>
-inline typename VecOf<T, W>::type join_halves(const T* lo, const T* hi, std::index_sequence<J...>) {
+// memory: with intrinsics where the instruction set has them (through plain
+// copies the compiler joins and splits the halves with shuffles), else with
+// plain copies.
+template <typename T, int W>
+inline typename VecOf<T, W>::type join_halves(const T* lo, const T* hi) {
   using V = typename VecOf<T, W>::type;
-  using H = typename VecOf<T, W / 2>::type;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
   if constexpr (sizeof(V) == 64) {
     if constexpr (sizeof(T) == 4)
@@ -150,16 +150,15 @@ inline typename VecOf<T, W>::type join_halves(const T* lo, const T* hi, std::ind
                                                       _mm_loadu_pd(reinterpret_cast<const double*>(hi)), 1));
   }
 #endif
-  H a, b;
-  std::memcpy(&a, lo, sizeof(H));
-  std::memcpy(&b, hi, sizeof(H));
-  return __builtin_shufflevector(a, b, J...);
+  V v;
+  std::memcpy(reinterpret_cast<char*>(&v), lo, sizeof(V) / 2);
+  std::memcpy(reinterpret_cast<char*>(&v) + sizeof(V) / 2, hi, sizeof(V) / 2);
+  return v;
 }
 
-template <typename T, int W, std::size_t... J>
-inline void split_halves(typename VecOf<T, W>::type v, T* lo, T* hi, std::index_sequence<J...>) {
+template <typename T, int W>
+inline void split_halves(typename VecOf<T, W>::type v, T* lo, T* hi) {
   using V = typename VecOf<T, W>::type;
-  using H = typename VecOf<T, W / 2>::type;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
   if constexpr (sizeof(V) == 64) {
     if constexpr (sizeof(T) == 4) {
@@ -188,9 +187,8 @@ inline void split_halves(typename VecOf<T, W>::type v, T* lo, T* hi, std::index_
     return;
   }
 #endif
-  const H a = __builtin_shufflevector(v, v, J...), b = __builtin_shufflevector(v, v, (J + W / 2)...);
-  std::memcpy(lo, &a, sizeof(H));
-  std::memcpy(hi, &b, sizeof(H));
+  std::memcpy(lo, reinterpret_cast<const char*>(&v), sizeof(V) / 2);
+  std::memcpy(hi, reinterpret_cast<const char*>(&v) + sizeof(V) / 2, sizeof(V) / 2);
 }
 
 // The widest stage of transpose(), swapping the halves of r[l] and r[l + W/2],
@@ -200,19 +198,17 @@ inline void split_halves(typename VecOf<T, W>::type v, T* lo, T* hi, std::index_
 // stages (transpose<T, W, W / 4>) can run before or after: the stages commute.
 template <typename T, int W, typename Src>
 inline void load_halves(const Src& rows, std::size_t at, typename VecOf<T, W>::type* r) {
-  constexpr auto J = std::make_index_sequence<W>{};
   for (int l = 0; l < W / 2; ++l) {
-    r[l] = join_halves<T, W>(rows[l] + at, rows[l + W / 2] + at, J);
-    r[l + W / 2] = join_halves<T, W>(rows[l] + at + W / 2, rows[l + W / 2] + at + W / 2, J);
+    r[l] = join_halves<T, W>(rows[l] + at, rows[l + W / 2] + at);
+    r[l + W / 2] = join_halves<T, W>(rows[l] + at + W / 2, rows[l + W / 2] + at + W / 2);
   }
 }
 
 template <typename T, int W, typename Dst>
 inline void store_halves(const Dst& rows, std::size_t at, const typename VecOf<T, W>::type* r) {
-  constexpr auto J = std::make_index_sequence<W / 2>{};
   for (int l = 0; l < W / 2; ++l) {
-    split_halves<T, W>(r[l], rows[l] + at, rows[l + W / 2] + at, J);
-    split_halves<T, W>(r[l + W / 2], rows[l] + at + W / 2, rows[l + W / 2] + at + W / 2, J);
+    split_halves<T, W>(r[l], rows[l] + at, rows[l + W / 2] + at);
+    split_halves<T, W>(r[l + W / 2], rows[l] + at + W / 2, rows[l + W / 2] + at + W / 2);
   }
 }
 
