@@ -22,4 +22,4 @@ python scripts/esc10_repr_dev.py gru2x256_mel60 gru2x256_mel60_mask conv16-32_gr
   conv16-32_gru2x256_mel60_mask gru2x256_mel60_speed2 gru1x256_mel60 gru2x256_mel60_contrastive gru2x256_mel60_tf0 \
   gru2x256_mel60_contrastive_only gru2x256_mel60+cg16 \
   gru2x256_mel60_bpooled gru2x256_mel60_speed4 gru1x256_mel60_speed2 gru2x256_mel60_apc1 gru2x256_mel60_apc3 \
-  gru1x512_mel60
+  gru1x512_mel60 gru1x512_mel60_e80 gru1x1024_mel60
