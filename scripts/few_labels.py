@@ -1,0 +1,114 @@
+"""The recipe's systems when the classifier has only a few labelled clips per class.
+
+A finished `audiorep run` directory holds, for every held-out fold, the representations from
+an autoencoder that never saw that fold's audio, and the pooled statistics of every view. Here
+the classifier of each held-out fold trains on only K clips per class, drawn from the other
+folds, and is scored on every clip of the held-out fold. The autoencoders are the run's own
+(trained, without labels, on all the clips of the other folds): this is the regime of a dataset
+with many classes and few clips each, where the classifier sees few examples of a class while
+the encoder still learns from all the audio there is.
+
+For each of DRAWS draws (seeded) and each held-out fold, K clips per class are drawn from the
+training folds; the same draw serves every system, and each system's MLP (the recipe's settings)
+is trained with SEEDS seeds. Reported per system: mean accuracy over draws, folds and seeds, its
+standard deviation over the draws, and the per-draw means.
+
+Writes WORKDIR/few_labels_k{K}.json.
+
+Usage: python scripts/few_labels.py WORKDIR [--k 6] [--draws 5] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from audiorep import pipeline
+from audiorep.evaluate import predict_proba, train_classifier
+
+
+def systems_of(work: Path, recipe: pipeline.Recipe) -> dict:
+    """Each system's inputs, as `audiorep run` evaluates them."""
+    learn_name = recipe.learn_from
+    learned = [str(work / ("ae_x{fold}.parquet" if recipe.per_fold else "ae.parquet"))]
+    pooled = [str(work / f"pool_{name}.parquet") for name in recipe.views]
+    systems = {"learned": learned, "pooled": pooled, "fused": pooled + learned}
+    if len(recipe.views) > 1:
+        systems["pooled_input"] = [str(work / f"pool_{learn_name}.parquet")]
+    return systems
+
+
+def draw(labels: np.ndarray, candidates: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """K rows per class among `candidates` (all of a class's rows when it has fewer)."""
+    chosen = []
+    for c in np.unique(labels):
+        rows = candidates[labels[candidates] == c]
+        chosen.append(rng.choice(rows, size=min(k, len(rows)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--k", type=int, default=6, help="labelled clips per class for each classifier")
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=3, help="MLP seeds per draw and fold")
+    args = parser.parse_args(argv)
+    work = args.workdir
+    recorded = json.loads((work / "recipe.json").read_text())
+    recipe = pipeline.Recipe.from_dict(recorded)
+    settings = dict(recipe.classifier)
+    settings.pop("repeats", None)
+    inputs = systems_of(work, recipe)
+    loaded = {name: pipeline.load_representations(paths) for name, paths in inputs.items()}
+    table = next(iter(loaded.values())).table
+    labels = np.asarray(table.label_numeric, dtype=np.int64)
+    folds = np.asarray(table.fold, dtype=np.int64)
+    n_classes = int(labels.max()) + 1
+    start = time.perf_counter()
+    scores = {name: np.zeros((args.draws, len(np.unique(folds)), args.seeds)) for name in inputs}
+    for d in range(args.draws):
+        rng = np.random.default_rng(1000 + d)
+        for i, fold in enumerate(np.unique(folds).tolist()):
+            train_rows = draw(labels, np.flatnonzero(folds != fold), args.k, rng)
+            test_rows = np.flatnonzero(folds == fold)
+            for name, reps in loaded.items():
+                x = reps.reps[fold] if reps.per_fold else reps.reps
+                for s in range(args.seeds):
+                    mlp, scaler = train_classifier(x[train_rows], labels[train_rows], n_classes=n_classes,
+                                                   seed=10_000 * d + 100 * fold + s, **settings)
+                    predicted = predict_proba(mlp, scaler, x[test_rows]).argmax(1)
+                    scores[name][d, i, s] = float((predicted == labels[test_rows]).mean())
+        line = ", ".join(f"{name} {100 * scores[name][d].mean():.1f}" for name in inputs)
+        print(f"draw {d}: {line}", flush=True)
+    result = {"workdir": str(work), "k": args.k, "draws": args.draws, "seeds": args.seeds,
+              "classifier": settings, "seconds": time.perf_counter() - start, "systems": {}}
+    for name, s in scores.items():
+        per_draw = s.mean(axis=(1, 2))
+        result["systems"][name] = {"mean": float(s.mean()), "std_over_draws": float(per_draw.std()),
+                                   "per_draw": per_draw.tolist(), "per_fold": s.mean(axis=(0, 2)).tolist(),
+                                   "inputs": inputs[name]}
+        print(f"{name}: {100 * s.mean():.1f} % (draws {' '.join(f'{100 * v:.1f}' for v in per_draw)})")
+    # Paired differences (same draws, folds and seeds): what the learned representation adds.
+    pairs = {"learned - pooled_input": ("learned", "pooled_input"), "fused - pooled": ("fused", "pooled")}
+    result["paired"] = {}
+    for label, (a, b) in pairs.items():
+        if a in scores and b in scores:
+            per_draw = (scores[a] - scores[b]).mean(axis=(1, 2))
+            result["paired"][label] = {"mean": float(per_draw.mean()), "per_draw": per_draw.tolist(),
+                                       "draws_above_zero": int((per_draw > 0).sum())}
+            print(f"{label}: {100 * per_draw.mean():+.1f} points ({int((per_draw > 0).sum())} of "
+                  f"{args.draws} draws above zero)")
+    out = work / f"few_labels_k{args.k}.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
