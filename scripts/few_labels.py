@@ -13,9 +13,12 @@ training folds; the same draw serves every system, and each system's MLP (the re
 is trained with SEEDS seeds. Reported per system: mean accuracy over draws, folds and seeds, its
 standard deviation over the draws, and the per-draw means.
 
-Writes WORKDIR/few_labels_k{K}.json.
+With --control, the untrained control's systems (scripts/untrained_control.py: the same
+encoders, never trained, alone and fused with the statistics) are scored on the same draws too.
 
-Usage: python scripts/few_labels.py WORKDIR [--k 6] [--draws 5] [--seeds 3]
+Writes WORKDIR/few_labels_k{K}.json (with --control: few_labels_k{K}_control.json).
+
+Usage: python scripts/few_labels.py WORKDIR [--k 6] [--draws 5] [--seeds 3] [--control]
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ def systems_of(work: Path, recipe: pipeline.Recipe) -> dict:
     systems = {"learned": learned, "pooled": pooled, "fused": pooled + learned}
     if len(recipe.views) > 1:
         systems["pooled_input"] = [str(work / f"pool_{learn_name}.parquet")]
+    if recipe.per_fold and (work / "untrained_x1.parquet").exists():  # scripts/untrained_control.py
+        untrained = [str(work / "untrained_x{fold}.parquet")]
+        systems.update({"untrained": untrained, "untrained+pooled": pooled + untrained})
     return systems
 
 
@@ -58,6 +64,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--k", type=int, default=6, help="labelled clips per class for each classifier")
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3, help="MLP seeds per draw and fold")
+    parser.add_argument("--control", action="store_true",
+                        help="also the untrained control's systems (after scripts/untrained_control.py), written "
+                             "to few_labels_k{K}_control.json")
     args = parser.parse_args(argv)
     work = args.workdir
     recorded = json.loads((work / "recipe.json").read_text())
@@ -65,6 +74,10 @@ def main(argv: list[str]) -> int:
     settings = dict(recipe.classifier)
     settings.pop("repeats", None)
     inputs = systems_of(work, recipe)
+    if args.control and "untrained" not in inputs:
+        parser.error(f"{work} has no untrained control (run scripts/untrained_control.py {work} first)")
+    if not args.control:
+        inputs = {name: paths for name, paths in inputs.items() if not name.startswith("untrained")}
     loaded = {name: pipeline.load_representations(paths) for name, paths in inputs.items()}
     table = next(iter(loaded.values())).table
     labels = np.asarray(table.label_numeric, dtype=np.int64)
@@ -95,7 +108,8 @@ def main(argv: list[str]) -> int:
                                    "inputs": inputs[name]}
         print(f"{name}: {100 * s.mean():.1f} % (draws {' '.join(f'{100 * v:.1f}' for v in per_draw)})")
     # Paired differences (same draws, folds and seeds): what the learned representation adds.
-    pairs = {"learned - pooled_input": ("learned", "pooled_input"), "fused - pooled": ("fused", "pooled")}
+    pairs = {"learned - pooled_input": ("learned", "pooled_input"), "fused - pooled": ("fused", "pooled"),
+             "learned - untrained": ("learned", "untrained"), "fused - untrained+pooled": ("fused", "untrained+pooled")}
     result["paired"] = {}
     for label, (a, b) in pairs.items():
         if a in scores and b in scores:
@@ -104,7 +118,7 @@ def main(argv: list[str]) -> int:
                                        "draws_above_zero": int((per_draw > 0).sum())}
             print(f"{label}: {100 * per_draw.mean():+.1f} points ({int((per_draw > 0).sum())} of "
                   f"{args.draws} draws above zero)")
-    out = work / f"few_labels_k{args.k}.json"
+    out = work / f"few_labels_k{args.k}{'_control' if args.control else ''}.json"
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
     return 0
