@@ -117,12 +117,6 @@ inline void transpose(typename VecOf<T, W>::type* r) {
   }
 }
 
-// The widest stage of transpose(), swapping the halves of r[l] and r[l + W/2],
-// costs no shuffle when the loads or the stores do it: each vector is read
-// (or written) as two half vectors from (to) two rows, which the instruction
-// sets with a memory operand for inserting and extracting halves do without
-// the shuffle port. Row l starts at rows[l] + at. The remaining stages
-// (transpose<T, W, W / 4>) can run before or after: the stages commute.
 // One vector from two half vectors in memory, and the halves of one vector to
 // memory: with intrinsics where the instruction set has them (through plain
 // copies the compiler joins and splits the halves with shuffles), else with

@@ -35,18 +35,13 @@ from audiorep import pipeline
 from audiorep.evaluate import predict_proba, train_classifier
 
 
-def systems_of(work: Path, recipe: pipeline.Recipe) -> dict:
-    """Each system's inputs, as `audiorep run` evaluates them."""
-    learn_name = recipe.learn_from
-    learned = [str(work / ("ae_x{fold}.parquet" if recipe.per_fold else "ae.parquet"))]
-    pooled = [str(work / f"pool_{name}.parquet") for name in recipe.views]
-    systems = {"learned": learned, "pooled": pooled, "fused": pooled + learned}
-    if len(recipe.views) > 1:
-        systems["pooled_input"] = [str(work / f"pool_{learn_name}.parquet")]
-    if recipe.per_fold and (work / "untrained_x1.parquet").exists():  # scripts/untrained_control.py
-        untrained = [str(work / "untrained_x{fold}.parquet")]
-        systems.update({"untrained": untrained, "untrained+pooled": pooled + untrained})
-    return systems
+def systems_of(work: Path) -> dict:
+    """Each system's inputs, as the run's report.json (and the control's control.json) record them,
+    found in ``work`` (the stores of a run all live in its working directory)."""
+    systems = dict(json.loads((work / "report.json").read_text())["systems"])
+    if (work / "control.json").exists():  # scripts/untrained_control.py
+        systems.update(json.loads((work / "control.json").read_text())["systems"])
+    return {name: [str(work / Path(p).name) for p in s["inputs"]] for name, s in systems.items()}
 
 
 def draw(labels: np.ndarray, candidates: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,7 +68,7 @@ def main(argv: list[str]) -> int:
     recipe = pipeline.Recipe.from_dict(recorded)
     settings = dict(recipe.classifier)
     settings.pop("repeats", None)
-    inputs = systems_of(work, recipe)
+    inputs = systems_of(work)
     if args.control and "untrained" not in inputs:
         parser.error(f"{work} has no untrained control (run scripts/untrained_control.py {work} first)")
     if not args.control:
