@@ -416,6 +416,23 @@ struct Engine {
     return static_cast<std::size_t>(s.radix) * s.q;
   }
 
+  // The radix-2 first pass (q = 1) and the radix-4 pass after it (q = 2) in
+  // one sweep: the 8 elements of a group depend on each other only.
+  static void pass8_first(C* x, std::size_t len, const T* tw_2) {
+    for (std::size_t g = 0; g < len; g += 8) {
+      C* v = x + g;
+      for (int t = 0; t < 8; t += 2) {
+        const V ar = v[t].r, ai = v[t].i, br = v[t + 1].r, bi = v[t + 1].i;
+        v[t].r = ar + br;
+        v[t].i = ai + bi;
+        v[t + 1].r = ar - br;
+        v[t + 1].i = ai - bi;
+      }
+      bfly4(v, v + 2, v + 4, v + 6, v[2].r, v[2].i, v[4].r, v[4].i, v[6].r, v[6].i);  // j = 0: w^0 = 1
+      radix4(v + 1, 2, tw_2 + 6);
+    }
+  }
+
   // pass16 for q = 1, where the first radix-4 stage has no twiddles.
   static void pass16_first(C* x, std::size_t len, const T* tw_4q) {
     for (std::size_t g = 0; g < len; g += 16) {
@@ -437,6 +454,11 @@ struct Engine {
       const T* tw = p.twiddle + s.tw;
       switch (s.radix) {
         case 2:
+          if (s.q == 1 && i + 1 < last && p.passes[i + 1].radix == 4) {
+            pass8_first(x, len, p.twiddle + p.passes[i + 1].tw);
+            i += 2;
+            continue;
+          }
           pass2(x, len);
           break;
         case 4:
