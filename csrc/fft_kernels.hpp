@@ -42,17 +42,19 @@ constexpr std::size_t kBlockBytes = std::size_t{32} << 10;
 constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
 // Rows are read and written W at a time, too many streams for the hardware
 // prefetcher; this many values (of type T) ahead are prefetched by hand, into
-// all cache levels: the non-temporal hint (L1 only) was 10-30 % slower at
-// 2048-65536 points on an Intel Xeon, and no prefetch at all 0-30 % slower.
+// all cache levels: on an Intel Xeon this was 1.4-1.7x faster at 4096-65536
+// points than the non-temporal hint (L1 only).
 constexpr std::size_t kAhead = 128;
 // Shorter rows (complex elements) are not prefetched: the hardware keeps up with
 // them, and the prefetches cost 15-30% at n = 256 to 1000.
 constexpr std::size_t kPrefetchMin = 2048;
 // A row group whose work buffer would exceed kGroupBytes runs with vectors of
-// kNarrowVecBytes (half the lanes of AVX-512) when the native ones are wider:
-// with 512-bit vectors, such groups were 1.2-2x slower than with 256-bit ones
-// (lengths 2048 to 65536, both precisions); shorter transforms keep the full width.
-constexpr std::size_t kGroupBytes = std::size_t{128} << 10;
+// kNarrowVecBytes (half the lanes of AVX-512) when the native ones are wider.
+// On an Intel Xeon, groups of 1323 and 4800 points (work buffers of 160-310 KB)
+// were 1.03-1.14x faster with 512-bit vectors than with 256-bit ones (bench/
+// ab_builds.py, the limit at 384 KB against 128 KB); rows of or near a
+// multiple of 2 KB run at half width anyway (see crowded_rows).
+constexpr std::size_t kGroupBytes = std::size_t{384} << 10;
 constexpr std::size_t kNarrowVecBytes = 32;
 
 // Distances (in values of the row type) from each row of a group to the same
