@@ -50,11 +50,12 @@ constexpr std::size_t kAhead = 128;
 constexpr std::size_t kPrefetchMin = 2048;
 // A row group whose work buffer would exceed kGroupBytes runs with vectors of
 // kNarrowVecBytes (half the lanes of AVX-512) when the native ones are wider.
-// On an Intel Xeon, groups of 1323 and 4800 points (work buffers of 160-310 KB)
-// were 1.03-1.14x faster with 512-bit vectors than with 256-bit ones (bench/
-// ab_builds.py, the limit at 384 KB against 128 KB); rows of or near a
+// On an Intel Xeon (1.25 MB of L2), groups with work buffers of 160-620 KB
+// were faster with 512-bit vectors than with 256-bit ones (bench/
+// ab_builds.py: 1323 points 1.06-1.14x, complex 4410 and 5000 1.06-1.11x,
+// real float32 9600 1.10x; complex float32 4800 0.98x); rows of or near a
 // multiple of 2 KB run at half width anyway (see crowded_rows).
-constexpr std::size_t kGroupBytes = std::size_t{384} << 10;
+constexpr std::size_t kGroupBytes = std::size_t{640} << 10;
 constexpr std::size_t kNarrowVecBytes = 32;
 
 // Distances (in values of the row type) from each row of a group to the same
