@@ -45,9 +45,11 @@ constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
 // all cache levels: on an Intel Xeon this was 1.4-1.7x faster at 4096-65536
 // points than the non-temporal hint (L1 only).
 constexpr std::size_t kAhead = 128;
-// Shorter rows (complex elements) are not prefetched: the hardware keeps up with
-// them, and the prefetches cost 15-30% at n = 256 to 1000.
-constexpr std::size_t kPrefetchMin = 2048;
+// Rows of fewer elements (complex, or values for real rows) are not prefetched
+// this way: on an Intel Xeon it cost up to 20 % at 256-512 points (bench/
+// ab_builds.py), and from 768 on it was 1.09-1.25x faster for complex rows of
+// 882-2000 points and 1.1x for real ones of 2000.
+constexpr std::size_t kPrefetchMin = 768;
 // A row group whose work buffer would exceed kGroupBytes runs with vectors of
 // kNarrowVecBytes (half the lanes of AVX-512) when the native ones are wider.
 // On an Intel Xeon (1.25 MB of L2), groups with work buffers of 160-620 KB
@@ -190,9 +192,11 @@ inline void split_halves(typename VecOf<T, W>::type v, T* lo, T* hi) {
 
 // The widest stage of transpose(), swapping the halves of r[l] and r[l + W/2],
 // done by the loads or the stores themselves: each vector is read (written) as
-// two half vectors from (to) two rows, with no instruction on the shuffle port
-// that the other stages keep busy. Row l starts at rows[l] + at. The remaining
-// stages (transpose<T, W, W / 4>) can run before or after: the stages commute.
+// two half vectors from (to) two rows instead of going through one more
+// shuffle. On an Intel Xeon this was 1.03-1.15x faster for real transforms of
+// 256-1000 points and 0.97-0.99x for most complex ones. Row l starts at
+// rows[l] + at. The remaining stages (transpose<T, W, W / 4>) can run before
+// or after: the stages commute.
 template <typename T, int W, typename Src>
 inline void load_halves(const Src& rows, std::size_t at, typename VecOf<T, W>::type* r) {
   for (int l = 0; l < W / 2; ++l) {
@@ -1141,7 +1145,7 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
   int lanes = group_lanes<T>(elems, widest);
   // Groups whose rows crowd the cache sets run at half the width, where
   // that still fills a vector of kNarrowVecBytes: on an Intel Xeon, complex
-  // float32 rows of 1024 points went 1.35x faster, 256 points 1.1x.
+  // float32 rows of 1024 points went 1.23x faster, 256 points 1.08x.
   if (lanes == widest && static_cast<std::size_t>(lanes) * sizeof(T) > kNarrowVecBytes &&
       (crowded_rows<T>(in_step, lanes) || crowded_rows<T>(out_step, lanes)))
     lanes /= 2;
