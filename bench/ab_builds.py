@@ -64,12 +64,11 @@ def main(argv=None) -> None:
     if len({id(m) for m in modules}) != len(modules):
         raise SystemExit("two builds resolved to one module object")
     names = [f"b{i}" for i in range(len(modules))]
-    refs = {}
+    torch = None
     if args.torch:
         import torch
 
         torch.set_num_threads(1)
-        refs["torch"] = torch
     rng = np.random.default_rng(0)
     for case in args.cases.split(","):
         kind, n, x = make_case(case, args.points, rng)
@@ -77,13 +76,13 @@ def main(argv=None) -> None:
         scale = np.abs(expected).max()
         fns = {}
         for name, module in zip(names, modules):
-            err = np.abs(call(module, kind, x)() - expected).max() / scale
+            fns[name] = call(module, kind, x)
+            err = np.abs(fns[name]() - expected).max() / scale
             if not args.no_check and not err < (1e-4 if kind.endswith("32") else 1e-10):
                 raise SystemExit(f"{name} ({case}): relative error {err:.2e}")
-            fns[name] = call(module, kind, x)
-        if "torch" in refs:
-            t = refs["torch"].from_numpy(x)
-            fns["torch"] = (lambda t=t: refs["torch"].fft.rfft(t)) if kind[0] == "r" else (lambda t=t: refs["torch"].fft.fft(t))
+        if torch is not None:
+            t = torch.from_numpy(x)
+            fns["torch"] = (lambda t=t: torch.fft.rfft(t)) if kind[0] == "r" else (lambda t=t: torch.fft.fft(t))
         order = list(fns)
         times = {k: [] for k in order}
         for r in range(args.rounds):

@@ -428,13 +428,7 @@ struct Engine {
   static void pass8_first(C* x, std::size_t len, const T* tw_2) {
     for (std::size_t g = 0; g < len; g += 8) {
       C* v = x + g;
-      for (int t = 0; t < 8; t += 2) {
-        const V ar = v[t].r, ai = v[t].i, br = v[t + 1].r, bi = v[t + 1].i;
-        v[t].r = ar + br;
-        v[t].i = ai + bi;
-        v[t + 1].r = ar - br;
-        v[t + 1].i = ai - bi;
-      }
+      pass2(v, 8);
       bfly4(v, v + 2, v + 4, v + 6, v[2].r, v[2].i, v[4].r, v[4].i, v[6].r, v[6].i);  // j = 0: w^0 = 1
       radix4(v + 1, 2, tw_2 + 6);
     }
@@ -1018,17 +1012,6 @@ int max_lanes(std::size_t elems) {
   return w;
 }
 
-// Lanes of the row groups for transforms whose buffers hold `elems` values per
-// lane, starting from `widest` (see kGroupBytes).
-template <typename T>
-int group_lanes(std::size_t elems, int widest) {
-  const std::size_t w = static_cast<std::size_t>(widest);
-  if (w * sizeof(T) > kNarrowVecBytes && elems * sizeof(T) * w > kGroupBytes) return widest / 2;
-  return widest;
-}
-
-enum class Kind { c2c, r2c, c2r };
-
 // Whether w rows `step` values of T apart crowd the cache sets: at least w/2
 // of them start in one set of a 4 KB window (64 sets of 64-byte lines, the
 // L1 data caches of current x86 cores). Rows of or near a multiple of 2 KB
@@ -1043,6 +1026,23 @@ bool crowded_rows(std::ptrdiff_t step, int w) {
     if (2 * ++count[(static_cast<std::size_t>(l) * bytes / kLine) % kSets] >= w) return true;
   return false;
 }
+
+// Lanes of the row groups for transforms whose buffers hold `elems` values per
+// lane and whose rows are in_step and out_step values apart, starting from
+// `widest`: half of them, where that still fills a vector of kNarrowVecBytes,
+// when the work buffer would exceed kGroupBytes or the rows crowd the cache
+// sets (on an Intel Xeon, complex float32 rows of 1024 points went 1.23x
+// faster at half width, 256 points 1.08x).
+template <typename T>
+int group_lanes(std::size_t elems, int widest, std::ptrdiff_t in_step, std::ptrdiff_t out_step) {
+  const std::size_t w = static_cast<std::size_t>(widest);
+  if (w * sizeof(T) > kNarrowVecBytes &&
+      (elems * sizeof(T) * w > kGroupBytes || crowded_rows<T>(in_step, widest) || crowded_rows<T>(out_step, widest)))
+    return widest / 2;
+  return widest;
+}
+
+enum class Kind { c2c, r2c, c2r };
 
 template <typename T, int W>
 void group(Kind kind, const void* view, const T* in, T* out, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
@@ -1142,13 +1142,7 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
                  std::ptrdiff_t in_step, std::ptrdiff_t out_step, bool forward, T scale,
                  const ScratchSource& scratch) {
   const int widest = max_lanes<T>(elems);
-  int lanes = group_lanes<T>(elems, widest);
-  // Groups whose rows crowd the cache sets run at half the width, where
-  // that still fills a vector of kNarrowVecBytes: on an Intel Xeon, complex
-  // float32 rows of 1024 points went 1.23x faster, 256 points 1.08x.
-  if (lanes == widest && static_cast<std::size_t>(lanes) * sizeof(T) > kNarrowVecBytes &&
-      (crowded_rows<T>(in_step, lanes) || crowded_rows<T>(out_step, lanes)))
-    lanes /= 2;
+  const int lanes = group_lanes<T>(elems, widest, in_step, out_step);
   std::size_t r = 0;
   if constexpr (native_lanes<T>() > 1) {
     // Rows that cannot fill the lanes of a long transform go one by one through the four-step path.
