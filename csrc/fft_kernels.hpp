@@ -12,9 +12,11 @@
 // and any larger prime. Rows left over after the full row groups use narrower
 // vectors, down to plain scalars, except for long lengths: those rows go one by
 // one through a four-step split whose column and row transforms fill the lanes
-// again.
+// again. Real float32 rows of 256 values on AVX-512 are the exception: they fit
+// the registers, and run one row at a time without the transposes (Real256Row).
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -997,6 +999,185 @@ struct Engine {
   }
 };
 
+// ------------------------------------------------------------ short real rows in registers
+
+// Real float32 rows of 256 values with 16-lane vectors (AVX-512): one row at a
+// time, held in registers from load to store, instead of W rows at a time
+// through the work buffer. A batched group of such short rows spends as much
+// time on its transposes in and out as on the transform; a 256-point row fits
+// 16 registers, so the row is read once and written once with no transpose.
+// The half-length transform Z (128 points, n = 16a + b, k = k1 + 8 k2) runs as
+// a DFT of 8 across the vectors (a), twiddles w128^(b k1), an 8 x 8 transpose
+// in each vector half, a radix-2 step between the halves and a second DFT of 8
+// across the vectors; it leaves Z in natural order, 16 bins a vector, for the
+// split step.
+template <typename T>
+struct Real256Row {
+  static_assert(sizeof(T) == 4, "float32 only");
+  static constexpr int L = 16;
+  using V = typename VecOf<T, L>::type;
+  using I = typename IndexOf<T>::type;
+  typedef I M __attribute__((vector_size(sizeof(V))));
+  using C = CV<V>;
+
+  struct Tables {
+    C tw1[8];   // lane b of tw1[k1]: w128^(b k1)
+    C tw2[8];   // lane 8h + k1 of tw2[c]: w16^(c h)
+    C half[8];  // lane l of half[j]: w256^(16 j + l) / 2
+  };
+
+  static C roots(int step, int offset, int n, bool upper_only) {
+    C c;
+    for (int l = 0; l < L; ++l) {
+      const int e = upper_only ? (l < 8 ? 0 : step) : step * l + offset;
+      const long double a = 2.0L * 3.14159265358979323846264338327950288L * static_cast<long double>(e % n) / n;
+      c.r[l] = static_cast<T>(std::cos(a));
+      c.i[l] = static_cast<T>(-std::sin(a));
+    }
+    return c;
+  }
+
+  static const Tables& tables() {
+    static const Tables t = [] {
+      Tables s;
+      for (int k = 0; k < 8; ++k) {
+        s.tw1[k] = roots(k, 0, 128, false);
+        s.tw2[k] = roots(k, 0, 16, true);
+        s.half[k] = roots(1, 16 * k, 256, false);
+        s.half[k].r *= T(0.5);
+        s.half[k].i *= T(0.5);
+      }
+      return s;
+    }();
+    return t;
+  }
+
+  static inline void cmul(C& x, const C& w) {
+    const V t = x.r * w.r - x.i * w.i;
+    x.i = x.r * w.i + x.i * w.r;
+    x.r = t;
+  }
+
+  // In place, natural order: x[k] = sum_j x[j] w4^(jk).
+  static inline void dft4(C& x0, C& x1, C& x2, C& x3) {
+    const V t0r = x0.r + x2.r, t0i = x0.i + x2.i, t1r = x0.r - x2.r, t1i = x0.i - x2.i;
+    const V t2r = x1.r + x3.r, t2i = x1.i + x3.i, t3r = x1.r - x3.r, t3i = x1.i - x3.i;
+    x0.r = t0r + t2r;
+    x0.i = t0i + t2i;
+    x2.r = t0r - t2r;
+    x2.i = t0i - t2i;
+    x1.r = t1r + t3i;
+    x1.i = t1i - t3r;
+    x3.r = t1r - t3i;
+    x3.i = t1i + t3r;
+  }
+
+  // The DFT of 8 across y[0..8), lane by lane, in place and in natural order.
+  static inline void dft8(C* y) {
+    constexpr T c = T(0.707106781186547524400844362104849039L);
+    dft4(y[0], y[2], y[4], y[6]);
+    dft4(y[1], y[3], y[5], y[7]);
+    C o[4] = {y[1], y[3], y[5], y[7]};
+    {  // w8^1 = (c, -c), w8^2 = -i, w8^3 = (-c, -c)
+      const V r1 = o[1].r, i1 = o[1].i;
+      o[1].r = c * (r1 + i1);
+      o[1].i = c * (i1 - r1);
+      const V r2 = o[2].r;
+      o[2].r = o[2].i;
+      o[2].i = -r2;
+      const V r3 = o[3].r, i3 = o[3].i;
+      o[3].r = c * (i3 - r3);
+      o[3].i = -c * (r3 + i3);
+    }
+    const C e[4] = {y[0], y[2], y[4], y[6]};
+    for (int k = 0; k < 4; ++k) {
+      y[k].r = e[k].r + o[k].r;
+      y[k].i = e[k].i + o[k].i;
+      y[k + 4].r = e[k].r - o[k].r;
+      y[k + 4].i = e[k].i - o[k].i;
+    }
+  }
+
+  // One stage of the 8 x 8 transposes in both vector halves (see block_swap).
+  template <int S, std::size_t... J>
+  static inline void swap8(V* r, std::index_sequence<J...>) {
+    constexpr M lo = {static_cast<I>((J & S) ? L + J - S : J)...};
+    constexpr M hi = {static_cast<I>((J & S) ? L + J : J + S)...};
+    for (int i = 0; i < 8; ++i) {
+      if (i & S) continue;
+      const V a = r[i], b = r[i + S];
+      r[i] = __builtin_shuffle(a, b, lo);
+      r[i + S] = __builtin_shuffle(a, b, hi);
+    }
+  }
+
+  static inline void transpose8(V* r) {
+    swap8<4>(r, std::make_index_sequence<L>{});
+    swap8<2>(r, std::make_index_sequence<L>{});
+    swap8<1>(r, std::make_index_sequence<L>{});
+  }
+
+  template <std::size_t... J>
+  static inline void row(const T* x, T* out, T scale, const Tables& tb, const C* half, V h,
+                         std::index_sequence<J...>) {
+    constexpr M swap = {static_cast<I>(J ^ 8)...};
+    constexpr M mirror = {static_cast<I>(J == 0 ? L : L - J)...};
+    constexpr V sign = {(J < 8 ? T(1) : T(-1))...};
+    C y[8];
+    for (int a = 0; a < 8; ++a) {
+      V u, v;
+      std::memcpy(&u, x + 32 * a, sizeof(V));
+      std::memcpy(&v, x + 32 * a + L, sizeof(V));
+      deinterleave<T, L>(u, v, y[a].r, y[a].i, std::make_index_sequence<L>{});
+    }
+    dft8(y);
+    for (int k = 1; k < 8; ++k) cmul(y[k], tb.tw1[k]);
+    V re[8], im[8];
+    for (int k = 0; k < 8; ++k) {
+      re[k] = y[k].r;
+      im[k] = y[k].i;
+    }
+    transpose8(re);
+    transpose8(im);
+    for (int c = 0; c < 8; ++c) {
+      y[c].r = __builtin_shuffle(re[c], swap) + sign * re[c];
+      y[c].i = __builtin_shuffle(im[c], swap) + sign * im[c];
+      if (c > 0) cmul(y[c], tb.tw2[c]);
+    }
+    dft8(y);  // y[j], lane l: Z[16 j + l]
+    // Split step (see Engine::r2c), with b = Z[128 - k] from the mirrored lanes.
+    for (int j = 0; j < 8; ++j) {
+      const C& a = y[j];
+      const V br = __builtin_shuffle(y[7 - j].r, y[(8 - j) & 7].r, mirror);
+      const V bi = __builtin_shuffle(y[7 - j].i, y[(8 - j) & 7].i, mirror);
+      const V sr = a.r + br, si = a.i + bi, dr = br - a.r, di = a.i - bi;
+      const V xr = h * sr + si * half[j].r - dr * half[j].i;
+      const V xi = h * di + si * half[j].i + dr * half[j].r;
+      V u, v;
+      interleave<T, L>(xr, xi, u, v, std::make_index_sequence<L>{});
+      std::memcpy(out + 32 * j, &u, sizeof(V));
+      std::memcpy(out + 32 * j + L, &v, sizeof(V));
+    }
+    out[256] = scale * (y[0].r[0] - y[0].i[0]);
+    out[257] = T(0);
+  }
+
+  // Rows of 256 real values, in_step apart, to 129 complex bins each, out_step values apart.
+  static void rows(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
+                   T scale) {
+    const Tables& tb = tables();
+    C half[8];
+    for (int j = 0; j < 8; ++j) {
+      half[j].r = scale * tb.half[j].r;
+      half[j].i = scale * tb.half[j].i;
+    }
+    const V h = V{} + T(0.5) * scale;
+    for (std::size_t r = 0; r < count; ++r)
+      row(in + static_cast<std::ptrdiff_t>(r) * in_step, out + static_cast<std::ptrdiff_t>(r) * out_step, scale,
+          tb, half, h, std::make_index_sequence<L>{});
+  }
+};
+
 // ------------------------------------------------------------ row drivers
 
 template <typename T>
@@ -1190,6 +1371,12 @@ void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, st
 template <typename T>
 void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
               std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
+  if constexpr (native_lanes<T>() == 16 && sizeof(T) == 4) {
+    if (p.n == 256) {
+      Real256Row<T>::rows(in, out, rows, in_dist, 2 * out_dist, scale);
+      return;
+    }
+  }
   const std::size_t elems = 2 * p.half.m;
   rows_driver<T>(Kind::r2c, &p, elems, in, out, rows, in_dist, 2 * out_dist, true, scale, scratch);
 }

@@ -141,6 +141,25 @@ def test_batches_of_rows(rng, rows, ctype):
         check_all_four(x, z, ctype, f"rows={rows}")
 
 
+@pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
+def test_short_rows_held_in_registers(rng, simd_path, norm):
+    # Real float32 rows of 256 values run one row at a time in registers on
+    # AVX-512 (every other path batches them): any row count, rows that are not
+    # adjacent or run backwards, every norm, against numpy in double precision.
+    base = rng.standard_normal((41, 300)).astype(np.float32)
+    views = {"rows": base[:, :256], "every-other-row": base[::2, 10:266], "negative": base[::-3, 44:]}
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        for rows in (1, 2, 15, 16, 17, 41):
+            for what, v in views.items():
+                v = v[:rows]
+                got = audiorep.rfft(v, norm=norm)
+                assert got.dtype == np.complex64 and got.shape == (len(v), 129)
+                ref = np.fft.rfft(v.astype(np.float64), norm=norm)
+                assert_close(got, ref, 256, np.complex64, f"{path} {what} rows={rows} {norm}")
+                assert np.all(got[:, [0, -1]].imag == 0)
+
+
 @pytest.mark.parametrize("ctype", PRECISIONS)
 def test_long_rows_beside_full_row_groups(rng, ctype):
     # Rows left over after the full SIMD row groups take the four-step path
