@@ -143,21 +143,37 @@ def test_batches_of_rows(rng, rows, ctype):
 
 @pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
 def test_short_rows_held_in_registers(rng, simd_path, norm):
-    # Real float32 rows of 256 values run one row at a time in registers on
-    # AVX-512 (every other path batches them): any row count, rows that are not
-    # adjacent or run backwards, every norm, against numpy in double precision.
-    base = rng.standard_normal((41, 300)).astype(np.float32)
-    views = {"rows": base[:, :256], "every-other-row": base[::2, 10:266], "negative": base[::-3, 44:]}
+    # Float32 rows of 256 real values and of 128 and 256 complex points run one
+    # row at a time in registers on AVX-512 (every other path batches them):
+    # any row count, rows that are not adjacent or run backwards, every norm,
+    # forward and inverse, against numpy in double precision.
+    base = rng.standard_normal((41, 600)).astype(np.float32)
+    zbase = (base + 1j * rng.standard_normal(base.shape)).astype(np.complex64)
     for path in _core.available_simd_paths():
         simd_path(path)
         for rows in (1, 2, 15, 16, 17, 41):
-            for what, v in views.items():
-                v = v[:rows]
-                got = audiorep.rfft(v, norm=norm)
-                assert got.dtype == np.complex64 and got.shape == (len(v), 129)
-                ref = np.fft.rfft(v.astype(np.float64), norm=norm)
-                assert_close(got, ref, 256, np.complex64, f"{path} {what} rows={rows} {norm}")
-                assert np.all(got[:, [0, -1]].imag == 0)
+            for n in (128, 256):
+                views = {"rows": (base[:, :n], zbase[:, :n]), "every-other-row": (base[::2, 10 : 10 + n], zbase[::2, 3 : 3 + n]),
+                         "negative": (base[::-3, -n:], zbase[::-3, -n:])}
+                for what, (x, z) in views.items():
+                    x, z = x[:rows], z[:rows]
+                    label = f"{path} {what} n={n} rows={len(z)} {norm}"
+                    zr = z.astype(np.complex128)
+                    assert_close(audiorep.fft(z, norm=norm), np.fft.fft(zr, norm=norm), n, np.complex64, "fft " + label)
+                    assert_close(audiorep.ifft(z, norm=norm), np.fft.ifft(zr, norm=norm), n, np.complex64, "ifft " + label)
+                    got = audiorep.rfft(x, norm=norm)
+                    assert got.dtype == np.complex64 and got.shape == (len(x), n // 2 + 1)
+                    assert_close(got, np.fft.rfft(x.astype(np.float64), norm=norm), n, np.complex64, "rfft " + label)
+                    assert np.all(got[:, [0, -1]].imag == 0)
+
+
+def test_large_batches_of_register_rows(rng):
+    # Batches of more than 12 MB (in and out) fetch rows ahead as they go.
+    for n, rows in ((128, 6200), (256, 3200)):
+        z = (rng.standard_normal((rows, n)) + 1j * rng.standard_normal((rows, n))).astype(np.complex64)
+        assert_close(audiorep.fft(z), np.fft.fft(z.astype(np.complex128)), n, np.complex64, "fft")
+    x = rng.standard_normal((6400, 256)).astype(np.float32)
+    assert_close(audiorep.rfft(x), np.fft.rfft(x.astype(np.float64)), 256, np.complex64, "rfft")
 
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
