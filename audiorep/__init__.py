@@ -23,6 +23,7 @@ from .dsp import (
     mel_filterbank,
     melspectrogram,
     pitch_track,
+    release_fft_memory,
     rfft,
 )
 from .mesh import ObjMesh, heightfield_from_obj, read_obj, write_obj
@@ -121,6 +122,7 @@ __all__ = [
     "run",
     "load_model",
     "read_store_metadata",
+    "release_fft_memory",
     "rfft",
     "split_chunks",
     "StoreError",

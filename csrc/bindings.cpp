@@ -176,6 +176,9 @@ void bind_fft(py::module_& m) {
   m.def("set_simd_path", &audiorep::fft::set_simd_path, py::arg("path"),
         "Switch the FFT to another SIMD code path; returns the previous one.");
   m.def("cached_plans", &audiorep::fft::cached_plans, "Number of FFT plans in the cache.");
+  m.def("fft_kept_memory", &audiorep::fft::kept_memory, "Bytes of FFT work buffers kept between calls.");
+  m.def("fft_release_memory", &audiorep::fft::release_memory,
+        "Free the FFT work buffers kept between calls; returns their bytes.");
 }
 
 // ---------------------------------------------------------------- autocorrelation

@@ -516,7 +516,11 @@ const detail::KernelSet<double>& kernel_set<double>() { return active().load()->
 
 // Work buffers outlive the calls: a chunk of rows borrows one from the pool and
 // gives it back, so that repeated calls do not fault fresh pages in every time,
-// whichever thread runs the chunk.
+// whichever thread runs the chunk. The pool keeps up to kMaxBuffers buffers of
+// kMaxBytes in all, and besides them the largest buffer given back that is
+// over that limit (the four-step middle buffer of a long row: one complex
+// float64 row of 10**7 points ran 1.4x faster with its 160 MB kept than with
+// them faulted in again each call). release_memory() frees them all.
 class ScratchPool {
  public:
   struct Buffer {
@@ -526,6 +530,11 @@ class ScratchPool {
 
   Buffer take() {  // the largest, so that calls of one size keep reusing theirs
     std::lock_guard<std::mutex> lock(mutex_);
+    if (large_.data != nullptr) {
+      const Buffer b = large_;
+      large_ = {};
+      return b;
+    }
     if (free_.empty()) return {};
     auto best = std::max_element(free_.begin(), free_.end(),
                                  [](const Buffer& a, const Buffer& b) { return a.bytes < b.bytes; });
@@ -540,7 +549,9 @@ class ScratchPool {
     if (b.data == nullptr) return;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (free_.size() < kMaxBuffers && kept_ + b.bytes <= kMaxBytes) {
+      if (b.bytes > kMaxBytes) {
+        if (b.bytes > large_.bytes) std::swap(b, large_);  // keep the larger; free the other below
+      } else if (free_.size() < kMaxBuffers && kept_ + b.bytes <= kMaxBytes) {
         free_.push_back(b);
         kept_ += b.bytes;
         return;
@@ -549,12 +560,36 @@ class ScratchPool {
     std::free(b.data);
   }
 
+  // Frees the buffers not lent out; returns their bytes.
+  std::size_t release() {
+    std::vector<Buffer> gone;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      gone.swap(free_);
+      if (large_.data != nullptr) gone.push_back(large_);
+      large_ = {};
+      kept_ = 0;
+    }
+    std::size_t bytes = 0;
+    for (const Buffer& b : gone) {
+      bytes += b.bytes;
+      std::free(b.data);
+    }
+    return bytes;
+  }
+
+  std::size_t kept() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return kept_ + large_.bytes;
+  }
+
  private:
   static constexpr std::size_t kMaxBuffers = 8;
   static constexpr std::size_t kMaxBytes = std::size_t{96} << 20;
   std::mutex mutex_;
   std::vector<Buffer> free_;
   std::size_t kept_ = 0;
+  Buffer large_;
 };
 
 ScratchPool& scratch_pool() {
@@ -680,6 +715,10 @@ std::string set_simd_path(const std::string& path) {
 }
 
 std::size_t cached_plans() { return g_cached.load(); }
+
+std::size_t kept_memory() { return scratch_pool().kept(); }
+
+std::size_t release_memory() { return scratch_pool().release(); }
 
 template void c2c<float>(const std::complex<float>*, std::complex<float>*, std::size_t, std::size_t,
                          std::ptrdiff_t, std::ptrdiff_t, bool, float, int);

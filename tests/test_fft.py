@@ -553,6 +553,27 @@ def test_plan_cache_is_used_and_bounded():
     assert 0 < _core.cached_plans() <= 6 * 32
 
 
+def test_work_buffers_are_kept_between_calls_and_released(rng):
+    audiorep.release_fft_memory()
+    assert _core.fft_kept_memory() == 0
+    # One long row: its four-step middle buffer (16 bytes a point) is over the
+    # 96 MB the pool keeps in all, and is kept besides them.
+    n = 1 << 23
+    x = np.ones(n, np.complex128)
+    y = audiorep.fft(x)
+    assert y[0] == n and np.abs(y[1:]).max() < 1e-6
+    kept = _core.fft_kept_memory()
+    assert kept >= 16 * n
+    audiorep.fft(x)
+    assert _core.fft_kept_memory() == kept  # reused, not replaced
+    z = (rng.standard_normal((40, 512)) + 1j * rng.standard_normal((40, 512))).astype(np.complex64)
+    assert_close(audiorep.fft(z, workers=1), np.fft.fft(z.astype(np.complex128)), 512, np.complex64)
+    assert _core.fft_kept_memory() == kept  # the small call borrowed the large buffer and gave it back
+    assert audiorep.release_fft_memory() == kept
+    assert _core.fft_kept_memory() == 0
+    assert_close(audiorep.fft(z), np.fft.fft(z.astype(np.complex128)), 512, np.complex64)
+
+
 def test_simd_path_is_reported():
     available = _core.available_simd_paths()
     assert available[0] == "generic"

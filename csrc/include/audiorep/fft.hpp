@@ -61,6 +61,12 @@ std::string set_simd_path(const std::string& path);
 // the most recently used plans of each kind and precision.
 std::size_t cached_plans();
 
+// Bytes of work buffers kept between calls (up to 96 MB, and besides them the
+// largest single buffer over that, such as the middle buffer of a long row),
+// and a call that frees them, returning their bytes.
+std::size_t kept_memory();
+std::size_t release_memory();
+
 // The same transforms computed the plain way (scalar radix-2, Bluestein, split
 // step; no SIMD, no blocking), kept as the correctness baseline of the fast
 // kernels above. Same arguments and semantics; slow.
