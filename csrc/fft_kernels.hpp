@@ -12,9 +12,9 @@
 // and any larger prime. Rows left over after the full row groups use narrower
 // vectors, down to plain scalars, except for long lengths: those rows go one by
 // one through a four-step split whose column and row transforms fill the lanes
-// again. Float32 rows of 128 and 256 points on AVX-512 are the exception: they
-// fit the registers, and run one row at a time without the transposes
-// (RegisterRows).
+// again. Short float32 rows on AVX-512 are the exception (complex rows of
+// 128-1024 points, real ones of 256-2048 values): they run one row at a time
+// in registers, without the transposes (RegisterRows).
 #include <cstddef>
 #include <cstdint>
 #include <cmath>
@@ -1002,11 +1002,14 @@ struct Engine {
 
 // ------------------------------------------------------------ short rows in registers
 
-// Float32 rows that fit the 32 AVX-512 registers (real rows of 256 values,
-// complex rows of 128, and complex rows of 256 as two halves of 128) run one
-// row at a time, held in registers from load to store, instead of W rows at a
-// time through the work buffer: a batched group of such short rows spends as
-// much time on its transposes in and out as on the transform.
+// Short float32 rows run one row at a time on AVX-512, in registers (and a few
+// KB of stack) from load to store, instead of W rows at a time through the
+// work buffer: a batched group of such short rows spends as much time on its
+// transposes in and out as on the transform. The core is a 128-point DFT held
+// in 16 registers; complex rows of 128 R points (R = 1, 2, 4, 8) take a radix-R
+// step in frequency first (u_q[n] = w^(qn) sum_m z[n + 128 m] w_R^(qm), whose
+// 128-point DFTs are the bins R k + q), and real rows of 256 R values are
+// complex rows of 128 R pairs followed by the split step.
 //
 // The 128-point transform (n = 16a + b, k = k1 + 8 k2) is a DFT of 8 across
 // the vectors (a), twiddles w128^(b k1), an 8 x 8 transpose in each vector
@@ -1020,20 +1023,15 @@ struct RegisterRows {
   using V = typename VecOf<T, L>::type;
   using I = typename IndexOf<T>::type;
   typedef I M __attribute__((vector_size(sizeof(V))));
+  typedef double V2 __attribute__((vector_size(64)));
+  typedef long long M2 __attribute__((vector_size(64)));
   using C = CV<V>;
-
-  struct Tables {
-    C tw1[8];   // lane b of tw1[k1]: w128^(b k1)
-    C tw2[8];   // lane 8h + k1 of tw2[c]: w16^(c h)
-    C half[8];  // lane l of half[j]: w256^(16 j + l) / 2 (the r2c split step)
-    C dif[8];   // lane b of dif[a]: w256^(16 a + b) (the radix-2 step of 256-point rows)
-  };
 
   // Lane l: w_n^(step l + offset), or w_n^step in the upper half only (lower half: 1).
   static C roots(int step, int offset, int n, bool upper_only) {
     C c;
     for (int l = 0; l < L; ++l) {
-      const int e = upper_only ? (l < 8 ? 0 : step) : step * l + offset;
+      const long e = upper_only ? (l < 8 ? 0 : step) : static_cast<long>(step) * l + offset;
       const long double a = 2.0L * 3.14159265358979323846264338327950288L * static_cast<long double>(e % n) / n;
       c.r[l] = static_cast<T>(std::cos(a));
       c.i[l] = static_cast<T>(-std::sin(a));
@@ -1041,17 +1039,41 @@ struct RegisterRows {
     return c;
   }
 
-  static const Tables& tables() {
-    static const Tables t = [] {
-      Tables s;
+  struct Core {
+    C tw1[8];  // lane b of tw1[k1]: w128^(b k1)
+    C tw2[8];  // lane 8h + k1 of tw2[c]: w16^(c h)
+  };
+
+  static const Core& core() {
+    static const Core t = [] {
+      Core s;
       for (int k = 0; k < 8; ++k) {
         s.tw1[k] = roots(k, 0, 128, false);
         s.tw2[k] = roots(k, 0, 16, true);
-        s.half[k] = roots(1, 16 * k, 256, false);
-        s.half[k].r *= T(0.5);
-        s.half[k].i *= T(0.5);
-        s.dif[k] = roots(1, 16 * k, 256, false);
       }
+      return s;
+    }();
+    return t;
+  }
+
+  // The tables of the radix-R step and of the split step of real rows of 256 R.
+  template <int R>
+  struct Step {
+    C dif[R][8];   // lane b of dif[q][a]: w_(128R)^(q (16 a + b))
+    C half[R][8];  // lane l of half[q][j]: w_(256R)^(R (16 j + l) + q) / 2
+  };
+
+  template <int R>
+  static const Step<R>& step() {
+    static const Step<R> t = [] {
+      Step<R> s;
+      for (int q = 0; q < R; ++q)
+        for (int j = 0; j < 8; ++j) {
+          s.dif[q][j] = roots(q, 16 * q * j, 128 * R, false);
+          s.half[q][j] = roots(R, R * 16 * j + q, 256 * R, false);
+          s.half[q][j].r *= T(0.5);
+          s.half[q][j].i *= T(0.5);
+        }
       return s;
     }();
     return t;
@@ -1125,7 +1147,7 @@ struct RegisterRows {
   // The 128-point DFT in place: lane b of y[a] holds z[16 a + b] before, lane l
   // of y[j] holds Z[16 j + l] after.
   template <std::size_t... J>
-  [[gnu::always_inline]] static inline void dft128(C* y, const Tables& tb, std::index_sequence<J...>) {
+  [[gnu::always_inline]] static inline void dft128(C* y, const Core& tb, std::index_sequence<J...>) {
     constexpr M swap = {static_cast<I>(J ^ 8)...};
     constexpr V sign = {(J < 8 ? T(1) : T(-1))...};
     dft8(y);
@@ -1145,7 +1167,7 @@ struct RegisterRows {
     dft8(y);
   }
 
-  // 16 interleaved complex values from x into split vectors, and back.
+  // 16 interleaved complex values from x into split vectors.
   [[gnu::always_inline]] static inline C load(const T* x) {
     V u, v;
     C c;
@@ -1155,103 +1177,139 @@ struct RegisterRows {
     return c;
   }
 
-  [[gnu::always_inline]] static inline void store(V re, V im, T* x) {
-    V u, v;
-    interleave<T, L>(re, im, u, v, std::make_index_sequence<L>{});
-    std::memcpy(x, &u, sizeof(V));
-    std::memcpy(x + L, &v, sizeof(V));
+  // Units of G values (G = 2 or 4) from a and b, alternately: the first L / G
+  // units of each into lo, the rest into hi.
+  template <int G, std::size_t... Q>
+  [[gnu::always_inline]] static inline void alternate(V a, V b, V& lo, V& hi, std::index_sequence<Q...>) {
+    constexpr int P = L / 2;  // pairs of floats in a vector
+    constexpr int U = G / 2;  // pairs in a unit
+    // Pair Q of the result: unit Q / U, alternately from a and b, pair Q % U of it.
+    constexpr M2 first = {static_cast<long long>(((Q / U) % 2 ? P : 0) + (Q / U / 2) * U + Q % U)...};
+    constexpr M2 second = {static_cast<long long>(((Q / U) % 2 ? P : 0) + P / 2 + (Q / U / 2) * U + Q % U)...};
+    lo = reinterpret_cast<V>(__builtin_shuffle(reinterpret_cast<V2>(a), reinterpret_cast<V2>(b), first));
+    hi = reinterpret_cast<V>(__builtin_shuffle(reinterpret_cast<V2>(a), reinterpret_cast<V2>(b), second));
   }
 
-  // A real row of 256 values to its 129 bins, times `scale`: the 128-point
-  // DFT of the pairs, then the split step (see Engine::r2c) with the partner
-  // bins Z[128 - k] from the mirrored lanes. half: the split twiddles times
-  // scale; h: 0.5 scale.
-  template <std::size_t... J>
-  [[gnu::always_inline]] static inline void r2c256(const T* x, T* out, T scale, const Tables& tb, const C* half, V h,
-                            std::index_sequence<J...> lanes) {
-    constexpr M mirror = {static_cast<I>(J == 0 ? L : L - J)...};
-    C y[8];
-    for (int a = 0; a < 8; ++a) y[a] = load(x + 32 * a);
-    dft128(y, tb, lanes);
-    for (int j = 0; j < 8; ++j) {
-      const C& a = y[j];
-      const V br = __builtin_shuffle(y[7 - j].r, y[(8 - j) & 7].r, mirror);
-      const V bi = __builtin_shuffle(y[7 - j].i, y[(8 - j) & 7].i, mirror);
-      const V sr = a.r + br, si = a.i + bi, dr = br - a.r, di = a.i - bi;
-      store(h * sr + si * half[j].r - dr * half[j].i, h * di + si * half[j].i + dr * half[j].r, out + 32 * j);
-    }
-    out[256] = scale * (y[0].r[0] - y[0].i[0]);
-    out[257] = T(0);
-  }
-
-  // A complex row of 128 points. The inverse is conj(DFT(conj z)): the input's
-  // imaginary parts go in times `sign` (1 forward, -1 inverse), the output's
-  // come out times is = sign * scale, its real parts times rs = scale.
-  template <bool Plain>
-  [[gnu::always_inline]] static inline void c2c128(const T* x, T* out, T sign, T rs, T is, const Tables& tb) {
-    C y[8];
-    for (int a = 0; a < 8; ++a) {
-      y[a] = load(x + 32 * a);
-      if constexpr (!Plain) y[a].i *= sign;
-    }
-    dft128(y, tb, std::make_index_sequence<L>{});
-    for (int j = 0; j < 8; ++j) {
-      if constexpr (Plain)
-        store(y[j].r, y[j].i, out + 32 * j);
-      else
-        store(rs * y[j].r, is * y[j].i, out + 32 * j);
-    }
-  }
-
-  // The complex values (pairs of floats) of e and o, alternately, to x[0, 2L).
-  template <std::size_t... Q>
-  [[gnu::always_inline]] static inline void alternate(V e, V o, T* x, std::index_sequence<Q...>) {
-    typedef double V2 __attribute__((vector_size(64)));
-    typedef long long M2 __attribute__((vector_size(64)));
-    constexpr int P = L / 2;  // pairs a vector
-    constexpr M2 lo = {static_cast<long long>(Q % 2 == 0 ? Q / 2 : P + Q / 2)...};
-    constexpr M2 hi = {static_cast<long long>(Q % 2 == 0 ? P / 2 + Q / 2 : P + P / 2 + Q / 2)...};
-    const V2 a = __builtin_shuffle(reinterpret_cast<V2>(e), reinterpret_cast<V2>(o), lo);
-    const V2 b = __builtin_shuffle(reinterpret_cast<V2>(e), reinterpret_cast<V2>(o), hi);
-    std::memcpy(x, &a, sizeof(V));
-    std::memcpy(x + L, &b, sizeof(V));
-  }
-
-  // A complex row of 256 points: a radix-2 step in frequency (u[n] = z[n] +
-  // z[n + 128], v[n] = (z[n] - z[n + 128]) w256^n) and the 128-point DFTs of
-  // u and v, which are the even and the odd bins.
-  template <bool Plain, std::size_t... J>
-  [[gnu::always_inline]] static inline void c2c256(const T* x, T* out, T sign, T rs, T is, const Tables& tb,
-                            std::index_sequence<J...> lanes) {
-    C u[8], v[8];
-    for (int a = 0; a < 8; ++a) {
-      C p = load(x + 32 * a), q = load(x + 256 + 32 * a);
-      if constexpr (!Plain) {
-        p.i *= sign;
-        q.i *= sign;
+  // Bins R k + q for k = 16 j + l (l < 16, q < R), lane l of v[q], to x,
+  // interleaved re, im (x: the row's first bin).
+  template <int R>
+  [[gnu::always_inline]] static inline void store_block(const C* v, int j, T* x) {
+    constexpr auto pairs = std::make_index_sequence<L / 2>{};
+    V e[R][2];  // bins 16 j + l of v[q], l < 8 and l >= 8, interleaved
+    for (int q = 0; q < R; ++q) interleave<T, L>(v[q].r, v[q].i, e[q][0], e[q][1], std::make_index_sequence<L>{});
+    T* d = x + 2 * R * 16 * j;
+    for (int h = 0; h < 2; ++h) {
+      if constexpr (R == 1) {
+        std::memcpy(d + 16 * h, &e[0][h], sizeof(V));
+      } else if constexpr (R == 2) {
+        V a, b;
+        alternate<2>(e[0][h], e[1][h], a, b, pairs);
+        std::memcpy(d + 32 * h, &a, sizeof(V));
+        std::memcpy(d + 32 * h + L, &b, sizeof(V));
+      } else if constexpr (R == 4) {
+        V a0, a1, b0, b1, c[4];
+        alternate<2>(e[0][h], e[1][h], a0, a1, pairs);
+        alternate<2>(e[2][h], e[3][h], b0, b1, pairs);
+        alternate<4>(a0, b0, c[0], c[1], pairs);
+        alternate<4>(a1, b1, c[2], c[3], pairs);
+        for (int t = 0; t < 4; ++t) std::memcpy(d + 64 * h + L * t, &c[t], sizeof(V));
+      } else {  // an 8 x 8 transpose of complex values: bin 8 k + q of lane l to vector l, value q
+        V a[8], b[8], c[8];
+        for (int t = 0; t < 4; ++t) alternate<2>(e[2 * t][h], e[2 * t + 1][h], a[2 * t], a[2 * t + 1], pairs);
+        for (int t = 0; t < 2; ++t) {
+          alternate<4>(a[4 * t], a[4 * t + 2], b[4 * t], b[4 * t + 1], pairs);
+          alternate<4>(a[4 * t + 1], a[4 * t + 3], b[4 * t + 2], b[4 * t + 3], pairs);
+        }
+        for (int t = 0; t < 4; ++t) alternate<8>(b[t], b[t + 4], c[2 * t], c[2 * t + 1], pairs);
+        for (int t = 0; t < 8; ++t) std::memcpy(d + 128 * h + L * t, &c[t], sizeof(V));
       }
-      u[a].r = p.r + q.r;
-      u[a].i = p.i + q.i;
-      v[a].r = p.r - q.r;
-      v[a].i = p.i - q.i;
-      cmul(v[a], tb.dif[a]);
     }
-    dft128(u, tb, lanes);
-    dft128(v, tb, lanes);
-    for (int j = 0; j < 8; ++j) {
-      V ur = u[j].r, ui = u[j].i, vr = v[j].r, vi = v[j].i;
-      if constexpr (!Plain) {
-        ur *= rs;
-        vr *= rs;
-        ui *= is;
-        vi *= is;
+  }
+
+  // The 128 R-point DFT of the interleaved complex x, as u (see store_bins).
+  // Imaginary parts go in times `sign` unless Plain.
+  template <int R, bool Plain>
+  [[gnu::always_inline]] static inline void dft(const T* x, T sign, const Core& core, const Step<R>& st, C (*u)[8]) {
+    for (int a = 0; a < 8; ++a) {
+      C p[R];
+      for (int m = 0; m < R; ++m) {
+        p[m] = load(x + 32 * a + 256 * m);
+        if constexpr (!Plain) p[m].i *= sign;
       }
-      V e0, e1, o0, o1;  // bins 16j + l: the even ones (u) and the odd ones (v), interleaved re, im
-      interleave<T, L>(ur, ui, e0, e1, std::make_index_sequence<L>{});
-      interleave<T, L>(vr, vi, o0, o1, std::make_index_sequence<L>{});
-      alternate(e0, o0, out + 64 * j, std::make_index_sequence<L / 2>{});
-      alternate(e1, o1, out + 64 * j + 32, std::make_index_sequence<L / 2>{});
+      if constexpr (R == 2) {
+        const C s = p[0];
+        p[0].r = s.r + p[1].r;
+        p[0].i = s.i + p[1].i;
+        p[1].r = s.r - p[1].r;
+        p[1].i = s.i - p[1].i;
+      } else if constexpr (R == 4) {
+        dft4(p[0], p[1], p[2], p[3]);
+      } else if constexpr (R == 8) {
+        dft8(p);
+      }
+      for (int q = 0; q < R; ++q) {
+        if (q > 0) cmul(p[q], st.dif[q][a]);
+        u[q][a] = p[q];
+      }
     }
+#pragma GCC unroll 8
+    for (int q = 0; q < R; ++q) dft128(u[q], core, std::make_index_sequence<L>{});
+  }
+
+  // A complex row of 128 R points. The inverse is conj(DFT(conj z)): the
+  // input's imaginary parts go in times `sign` (1 forward, -1 inverse), the
+  // output's come out times is = sign * scale, its real parts times rs = scale.
+  template <int R, bool Plain>
+  static inline void c2c(const T* x, T* out, T sign, T rs, T is, const Core& core, const Step<R>& st) {
+    C u[R][8];
+    dft<R, Plain>(x, sign, core, st, u);
+    for (int j = 0; j < 8; ++j) {
+      C v[R];
+      for (int q = 0; q < R; ++q) {
+        v[q] = u[q][j];
+        if constexpr (!Plain) {
+          v[q].r *= rs;
+          v[q].i *= is;
+        }
+      }
+      store_block<R>(v, j, out);
+    }
+  }
+
+  // A real row of 256 R values to its 128 R + 1 bins, times `scale`: the DFT
+  // of the 128 R pairs, then the split step (see Engine::r2c). The partner
+  // Z[128 R - k] of bin k = R k' + q is bin 128 - k' (mod 128) of u[0] for
+  // q = 0, and bin 127 - k' of u[R - q] otherwise: mirrored lanes. half: the
+  // split twiddles times scale; h: 0.5 scale.
+  template <int R, std::size_t... J>
+  static inline void r2c(const T* x, T* out, T scale, const Core& core, const Step<R>& st, const C (*half)[8], V h,
+                         std::index_sequence<J...>) {
+    constexpr M wrap = {static_cast<I>(J == 0 ? L : L - J)...};
+    constexpr M reverse = {static_cast<I>(L - 1 - J)...};
+    C u[R][8];
+    dft<R, true>(x, T(1), core, st, u);
+    const T z0r = u[0][0].r[0], z0i = u[0][0].i[0];
+    for (int j = 0; j < 8; ++j) {
+      C X[R];
+      for (int q = 0; q < R; ++q) {
+        const C& a = u[q][j];
+        V br, bi;
+        if (q == 0) {
+          br = __builtin_shuffle(u[0][7 - j].r, u[0][(8 - j) & 7].r, wrap);
+          bi = __builtin_shuffle(u[0][7 - j].i, u[0][(8 - j) & 7].i, wrap);
+        } else {
+          br = __builtin_shuffle(u[R - q][7 - j].r, reverse);
+          bi = __builtin_shuffle(u[R - q][7 - j].i, reverse);
+        }
+        const V sr = a.r + br, si = a.i + bi, dr = br - a.r, di = a.i - bi;
+        const C& w = half[q][j];
+        X[q].r = h * sr + si * w.r - dr * w.i;
+        X[q].i = h * di + si * w.i + dr * w.r;
+      }
+      store_block<R>(X, j, out);
+    }
+    out[256 * R] = scale * (z0r - z0i);
+    out[256 * R + 1] = T(0);
   }
 
   // Rows are read and written one after the other, each in one piece; the
@@ -1274,20 +1332,37 @@ struct RegisterRows {
     }
   }
 
-  // Whether rows of `kind` and length n (complex points, or real values) run here.
-  static bool takes(bool real, std::size_t n) { return real ? n == 256 : n == 128 || n == 256; }
+  // Rows of n points (complex) or values (real) that run here.
+  static bool takes(bool real, std::size_t n) {
+    return real ? n == 256 || n == 512 || n == 1024 || n == 2048 : n == 128 || n == 256 || n == 512 || n == 1024;
+  }
 
-  // Rows of 256 real values, in_step apart, to 129 complex bins each, out_step values apart.
-  static void r2c_rows(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
-                       T scale) {
-    const Tables& tb = tables();
-    C half[8];
-    for (int j = 0; j < 8; ++j) {
-      half[j].r = scale * tb.half[j].r;
-      half[j].i = scale * tb.half[j].i;
-    }
+  // Real rows of n = 256 R values, in_step apart, to n / 2 + 1 complex bins each, out_step values apart.
+  static void r2c_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
+                       std::ptrdiff_t out_step, T scale) {
+    if (n == 256)
+      r2c_rows_as<1>(in, out, count, in_step, out_step, scale);
+    else if (n == 512)
+      r2c_rows_as<2>(in, out, count, in_step, out_step, scale);
+    else if (n == 1024)
+      r2c_rows_as<4>(in, out, count, in_step, out_step, scale);
+    else
+      r2c_rows_as<8>(in, out, count, in_step, out_step, scale);
+  }
+
+  template <int R>
+  static void r2c_rows_as(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
+                          T scale) {
+    const Core& c = core();
+    const Step<R>& st = step<R>();
+    C half[R][8];
+    for (int q = 0; q < R; ++q)
+      for (int j = 0; j < 8; ++j) {
+        half[q][j].r = scale * st.half[q][j].r;
+        half[q][j].i = scale * st.half[q][j].i;
+      }
     const V h = V{} + T(0.5) * scale;
-    const std::size_t in_bytes = 256 * sizeof(T), out_bytes = 258 * sizeof(T);
+    const std::size_t in_bytes = 256 * R * sizeof(T), out_bytes = (256 * R + 2) * sizeof(T);
     const bool ahead = count * (in_bytes + out_bytes) > kFetchBatchBytes;
     for (std::size_t r = 0; r < count; ++r) {
       const T* x = in + static_cast<std::ptrdiff_t>(r) * in_step;
@@ -1296,25 +1371,39 @@ struct RegisterRows {
         fetch(x + static_cast<std::ptrdiff_t>(kRowsAhead) * in_step, in_bytes, false);
         fetch(y + static_cast<std::ptrdiff_t>(kRowsAhead) * out_step, out_bytes, true);
       }
-      r2c256(x, y, scale, tb, half, h, std::make_index_sequence<L>{});
+      r2c<R>(x, y, scale, c, st, half, h, std::make_index_sequence<L>{});
     }
   }
 
-  // Complex rows of n = 128 or 256 points (interleaved), in_step and out_step values apart.
+  // Complex rows of n = 128 R points (interleaved), in_step and out_step values apart.
   static void c2c_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
                        std::ptrdiff_t out_step, bool forward, T scale) {
-    if (forward && scale == T(1))
-      c2c_rows_as<true>(n, in, out, count, in_step, out_step, T(1), T(1), T(1));
+    const T sign = forward ? T(1) : T(-1);
+    if (n == 128)
+      c2c_rows_as<1>(in, out, count, in_step, out_step, sign, scale);
+    else if (n == 256)
+      c2c_rows_as<2>(in, out, count, in_step, out_step, sign, scale);
+    else if (n == 512)
+      c2c_rows_as<4>(in, out, count, in_step, out_step, sign, scale);
     else
-      c2c_rows_as<false>(n, in, out, count, in_step, out_step, forward ? T(1) : T(-1), scale,
-                         forward ? scale : -scale);
+      c2c_rows_as<8>(in, out, count, in_step, out_step, sign, scale);
   }
 
-  template <bool Plain>
-  static void c2c_rows_as(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
-                          std::ptrdiff_t out_step, T sign, T rs, T is) {
-    const Tables& tb = tables();
-    const std::size_t bytes = 2 * n * sizeof(T);
+  template <int R>
+  static void c2c_rows_as(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
+                          T sign, T scale) {
+    if (sign == T(1) && scale == T(1))
+      c2c_rows_loop<R, true>(in, out, count, in_step, out_step, T(1), T(1), T(1));
+    else
+      c2c_rows_loop<R, false>(in, out, count, in_step, out_step, sign, scale, sign * scale);
+  }
+
+  template <int R, bool Plain>
+  static void c2c_rows_loop(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
+                            std::ptrdiff_t out_step, T sign, T rs, T is) {
+    const Core& c = core();
+    const Step<R>& st = step<R>();
+    const std::size_t bytes = 256 * R * sizeof(T);
     const bool ahead = count * 2 * bytes > kFetchBatchBytes;
     for (std::size_t r = 0; r < count; ++r) {
       const T* x = in + static_cast<std::ptrdiff_t>(r) * in_step;
@@ -1323,10 +1412,7 @@ struct RegisterRows {
         fetch(x + static_cast<std::ptrdiff_t>(kRowsAhead) * in_step, bytes, false);
         fetch(y + static_cast<std::ptrdiff_t>(kRowsAhead) * out_step, bytes, true);
       }
-      if (n == 128)
-        c2c128<Plain>(x, y, sign, rs, is, tb);
-      else
-        c2c256<Plain>(x, y, sign, rs, is, tb, std::make_index_sequence<L>{});
+      c2c<R, Plain>(x, y, sign, rs, is, c, st);
     }
   }
 };
@@ -1532,7 +1618,7 @@ void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::
               std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
   if constexpr (native_lanes<T>() == 16 && sizeof(T) == 4) {
     if (RegisterRows<T>::takes(true, p.n)) {
-      RegisterRows<T>::r2c_rows(in, out, rows, in_dist, 2 * out_dist, scale);
+      RegisterRows<T>::r2c_rows(p.n, in, out, rows, in_dist, 2 * out_dist, scale);
       return;
     }
   }
