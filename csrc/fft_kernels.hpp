@@ -1125,6 +1125,29 @@ struct RegisterRows {
     }
   }
 
+  // The DFT of 16 across p[0..16), lane by lane, in place, as 4 x 4: bin
+  // k1 + 4 k2 ends in p[4 k1 + k2] (see bin16).
+  [[gnu::always_inline]] static inline void dft16(C* p) {
+    for (int m2 = 0; m2 < 4; ++m2) dft4(p[m2], p[4 + m2], p[8 + m2], p[12 + m2]);
+    constexpr T c1 = T(0.923879532511286756128183189396788933L), s1 = T(0.382683432365089771728459984030398866L);
+    constexpr T h = T(0.707106781186547524400844362104849039L);
+    // w16^(m2 k1) for k1, m2 in 1..3: exponents 1, 2, 3, 2, 4, 6, 3, 6, 9.
+    const T wr[10] = {1, c1, h, s1, 0, -s1, -h, -c1, -1, -c1};
+    const T wi[10] = {0, -s1, -h, -c1, -1, -c1, -h, -s1, 0, s1};
+    for (int k1 = 1; k1 < 4; ++k1)
+      for (int m2 = 1; m2 < 4; ++m2) {
+        C& x = p[4 * k1 + m2];
+        const int e = k1 * m2;
+        const V t = x.r * wr[e] - x.i * wi[e];
+        x.i = x.r * wi[e] + x.i * wr[e];
+        x.r = t;
+      }
+    for (int k1 = 0; k1 < 4; ++k1) dft4(p[4 * k1], p[4 * k1 + 1], p[4 * k1 + 2], p[4 * k1 + 3]);
+  }
+
+  // Where dft16 leaves bin q.
+  static constexpr int bin16(int q) { return 4 * (q % 4) + q / 4; }
+
   // One stage of the 8 x 8 transposes in both vector halves (see block_swap).
   template <int S, std::size_t... J>
   [[gnu::always_inline]] static inline void swap8(V* r, std::index_sequence<J...>) {
@@ -1213,15 +1236,20 @@ struct RegisterRows {
         alternate<4>(a0, b0, c[0], c[1], pairs);
         alternate<4>(a1, b1, c[2], c[3], pairs);
         for (int t = 0; t < 4; ++t) std::memcpy(d + 64 * h + L * t, &c[t], sizeof(V));
-      } else {  // an 8 x 8 transpose of complex values: bin 8 k + q of lane l to vector l, value q
-        V a[8], b[8], c[8];
-        for (int t = 0; t < 4; ++t) alternate<2>(e[2 * t][h], e[2 * t + 1][h], a[2 * t], a[2 * t + 1], pairs);
-        for (int t = 0; t < 2; ++t) {
-          alternate<4>(a[4 * t], a[4 * t + 2], b[4 * t], b[4 * t + 1], pairs);
-          alternate<4>(a[4 * t + 1], a[4 * t + 3], b[4 * t + 2], b[4 * t + 3], pairs);
+      } else {
+        // 8 x 8 transposes of complex values: bin R k + q of lane l to vector
+        // l, value q, for q < 8 and (R = 16) for q >= 8.
+        for (int g = 0; g < R / 8; ++g) {
+          V a[8], b[8], c[8];
+          for (int t = 0; t < 4; ++t)
+            alternate<2>(e[8 * g + 2 * t][h], e[8 * g + 2 * t + 1][h], a[2 * t], a[2 * t + 1], pairs);
+          for (int t = 0; t < 2; ++t) {
+            alternate<4>(a[4 * t], a[4 * t + 2], b[4 * t], b[4 * t + 1], pairs);
+            alternate<4>(a[4 * t + 1], a[4 * t + 3], b[4 * t + 2], b[4 * t + 3], pairs);
+          }
+          for (int t = 0; t < 4; ++t) alternate<8>(b[t], b[t + 4], c[2 * t], c[2 * t + 1], pairs);
+          for (int t = 0; t < 8; ++t) std::memcpy(d + 16 * R * h + 2 * R * t + L * g, &c[t], sizeof(V));
         }
-        for (int t = 0; t < 4; ++t) alternate<8>(b[t], b[t + 4], c[2 * t], c[2 * t + 1], pairs);
-        for (int t = 0; t < 8; ++t) std::memcpy(d + 128 * h + L * t, &c[t], sizeof(V));
       }
     }
   }
@@ -1246,13 +1274,16 @@ struct RegisterRows {
         dft4(p[0], p[1], p[2], p[3]);
       } else if constexpr (R == 8) {
         dft8(p);
+      } else if constexpr (R == 16) {
+        dft16(p);
       }
       for (int q = 0; q < R; ++q) {
-        if (q > 0) cmul(p[q], st.dif[q][a]);
-        u[q][a] = p[q];
+        C v = p[R == 16 ? bin16(q) : q];
+        if (q > 0) cmul(v, st.dif[q][a]);
+        u[q][a] = v;
       }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int q = 0; q < R; ++q) dft128(u[q], core, std::make_index_sequence<L>{});
   }
 
@@ -1334,7 +1365,8 @@ struct RegisterRows {
 
   // Rows of n points (complex) or values (real) that run here.
   static bool takes(bool real, std::size_t n) {
-    return real ? n == 256 || n == 512 || n == 1024 || n == 2048 : n == 128 || n == 256 || n == 512 || n == 1024;
+    return real ? n == 256 || n == 512 || n == 1024 || n == 2048 || n == 4096
+                : n == 128 || n == 256 || n == 512 || n == 1024 || n == 2048;
   }
 
   // Real rows of n = 256 R values, in_step apart, to n / 2 + 1 complex bins each, out_step values apart.
@@ -1346,8 +1378,10 @@ struct RegisterRows {
       r2c_rows_as<2>(in, out, count, in_step, out_step, scale);
     else if (n == 1024)
       r2c_rows_as<4>(in, out, count, in_step, out_step, scale);
-    else
+    else if (n == 2048)
       r2c_rows_as<8>(in, out, count, in_step, out_step, scale);
+    else
+      r2c_rows_as<16>(in, out, count, in_step, out_step, scale);
   }
 
   template <int R>
@@ -1385,8 +1419,10 @@ struct RegisterRows {
       c2c_rows_as<2>(in, out, count, in_step, out_step, sign, scale);
     else if (n == 512)
       c2c_rows_as<4>(in, out, count, in_step, out_step, sign, scale);
-    else
+    else if (n == 1024)
       c2c_rows_as<8>(in, out, count, in_step, out_step, sign, scale);
+    else
+      c2c_rows_as<16>(in, out, count, in_step, out_step, sign, scale);
   }
 
   template <int R>

@@ -143,16 +143,16 @@ def test_batches_of_rows(rng, rows, ctype):
 
 @pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
 def test_short_rows_held_in_registers(rng, simd_path, norm):
-    # Float32 rows of 256-2048 real values and of 128-1024 complex points run
+    # Float32 rows of 256-4096 real values and of 128-2048 complex points run
     # one row at a time in registers on AVX-512 (every other path batches
     # them): any row count, rows that are not adjacent or run backwards, every
     # norm, forward and inverse, against numpy in double precision.
-    base = rng.standard_normal((41, 2100)).astype(np.float32)
+    base = rng.standard_normal((41, 4200)).astype(np.float32)
     zbase = (base + 1j * rng.standard_normal(base.shape)).astype(np.complex64)
     for path in _core.available_simd_paths():
         simd_path(path)
         for rows in (1, 2, 15, 16, 17, 41):
-            for n in (128, 256, 512, 1024, 2048):
+            for n in (128, 256, 512, 1024, 2048, 4096):
                 views = {"rows": (base[:, :n], zbase[:, :n]), "every-other-row": (base[::2, 10 : 10 + n], zbase[::2, 3 : 3 + n]),
                          "negative": (base[::-3, -n:], zbase[::-3, -n:])}
                 for what, (x, z) in views.items():
@@ -169,10 +169,10 @@ def test_short_rows_held_in_registers(rng, simd_path, norm):
 
 def test_large_batches_of_register_rows(rng):
     # Batches of more than 12 MB (in and out) fetch rows ahead as they go.
-    for n, rows in ((128, 6200), (256, 3200), (512, 1600), (1024, 800)):
+    for n, rows in ((128, 6200), (256, 3200), (512, 1600), (1024, 800), (2048, 400)):
         z = (rng.standard_normal((rows, n)) + 1j * rng.standard_normal((rows, n))).astype(np.complex64)
         assert_close(audiorep.fft(z), np.fft.fft(z.astype(np.complex128)), n, np.complex64, "fft")
-    for n, rows in ((256, 6400), (1024, 1600), (2048, 800)):
+    for n, rows in ((256, 6400), (1024, 1600), (2048, 800), (4096, 400)):
         x = rng.standard_normal((rows, n)).astype(np.float32)
         assert_close(audiorep.rfft(x), np.fft.rfft(x.astype(np.float64)), n, np.complex64, "rfft")
 
