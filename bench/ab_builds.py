@@ -31,22 +31,45 @@ def load_build(path: str, index: int):
 
 
 def make_case(case: str, points: int, rng: np.random.Generator):
+    """kind:n, kind one of r32, r64 (rfft), c32, c64 (fft) and i32, i64 (irfft back to n values)."""
     kind, n_text = case.split(":")
     n = int(n_text)
-    if kind not in ("r32", "r64", "c32", "c64"):
-        raise SystemExit(f"{case}: the kind is one of r32, r64, c32, c64")
+    if kind not in ("r32", "r64", "c32", "c64", "i32", "i64"):
+        raise SystemExit(f"{case}: the kind is one of r32, r64, c32, c64, i32, i64")
     real = np.float32 if kind.endswith("32") else np.float64
+    cplx = np.complex64 if real is np.float32 else np.complex128
     rows = max(1, points // n)
     x = rng.standard_normal((rows, n)).astype(real)
     if kind[0] == "c":
-        x = (x + 1j * rng.standard_normal((rows, n))).astype(np.complex64 if real is np.float32 else np.complex128)
+        x = (x + 1j * rng.standard_normal((rows, n))).astype(cplx)
+    elif kind[0] == "i":
+        x = np.fft.rfft(x).astype(cplx)
     return kind, n, x
 
 
-def call(module, kind: str, x: np.ndarray):
+def call(module, kind: str, x: np.ndarray, n: int):
     if kind[0] == "r":
         return lambda: module.r2c(x, 1.0, 1)
+    if kind[0] == "i":
+        return lambda: module.c2r(x, n, 1.0 / n, 1)
     return lambda: module.c2c(x, True, 1.0, 1)
+
+
+def expected_output(kind: str, x: np.ndarray, n: int) -> np.ndarray:
+    if kind[0] == "r":
+        return np.fft.rfft(x.astype(np.float64))
+    if kind[0] == "i":
+        return np.fft.irfft(x.astype(np.complex128), n)
+    return np.fft.fft(x.astype(np.complex128))
+
+
+def torch_call(torch, kind: str, x: np.ndarray, n: int):
+    t = torch.from_numpy(x)
+    if kind[0] == "r":
+        return lambda: torch.fft.rfft(t)
+    if kind[0] == "i":
+        return lambda: torch.fft.irfft(t, n)
+    return lambda: torch.fft.fft(t)
 
 
 def main(argv=None) -> None:
@@ -72,17 +95,16 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(0)
     for case in args.cases.split(","):
         kind, n, x = make_case(case, args.points, rng)
-        expected = np.fft.rfft(x.astype(np.float64)) if kind[0] == "r" else np.fft.fft(x.astype(np.complex128))
+        expected = expected_output(kind, x, n)
         scale = np.abs(expected).max()
         fns = {}
         for name, module in zip(names, modules):
-            fns[name] = call(module, kind, x)
+            fns[name] = call(module, kind, x, n)
             err = np.abs(fns[name]() - expected).max() / scale
             if not args.no_check and not err < (1e-4 if kind.endswith("32") else 1e-10):
                 raise SystemExit(f"{name} ({case}): relative error {err:.2e}")
         if torch is not None:
-            t = torch.from_numpy(x)
-            fns["torch"] = (lambda t=t: torch.fft.rfft(t)) if kind[0] == "r" else (lambda t=t: torch.fft.fft(t))
+            fns["torch"] = torch_call(torch, kind, x, n)
         order = list(fns)
         times = {k: [] for k in order}
         for r in range(args.rounds):

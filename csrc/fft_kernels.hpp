@@ -1009,7 +1009,8 @@ struct Engine {
 // in 16 registers; complex rows of 128 R points (R = 1, 2, 4, 8) take a radix-R
 // step in frequency first (u_q[n] = w^(qn) sum_m z[n + 128 m] w_R^(qm), whose
 // 128-point DFTs are the bins R k + q), and real rows of 256 R values are
-// complex rows of 128 R pairs followed by the split step.
+// complex rows of 128 R pairs followed by the split step (or, back from the
+// bins, preceded by its inverse).
 //
 // The 128-point transform (n = 16a + b, k = k1 + 8 k2) is a DFT of 8 across
 // the vectors (a), twiddles w128^(b k1), an 8 x 8 transpose in each vector
@@ -1061,6 +1062,7 @@ struct RegisterRows {
   struct Step {
     C dif[R][8];   // lane b of dif[q][a]: w_(128R)^(q (16 a + b))
     C half[R][8];  // lane l of half[q][j]: w_(256R)^(R (16 j + l) + q) / 2
+    C inv[R][8];   // lane b of inv[m][a]: conj w_(256R)^(128 m + 16 a + b) (the c2r pre-step)
   };
 
   template <int R>
@@ -1073,6 +1075,8 @@ struct RegisterRows {
           s.half[q][j] = roots(R, R * 16 * j + q, 256 * R, false);
           s.half[q][j].r *= T(0.5);
           s.half[q][j].i *= T(0.5);
+          s.inv[q][j] = roots(1, 128 * q + 16 * j, 256 * R, false);
+          s.inv[q][j].i = -s.inv[q][j].i;
         }
       return s;
     }();
@@ -1200,6 +1204,17 @@ struct RegisterRows {
     return c;
   }
 
+  // The same, lanes reversed: lane b from the value 15 - b.
+  template <std::size_t... J>
+  [[gnu::always_inline]] static inline C load_reversed(const T* x, std::index_sequence<J...>) {
+    constexpr M re = {static_cast<I>(2 * L - 2 - 2 * J)...};
+    constexpr M im = {static_cast<I>(2 * L - 1 - 2 * J)...};
+    V u, v;
+    std::memcpy(&u, x, sizeof(V));
+    std::memcpy(&v, x + L, sizeof(V));
+    return C{__builtin_shuffle(u, v, re), __builtin_shuffle(u, v, im)};
+  }
+
   // Units of G values (G = 2 or 4) from a and b, alternately: the first L / G
   // units of each into lo, the rest into hi.
   template <int G, std::size_t... Q>
@@ -1254,7 +1269,38 @@ struct RegisterRows {
     }
   }
 
-  // The 128 R-point DFT of the interleaved complex x, as u (see store_bins).
+  // The radix-R step for the block a of 16 points: p[m] holds z[16 a + b +
+  // 128 m] in lane b; u[q][a] gets u_q (see above).
+  template <int R>
+  [[gnu::always_inline]] static inline void radix_step(C* p, int a, const Step<R>& st, C (*u)[8]) {
+    if constexpr (R == 2) {
+      const C s = p[0];
+      p[0].r = s.r + p[1].r;
+      p[0].i = s.i + p[1].i;
+      p[1].r = s.r - p[1].r;
+      p[1].i = s.i - p[1].i;
+    } else if constexpr (R == 4) {
+      dft4(p[0], p[1], p[2], p[3]);
+    } else if constexpr (R == 8) {
+      dft8(p);
+    } else if constexpr (R == 16) {
+      dft16(p);
+    }
+    for (int q = 0; q < R; ++q) {
+      C v = p[R == 16 ? bin16(q) : q];
+      if (q > 0) cmul(v, st.dif[q][a]);
+      u[q][a] = v;
+    }
+  }
+
+  // The 128-point DFTs of u[q]: afterwards lane l of u[q][j] holds bin R (16 j + l) + q.
+  template <int R>
+  [[gnu::always_inline]] static inline void dft128s(C (*u)[8], const Core& core) {
+#pragma GCC unroll 16
+    for (int q = 0; q < R; ++q) dft128(u[q], core, std::make_index_sequence<L>{});
+  }
+
+  // The 128 R-point DFT of the interleaved complex x, as u (see store_block).
   // Imaginary parts go in times `sign` unless Plain.
   template <int R, bool Plain>
   [[gnu::always_inline]] static inline void dft(const T* x, T sign, const Core& core, const Step<R>& st, C (*u)[8]) {
@@ -1264,27 +1310,9 @@ struct RegisterRows {
         p[m] = load(x + 32 * a + 256 * m);
         if constexpr (!Plain) p[m].i *= sign;
       }
-      if constexpr (R == 2) {
-        const C s = p[0];
-        p[0].r = s.r + p[1].r;
-        p[0].i = s.i + p[1].i;
-        p[1].r = s.r - p[1].r;
-        p[1].i = s.i - p[1].i;
-      } else if constexpr (R == 4) {
-        dft4(p[0], p[1], p[2], p[3]);
-      } else if constexpr (R == 8) {
-        dft8(p);
-      } else if constexpr (R == 16) {
-        dft16(p);
-      }
-      for (int q = 0; q < R; ++q) {
-        C v = p[R == 16 ? bin16(q) : q];
-        if (q > 0) cmul(v, st.dif[q][a]);
-        u[q][a] = v;
-      }
+      radix_step<R>(p, a, st, u);
     }
-#pragma GCC unroll 16
-    for (int q = 0; q < R; ++q) dft128(u[q], core, std::make_index_sequence<L>{});
+    dft128s<R>(u, core);
   }
 
   // A complex row of 128 R points. The inverse is conj(DFT(conj z)): the
@@ -1343,6 +1371,43 @@ struct RegisterRows {
     out[256 * R + 1] = T(0);
   }
 
+  // The 129 R bins x of a real row of 256 R values back to the row, times
+  // `scale`: the pre-step of c2r (see Engine::presplit) gives conj z in
+  // natural order, 16 points at a time from the bins k and 128 R - k (loaded
+  // reversed), its DFT is conj of the pairs of values; rs = scale, is = -scale.
+  template <int R, std::size_t... J>
+  static inline void c2r(const T* x, T* out, T rs, T is, const Core& core, const Step<R>& st,
+                         std::index_sequence<J...> lanes) {
+    constexpr V not_first = {(J == 0 ? T(0) : T(1))...};  // the imaginary parts of bins 0 and 128 R are ignored
+    C u[R][8];
+    for (int a = 0; a < 8; ++a) {
+      C p[R];
+      for (int m = 0; m < R; ++m) {
+        const int k0 = 128 * m + 16 * a;
+        C A = load(x + 2 * k0), B = load_reversed(x + 2 * (128 * R - k0 - 15), lanes);
+        if (k0 == 0) {
+          A.i *= not_first;
+          B.i *= not_first;
+        }
+        const V er = A.r + B.r, ei = A.i - B.i;
+        C o{A.r - B.r, A.i + B.i};
+        cmul(o, st.inv[m][a]);
+        p[m].r = er - o.i;
+        p[m].i = -(ei + o.r);
+      }
+      radix_step<R>(p, a, st, u);
+    }
+    dft128s<R>(u, core);
+    for (int j = 0; j < 8; ++j) {
+      C v[R];
+      for (int q = 0; q < R; ++q) {
+        v[q].r = rs * u[q][j].r;
+        v[q].i = is * u[q][j].i;
+      }
+      store_block<R>(v, j, out);
+    }
+  }
+
   // Rows are read and written one after the other, each in one piece; the
   // stores of rows that come from memory wait for their lines. Batches of
   // more than kFetchBatchBytes (in and out) fetch the lines of the row
@@ -1362,6 +1427,12 @@ struct RegisterRows {
         __builtin_prefetch(c + b, 0, 3);
     }
   }
+
+  // Real rows of n values that go back from their bins here: rows of 2048 and
+  // 4096 were 0.90-0.97x the batched path with 1M points a call on an Intel
+  // Xeon (bench/ab_builds.py; 1.10-1.12x with 256K, in cache), shorter ones
+  // 1.02-1.58x (256K: 1.20-1.37x).
+  static bool takes_c2r(std::size_t n) { return n == 256 || n == 512 || n == 1024; }
 
   // Rows of n points (complex) or values (real) that run here.
   static bool takes(bool real, std::size_t n) {
@@ -1406,6 +1477,36 @@ struct RegisterRows {
         fetch(y + static_cast<std::ptrdiff_t>(kRowsAhead) * out_step, out_bytes, true);
       }
       r2c<R>(x, y, scale, c, st, half, h, std::make_index_sequence<L>{});
+    }
+  }
+
+  // Rows of n / 2 + 1 complex bins (n = 256 R, takes_c2r), in_step values apart, to real rows of n values,
+  // out_step apart.
+  static void c2r_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
+                       std::ptrdiff_t out_step, T scale) {
+    if (n == 256)
+      c2r_rows_as<1>(in, out, count, in_step, out_step, scale);
+    else if (n == 512)
+      c2r_rows_as<2>(in, out, count, in_step, out_step, scale);
+    else
+      c2r_rows_as<4>(in, out, count, in_step, out_step, scale);
+  }
+
+  template <int R>
+  static void c2r_rows_as(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
+                          T scale) {
+    const Core& c = core();
+    const Step<R>& st = step<R>();
+    const std::size_t in_bytes = (256 * R + 2) * sizeof(T), out_bytes = 256 * R * sizeof(T);
+    const bool ahead = count * (in_bytes + out_bytes) > kFetchBatchBytes;
+    for (std::size_t r = 0; r < count; ++r) {
+      const T* x = in + static_cast<std::ptrdiff_t>(r) * in_step;
+      T* y = out + static_cast<std::ptrdiff_t>(r) * out_step;
+      if (ahead && r + kRowsAhead < count) {
+        fetch(x + static_cast<std::ptrdiff_t>(kRowsAhead) * in_step, in_bytes, false);
+        fetch(y + static_cast<std::ptrdiff_t>(kRowsAhead) * out_step, out_bytes, true);
+      }
+      c2r<R>(x, y, scale, -scale, c, st, std::make_index_sequence<L>{});
     }
   }
 
@@ -1665,6 +1766,12 @@ void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::
 template <typename T>
 void c2r_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
               std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
+  if constexpr (native_lanes<T>() == 16 && sizeof(T) == 4) {
+    if (RegisterRows<T>::takes_c2r(p.n)) {
+      RegisterRows<T>::c2r_rows(p.n, in, out, rows, 2 * in_dist, out_dist, scale);
+      return;
+    }
+  }
   const std::size_t elems = 2 * p.half.m + p.n / 2 + 1;
   rows_driver<T>(Kind::c2r, &p, elems, in, out, rows, 2 * in_dist, out_dist, false, scale, scratch);
 }

@@ -36,10 +36,10 @@ def test_each_build_gets_its_own_module(ab, tmp_path):
 
 
 def test_a_short_run_prints_one_line_per_case(ab, capsys):
-    ab.main([_core.__file__, _core.__file__, "--cases", "r32:64,c64:48", "--rounds", "2", "--calls", "1",
+    ab.main([_core.__file__, _core.__file__, "--cases", "r32:64,c64:48,i32:256", "--rounds", "2", "--calls", "1",
              "--points", "4096"])
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["r32:64", "c64:48"]
+    assert [line.split()[0] for line in lines] == ["r32:64", "c64:48", "i32:256"]
     assert all("b1:" in line for line in lines)
 
 

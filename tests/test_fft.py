@@ -165,6 +165,13 @@ def test_short_rows_held_in_registers(rng, simd_path, norm):
                     assert got.dtype == np.complex64 and got.shape == (len(x), n // 2 + 1)
                     assert_close(got, np.fft.rfft(x.astype(np.float64), norm=norm), n, np.complex64, "rfft " + label)
                     assert np.all(got[:, [0, -1]].imag == 0)
+                    # Back from arbitrary bins (the imaginary parts of the first and last are ignored).
+                    bins = z[:, : n // 2 + 1]
+                    back = audiorep.irfft(bins, n, norm=norm)
+                    assert back.dtype == np.float32 and back.shape == (len(z), n)
+                    ref = np.fft.irfft(bins.astype(np.complex128), n, norm=norm)
+                    top = np.abs(ref).max()  # relative to the output's size, which depends on the norm
+                    assert_close(back / top, ref / top, n, np.complex64, "irfft " + label)
 
 
 def test_large_batches_of_register_rows(rng):
@@ -174,7 +181,9 @@ def test_large_batches_of_register_rows(rng):
         assert_close(audiorep.fft(z), np.fft.fft(z.astype(np.complex128)), n, np.complex64, "fft")
     for n, rows in ((256, 6400), (1024, 1600), (2048, 800), (4096, 400)):
         x = rng.standard_normal((rows, n)).astype(np.float32)
-        assert_close(audiorep.rfft(x), np.fft.rfft(x.astype(np.float64)), n, np.complex64, "rfft")
+        bins = audiorep.rfft(x)
+        assert_close(bins, np.fft.rfft(x.astype(np.float64)), n, np.complex64, "rfft")
+        assert_close(audiorep.irfft(bins, n), x, n, np.complex64, "irfft")
 
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
