@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #if defined(__AVX__)
@@ -1440,34 +1441,34 @@ struct RegisterRows {
                 : n == 128 || n == 256 || n == 512 || n == 1024 || n == 2048;
   }
 
-  // Real rows of n = 256 R values, in_step apart, to n / 2 + 1 complex bins each, out_step values apart.
-  static void r2c_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
-                       std::ptrdiff_t out_step, T scale) {
-    if (n == 256)
-      r2c_rows_as<1>(in, out, count, in_step, out_step, scale);
-    else if (n == 512)
-      r2c_rows_as<2>(in, out, count, in_step, out_step, scale);
-    else if (n == 1024)
-      r2c_rows_as<4>(in, out, count, in_step, out_step, scale);
-    else if (n == 2048)
-      r2c_rows_as<8>(in, out, count, in_step, out_step, scale);
-    else
-      r2c_rows_as<16>(in, out, count, in_step, out_step, scale);
+  // f(integral_constant<int, R>) for R = n / base, a power of two up to MaxR.
+  template <int MaxR, typename F>
+  static void with_radix(std::size_t n, std::size_t base, F&& f) {
+    switch (n / base) {
+      case 1:
+        f(std::integral_constant<int, 1>{});
+        break;
+      case 2:
+        if constexpr (MaxR >= 2) f(std::integral_constant<int, 2>{});
+        break;
+      case 4:
+        if constexpr (MaxR >= 4) f(std::integral_constant<int, 4>{});
+        break;
+      case 8:
+        if constexpr (MaxR >= 8) f(std::integral_constant<int, 8>{});
+        break;
+      default:
+        if constexpr (MaxR >= 16) f(std::integral_constant<int, 16>{});
+        break;
+    }
   }
 
-  template <int R>
-  static void r2c_rows_as(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
-                          T scale) {
-    const Core& c = core();
-    const Step<R>& st = step<R>();
-    C half[R][8];
-    for (int q = 0; q < R; ++q)
-      for (int j = 0; j < 8; ++j) {
-        half[q][j].r = scale * st.half[q][j].r;
-        half[q][j].i = scale * st.half[q][j].i;
-      }
-    const V h = V{} + T(0.5) * scale;
-    const std::size_t in_bytes = 256 * R * sizeof(T), out_bytes = (256 * R + 2) * sizeof(T);
+  // row(x, y) for each of `count` rows, in_step and out_step values apart,
+  // with the rows kRowsAhead on fetched in large batches.
+  template <typename F>
+  [[gnu::always_inline]] static inline void each_row(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
+                                                     std::ptrdiff_t out_step, std::size_t in_bytes,
+                                                     std::size_t out_bytes, F&& row) {
     const bool ahead = count * (in_bytes + out_bytes) > kFetchBatchBytes;
     for (std::size_t r = 0; r < count; ++r) {
       const T* x = in + static_cast<std::ptrdiff_t>(r) * in_step;
@@ -1476,81 +1477,61 @@ struct RegisterRows {
         fetch(x + static_cast<std::ptrdiff_t>(kRowsAhead) * in_step, in_bytes, false);
         fetch(y + static_cast<std::ptrdiff_t>(kRowsAhead) * out_step, out_bytes, true);
       }
-      r2c<R>(x, y, scale, c, st, half, h, std::make_index_sequence<L>{});
+      row(x, y);
     }
+  }
+
+  // Real rows of n = 256 R values, in_step apart, to n / 2 + 1 complex bins each, out_step values apart.
+  static void r2c_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
+                       std::ptrdiff_t out_step, T scale) {
+    with_radix<16>(n, 256, [&](auto radix) {
+      constexpr int R = decltype(radix)::value;
+      const Core& c = core();
+      const Step<R>& st = step<R>();
+      C half[R][8];
+      for (int q = 0; q < R; ++q)
+        for (int j = 0; j < 8; ++j) {
+          half[q][j].r = scale * st.half[q][j].r;
+          half[q][j].i = scale * st.half[q][j].i;
+        }
+      const V h = V{} + T(0.5) * scale;
+      each_row(in, out, count, in_step, out_step, 256 * R * sizeof(T), (256 * R + 2) * sizeof(T),
+               [&](const T* x, T* y) { r2c<R>(x, y, scale, c, st, half, h, std::make_index_sequence<L>{}); });
+    });
   }
 
   // Rows of n / 2 + 1 complex bins (n = 256 R, takes_c2r), in_step values apart, to real rows of n values,
   // out_step apart.
   static void c2r_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
                        std::ptrdiff_t out_step, T scale) {
-    if (n == 256)
-      c2r_rows_as<1>(in, out, count, in_step, out_step, scale);
-    else if (n == 512)
-      c2r_rows_as<2>(in, out, count, in_step, out_step, scale);
-    else
-      c2r_rows_as<4>(in, out, count, in_step, out_step, scale);
-  }
-
-  template <int R>
-  static void c2r_rows_as(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
-                          T scale) {
-    const Core& c = core();
-    const Step<R>& st = step<R>();
-    const std::size_t in_bytes = (256 * R + 2) * sizeof(T), out_bytes = 256 * R * sizeof(T);
-    const bool ahead = count * (in_bytes + out_bytes) > kFetchBatchBytes;
-    for (std::size_t r = 0; r < count; ++r) {
-      const T* x = in + static_cast<std::ptrdiff_t>(r) * in_step;
-      T* y = out + static_cast<std::ptrdiff_t>(r) * out_step;
-      if (ahead && r + kRowsAhead < count) {
-        fetch(x + static_cast<std::ptrdiff_t>(kRowsAhead) * in_step, in_bytes, false);
-        fetch(y + static_cast<std::ptrdiff_t>(kRowsAhead) * out_step, out_bytes, true);
-      }
-      c2r<R>(x, y, scale, -scale, c, st, std::make_index_sequence<L>{});
-    }
+    with_radix<4>(n, 256, [&](auto radix) {
+      constexpr int R = decltype(radix)::value;
+      const Core& c = core();
+      const Step<R>& st = step<R>();
+      each_row(in, out, count, in_step, out_step, (256 * R + 2) * sizeof(T), 256 * R * sizeof(T),
+               [&](const T* x, T* y) { c2r<R>(x, y, scale, -scale, c, st, std::make_index_sequence<L>{}); });
+    });
   }
 
   // Complex rows of n = 128 R points (interleaved), in_step and out_step values apart.
   static void c2c_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
                        std::ptrdiff_t out_step, bool forward, T scale) {
-    const T sign = forward ? T(1) : T(-1);
-    if (n == 128)
-      c2c_rows_as<1>(in, out, count, in_step, out_step, sign, scale);
-    else if (n == 256)
-      c2c_rows_as<2>(in, out, count, in_step, out_step, sign, scale);
-    else if (n == 512)
-      c2c_rows_as<4>(in, out, count, in_step, out_step, sign, scale);
-    else if (n == 1024)
-      c2c_rows_as<8>(in, out, count, in_step, out_step, sign, scale);
-    else
-      c2c_rows_as<16>(in, out, count, in_step, out_step, sign, scale);
-  }
-
-  template <int R>
-  static void c2c_rows_as(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step, std::ptrdiff_t out_step,
-                          T sign, T scale) {
-    if (sign == T(1) && scale == T(1))
-      c2c_rows_loop<R, true>(in, out, count, in_step, out_step, T(1), T(1), T(1));
-    else
-      c2c_rows_loop<R, false>(in, out, count, in_step, out_step, sign, scale, sign * scale);
-  }
-
-  template <int R, bool Plain>
-  static void c2c_rows_loop(const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
-                            std::ptrdiff_t out_step, T sign, T rs, T is) {
-    const Core& c = core();
-    const Step<R>& st = step<R>();
-    const std::size_t bytes = 256 * R * sizeof(T);
-    const bool ahead = count * 2 * bytes > kFetchBatchBytes;
-    for (std::size_t r = 0; r < count; ++r) {
-      const T* x = in + static_cast<std::ptrdiff_t>(r) * in_step;
-      T* y = out + static_cast<std::ptrdiff_t>(r) * out_step;
-      if (ahead && r + kRowsAhead < count) {
-        fetch(x + static_cast<std::ptrdiff_t>(kRowsAhead) * in_step, bytes, false);
-        fetch(y + static_cast<std::ptrdiff_t>(kRowsAhead) * out_step, bytes, true);
+    with_radix<16>(n, 128, [&](auto radix) {
+      constexpr int R = decltype(radix)::value;
+      const Core& c = core();
+      const Step<R>& st = step<R>();
+      const std::size_t bytes = 256 * R * sizeof(T);
+      if (forward && scale == T(1)) {
+        each_row(in, out, count, in_step, out_step, bytes, bytes, [&](const T* x, T* y) {
+          c2c<R, true>(x, y, T(1), T(1), T(1), c, st);
+        });
+      } else {
+        const T sign = forward ? T(1) : T(-1);
+        each_row(in, out, count, in_step, out_step, bytes, bytes, [&](const T* x, T* y) {
+          c2c<R, false>(x, y, sign, scale, sign * scale, c, st);
+        });
       }
-      c2c<R, Plain>(x, y, sign, rs, is, c, st);
-    }
+    });
   }
 };
 
