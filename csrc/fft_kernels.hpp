@@ -12,8 +12,9 @@
 // and any larger prime. Rows left over after the full row groups use narrower
 // vectors, down to plain scalars, except for long lengths: those rows go one by
 // one through a four-step split whose column and row transforms fill the lanes
-// again. Short float32 rows on AVX-512 are the exception (complex rows of
-// 128-1024 points, real ones of 256-2048 values): they run one row at a time
+// again. Short rows on AVX-512 are the exception (float32 complex rows of
+// 128-2048 points and real ones of 256-4096 values, float64 complex rows of
+// 64 and 128 points and real ones of 128 and 256): they run one row at a time
 // in registers, without the transposes (RegisterRows).
 #include <cstddef>
 #include <cstdint>
@@ -1003,30 +1004,28 @@ struct Engine {
 
 // ------------------------------------------------------------ short rows in registers
 
-// Short float32 rows run one row at a time on AVX-512, in registers (and a few
-// KB of stack) from load to store, instead of W rows at a time through the
-// work buffer: a batched group of such short rows spends as much time on its
-// transposes in and out as on the transform. The core is a 128-point DFT held
-// in 16 registers; complex rows of 128 R points (R = 1, 2, 4, 8) take a radix-R
-// step in frequency first (u_q[n] = w^(qn) sum_m z[n + 128 m] w_R^(qm), whose
-// 128-point DFTs are the bins R k + q), and real rows of 256 R values are
-// complex rows of 128 R pairs followed by the split step (or, back from the
-// bins, preceded by its inverse).
+// Short rows run one row at a time on AVX-512, in registers (and a few KB of
+// stack) from load to store, instead of W rows at a time through the work
+// buffer: a batched group of such short rows spends as much time on its
+// transposes in and out as on the transform. The core is a P-point DFT held in
+// 16 registers of L lanes (P = 8 L: 128 for float32, 64 for float64); complex
+// rows of P R points (R = 1, 2, 4, ...) take a radix-R step in frequency first
+// (u_q[n] = w^(qn) sum_m z[n + P m] w_R^(qm), whose P-point DFTs are the bins
+// R k + q), and real rows of 2 P R values are complex rows of P R pairs
+// followed by the split step (or, back from the bins, preceded by its
+// inverse).
 //
-// The 128-point transform (n = 16a + b, k = k1 + 8 k2) is a DFT of 8 across
-// the vectors (a), twiddles w128^(b k1), an 8 x 8 transpose in each vector
-// half, a radix-2 step between the halves (twiddles w16^c) and a second DFT of
-// 8 across the vectors; it leaves Z[16 j + l] in lane l of vector j, natural
-// order, ready to be interleaved and stored.
+// The core transform (n = L a + b, k = k1 + 8 k2) is a DFT of 8 across the
+// vectors (a), twiddles w_P^(b k1), a transpose and a second DFT of 8 across
+// the vectors (see dft_core); it leaves Z[L j + l] in lane l of vector j,
+// natural order, ready to be interleaved and stored.
 template <typename T>
 struct RegisterRows {
-  static_assert(sizeof(T) == 4, "float32 only");
-  static constexpr int L = 16;
+  static constexpr int L = static_cast<int>(64 / sizeof(T));  // lanes of a 512-bit vector
+  static constexpr int P = 8 * L;                             // points of the core DFT
   using V = typename VecOf<T, L>::type;
   using I = typename IndexOf<T>::type;
-  typedef I M __attribute__((vector_size(sizeof(V))));
-  typedef double V2 __attribute__((vector_size(64)));
-  typedef long long M2 __attribute__((vector_size(64)));
+  typedef I M __attribute__((vector_size(64)));
   using C = CV<V>;
 
   // Lane l: w_n^(step l + offset), or w_n^step in the upper half only (lower half: 1).
@@ -1042,15 +1041,15 @@ struct RegisterRows {
   }
 
   struct Core {
-    C tw1[8];  // lane b of tw1[k1]: w128^(b k1)
-    C tw2[8];  // lane 8h + k1 of tw2[c]: w16^(c h)
+    C tw1[8];  // lane b of tw1[k1]: w_P^(b k1)
+    C tw2[8];  // float32: lane 8h + k1 of tw2[c]: w16^(c h)
   };
 
   static const Core& core() {
     static const Core t = [] {
       Core s;
       for (int k = 0; k < 8; ++k) {
-        s.tw1[k] = roots(k, 0, 128, false);
+        s.tw1[k] = roots(k, 0, P, false);
         s.tw2[k] = roots(k, 0, 16, true);
       }
       return s;
@@ -1058,12 +1057,12 @@ struct RegisterRows {
     return t;
   }
 
-  // The tables of the radix-R step and of the split step of real rows of 256 R.
+  // The tables of the radix-R step and of the split step of real rows of 2 P R.
   template <int R>
   struct Step {
-    C dif[R][8];   // lane b of dif[q][a]: w_(128R)^(q (16 a + b))
-    C half[R][8];  // lane l of half[q][j]: w_(256R)^(R (16 j + l) + q) / 2
-    C inv[R][8];   // lane b of inv[m][a]: conj w_(256R)^(128 m + 16 a + b) (the c2r pre-step)
+    C dif[R][8];   // lane b of dif[q][a]: w_(PR)^(q (L a + b))
+    C half[R][8];  // lane l of half[q][j]: w_(2PR)^(R (L j + l) + q) / 2
+    C inv[R][8];   // lane b of inv[m][a]: conj w_(2PR)^(P m + L a + b) (the c2r pre-step)
   };
 
   template <int R>
@@ -1072,11 +1071,11 @@ struct RegisterRows {
       Step<R> s;
       for (int q = 0; q < R; ++q)
         for (int j = 0; j < 8; ++j) {
-          s.dif[q][j] = roots(q, 16 * q * j, 128 * R, false);
-          s.half[q][j] = roots(R, R * 16 * j + q, 256 * R, false);
+          s.dif[q][j] = roots(q, L * q * j, P * R, false);
+          s.half[q][j] = roots(R, R * L * j + q, 2 * P * R, false);
           s.half[q][j].r *= T(0.5);
           s.half[q][j].i *= T(0.5);
-          s.inv[q][j] = roots(1, 128 * q + 16 * j, 256 * R, false);
+          s.inv[q][j] = roots(1, P * q + L * j, 2 * P * R, false);
           s.inv[q][j].i = -s.inv[q][j].i;
         }
       return s;
@@ -1172,12 +1171,13 @@ struct RegisterRows {
     swap8<1>(r, std::make_index_sequence<L>{});
   }
 
-  // The 128-point DFT in place: lane b of y[a] holds z[16 a + b] before, lane l
-  // of y[j] holds Z[16 j + l] after.
+  // The P-point DFT in place: lane b of y[a] holds z[L a + b] before, lane l
+  // of y[j] holds Z[L j + l] after. With 16 lanes (float32, P = 128) the
+  // second stage is a transpose in each vector half and a radix-2 step
+  // between the halves before the second DFT of 8; with 8 (float64, P = 64),
+  // a full 8 x 8 transpose.
   template <std::size_t... J>
-  [[gnu::always_inline]] static inline void dft128(C* y, const Core& tb, std::index_sequence<J...>) {
-    constexpr M swap = {static_cast<I>(J ^ 8)...};
-    constexpr V sign = {(J < 8 ? T(1) : T(-1))...};
+  [[gnu::always_inline]] static inline void dft_core(C* y, const Core& tb, std::index_sequence<J...>) {
     dft8(y);
     for (int k = 1; k < 8; ++k) cmul(y[k], tb.tw1[k]);
     V re[8], im[8];
@@ -1185,17 +1185,25 @@ struct RegisterRows {
       re[k] = y[k].r;
       im[k] = y[k].i;
     }
-    transpose8(re);
-    transpose8(im);
-    for (int c = 0; c < 8; ++c) {
-      y[c].r = __builtin_shuffle(re[c], swap) + sign * re[c];
-      y[c].i = __builtin_shuffle(im[c], swap) + sign * im[c];
-      if (c > 0) cmul(y[c], tb.tw2[c]);
+    if constexpr (L == 16) {
+      constexpr M swap = {static_cast<I>(J ^ 8)...};
+      constexpr V sign = {(J < 8 ? T(1) : T(-1))...};
+      transpose8(re);
+      transpose8(im);
+      for (int c = 0; c < 8; ++c) {
+        y[c].r = __builtin_shuffle(re[c], swap) + sign * re[c];
+        y[c].i = __builtin_shuffle(im[c], swap) + sign * im[c];
+        if (c > 0) cmul(y[c], tb.tw2[c]);
+      }
+    } else {
+      transpose<T, L>(re);
+      transpose<T, L>(im);
+      for (int c = 0; c < 8; ++c) y[c] = C{re[c], im[c]};
     }
     dft8(y);
   }
 
-  // 16 interleaved complex values from x into split vectors.
+  // L interleaved complex values from x into split vectors.
   [[gnu::always_inline]] static inline C load(const T* x) {
     V u, v;
     C c;
@@ -1205,7 +1213,7 @@ struct RegisterRows {
     return c;
   }
 
-  // The same, lanes reversed: lane b from the value 15 - b.
+  // The same, lanes reversed: lane b from the value L - 1 - b.
   template <std::size_t... J>
   [[gnu::always_inline]] static inline C load_reversed(const T* x, std::index_sequence<J...>) {
     constexpr M re = {static_cast<I>(2 * L - 2 - 2 * J)...};
@@ -1216,62 +1224,66 @@ struct RegisterRows {
     return C{__builtin_shuffle(u, v, re), __builtin_shuffle(u, v, im)};
   }
 
-  // Units of G values (G = 2 or 4) from a and b, alternately: the first L / G
-  // units of each into lo, the rest into hi.
-  template <int G, std::size_t... Q>
-  [[gnu::always_inline]] static inline void alternate(V a, V b, V& lo, V& hi, std::index_sequence<Q...>) {
-    constexpr int P = L / 2;  // pairs of floats in a vector
-    constexpr int U = G / 2;  // pairs in a unit
-    // Pair Q of the result: unit Q / U, alternately from a and b, pair Q % U of it.
-    constexpr M2 first = {static_cast<long long>(((Q / U) % 2 ? P : 0) + (Q / U / 2) * U + Q % U)...};
-    constexpr M2 second = {static_cast<long long>(((Q / U) % 2 ? P : 0) + P / 2 + (Q / U / 2) * U + Q % U)...};
-    lo = reinterpret_cast<V>(__builtin_shuffle(reinterpret_cast<V2>(a), reinterpret_cast<V2>(b), first));
-    hi = reinterpret_cast<V>(__builtin_shuffle(reinterpret_cast<V2>(a), reinterpret_cast<V2>(b), second));
+  // Units of G values (G = 2, 4 or 8: one, two or four complex values) from a
+  // and b, alternately: the first L / (2G) units of each into lo, the rest
+  // into hi.
+  template <int G, std::size_t... J>
+  [[gnu::always_inline]] static inline void alternate(V a, V b, V& lo, V& hi, std::index_sequence<J...>) {
+    // Value J of lo: unit J / G, from a and b in turn, value J % G of it.
+    constexpr M first = {static_cast<I>(((J / G) % 2 ? L : 0) + (J / G / 2) * G + J % G)...};
+    constexpr M second = {static_cast<I>(((J / G) % 2 ? L : 0) + L / 2 + (J / G / 2) * G + J % G)...};
+    lo = __builtin_shuffle(a, b, first);
+    hi = __builtin_shuffle(a, b, second);
   }
 
-  // Bins R k + q for k = 16 j + l (l < 16, q < R), lane l of v[q], to x,
-  // interleaved re, im (x: the row's first bin).
-  template <int R>
-  [[gnu::always_inline]] static inline void store_block(const C* v, int j, T* x) {
-    constexpr auto pairs = std::make_index_sequence<L / 2>{};
-    V e[R][2];  // bins 16 j + l of v[q], l < 8 and l >= 8, interleaved
-    for (int q = 0; q < R; ++q) interleave<T, L>(v[q].r, v[q].i, e[q][0], e[q][1], std::make_index_sequence<L>{});
-    T* d = x + 2 * R * 16 * j;
-    for (int h = 0; h < 2; ++h) {
-      if constexpr (R == 1) {
-        std::memcpy(d + 16 * h, &e[0][h], sizeof(V));
-      } else if constexpr (R == 2) {
-        V a, b;
-        alternate<2>(e[0][h], e[1][h], a, b, pairs);
-        std::memcpy(d + 32 * h, &a, sizeof(V));
-        std::memcpy(d + 32 * h + L, &b, sizeof(V));
-      } else if constexpr (R == 4) {
-        V a0, a1, b0, b1, c[4];
-        alternate<2>(e[0][h], e[1][h], a0, a1, pairs);
-        alternate<2>(e[2][h], e[3][h], b0, b1, pairs);
-        alternate<4>(a0, b0, c[0], c[1], pairs);
-        alternate<4>(a1, b1, c[2], c[3], pairs);
-        for (int t = 0; t < 4; ++t) std::memcpy(d + 64 * h + L * t, &c[t], sizeof(V));
-      } else {
-        // 8 x 8 transposes of complex values: bin R k + q of lane l to vector
-        // l, value q, for q < 8 and (R = 16) for q >= 8.
-        for (int g = 0; g < R / 8; ++g) {
-          V a[8], b[8], c[8];
-          for (int t = 0; t < 4; ++t)
-            alternate<2>(e[8 * g + 2 * t][h], e[8 * g + 2 * t + 1][h], a[2 * t], a[2 * t + 1], pairs);
-          for (int t = 0; t < 2; ++t) {
-            alternate<4>(a[4 * t], a[4 * t + 2], b[4 * t], b[4 * t + 1], pairs);
-            alternate<4>(a[4 * t + 1], a[4 * t + 3], b[4 * t + 2], b[4 * t + 3], pairs);
-          }
-          for (int t = 0; t < 4; ++t) alternate<8>(b[t], b[t + 4], c[2 * t], c[2 * t + 1], pairs);
-          for (int t = 0; t < 8; ++t) std::memcpy(d + 16 * R * h + 2 * R * t + L * g, &c[t], sizeof(V));
-        }
+  // The complex values of K vectors e[0..K), each of L / 2, interleaved K
+  // ways (value i of e[q] to place K i + q), into K vectors in order; K = 1,
+  // 2, 4 or, with 16 lanes, 8.
+  template <int K>
+  [[gnu::always_inline]] static inline void interleave_ways(const V* e, V* o) {
+    constexpr auto lanes = std::make_index_sequence<L>{};
+    if constexpr (K == 1) {
+      o[0] = e[0];
+    } else if constexpr (K == 2) {
+      alternate<2>(e[0], e[1], o[0], o[1], lanes);
+    } else if constexpr (K == 4) {
+      V a0, a1, b0, b1;
+      alternate<2>(e[0], e[1], a0, a1, lanes);
+      alternate<2>(e[2], e[3], b0, b1, lanes);
+      alternate<4>(a0, b0, o[0], o[1], lanes);
+      alternate<4>(a1, b1, o[2], o[3], lanes);
+    } else {
+      static_assert(K == 8 && L == 16, "8 ways with 16 lanes");
+      V a[8], b[8];
+      for (int t = 0; t < 4; ++t) alternate<2>(e[2 * t], e[2 * t + 1], a[2 * t], a[2 * t + 1], lanes);
+      for (int t = 0; t < 2; ++t) {
+        alternate<4>(a[4 * t], a[4 * t + 2], b[4 * t], b[4 * t + 1], lanes);
+        alternate<4>(a[4 * t + 1], a[4 * t + 3], b[4 * t + 2], b[4 * t + 3], lanes);
       }
+      for (int t = 0; t < 4; ++t) alternate<8>(b[t], b[t + 4], o[2 * t], o[2 * t + 1], lanes);
     }
   }
 
-  // The radix-R step for the block a of 16 points: p[m] holds z[16 a + b +
-  // 128 m] in lane b; u[q][a] gets u_q (see above).
+  // Bins R k + q for k = L j + l (l < L, q < R), lane l of v[q], to x,
+  // interleaved re, im (x: the row's first bin). Up to L / 2 ways the bins
+  // interleave directly; beyond, in groups of L / 2 (one vector a bin k).
+  template <int R>
+  [[gnu::always_inline]] static inline void store_block(const C* v, int j, T* x) {
+    constexpr int K = R < L / 2 ? R : L / 2;
+    V e[2][R];  // bins L j + l of v[q], l < L / 2 and l >= L / 2, interleaved
+    for (int q = 0; q < R; ++q) interleave<T, L>(v[q].r, v[q].i, e[0][q], e[1][q], std::make_index_sequence<L>{});
+    T* d = x + 2 * R * L * j;
+    for (int h = 0; h < 2; ++h)
+      for (int g = 0; g < R / K; ++g) {
+        V o[K];
+        interleave_ways<K>(e[h] + K * g, o);
+        // Vector t of group g: the bins k = L j + (L / 2) h + t (K = L / 2), or a run of them.
+        for (int t = 0; t < K; ++t) std::memcpy(d + R * L * h + (2 * R) * (K == L / 2 ? t : 0) + L * (K == L / 2 ? g : t), &o[t], sizeof(V));
+      }
+  }
+
+  // The radix-R step for the block a of L points: p[m] holds z[L a + b + P m]
+  // in lane b; u[q][a] gets u_q (see above).
   template <int R>
   [[gnu::always_inline]] static inline void radix_step(C* p, int a, const Step<R>& st, C (*u)[8]) {
     if constexpr (R == 2) {
@@ -1294,29 +1306,29 @@ struct RegisterRows {
     }
   }
 
-  // The 128-point DFTs of u[q]: afterwards lane l of u[q][j] holds bin R (16 j + l) + q.
+  // The P-point DFTs of u[q]: afterwards lane l of u[q][j] holds bin R (L j + l) + q.
   template <int R>
-  [[gnu::always_inline]] static inline void dft128s(C (*u)[8], const Core& core) {
+  [[gnu::always_inline]] static inline void dft_cores(C (*u)[8], const Core& core) {
 #pragma GCC unroll 16
-    for (int q = 0; q < R; ++q) dft128(u[q], core, std::make_index_sequence<L>{});
+    for (int q = 0; q < R; ++q) dft_core(u[q], core, std::make_index_sequence<L>{});
   }
 
-  // The 128 R-point DFT of the interleaved complex x, as u (see store_block).
+  // The P R-point DFT of the interleaved complex x, as u (see store_block).
   // Imaginary parts go in times `sign` unless Plain.
   template <int R, bool Plain>
   [[gnu::always_inline]] static inline void dft(const T* x, T sign, const Core& core, const Step<R>& st, C (*u)[8]) {
     for (int a = 0; a < 8; ++a) {
       C p[R];
       for (int m = 0; m < R; ++m) {
-        p[m] = load(x + 32 * a + 256 * m);
+        p[m] = load(x + 2 * L * a + 2 * P * m);
         if constexpr (!Plain) p[m].i *= sign;
       }
       radix_step<R>(p, a, st, u);
     }
-    dft128s<R>(u, core);
+    dft_cores<R>(u, core);
   }
 
-  // A complex row of 128 R points. The inverse is conj(DFT(conj z)): the
+  // A complex row of P R points. The inverse is conj(DFT(conj z)): the
   // input's imaginary parts go in times `sign` (1 forward, -1 inverse), the
   // output's come out times is = sign * scale, its real parts times rs = scale.
   template <int R, bool Plain>
@@ -1336,10 +1348,10 @@ struct RegisterRows {
     }
   }
 
-  // A real row of 256 R values to its 128 R + 1 bins, times `scale`: the DFT
-  // of the 128 R pairs, then the split step (see Engine::r2c). The partner
-  // Z[128 R - k] of bin k = R k' + q is bin 128 - k' (mod 128) of u[0] for
-  // q = 0, and bin 127 - k' of u[R - q] otherwise: mirrored lanes. half: the
+  // A real row of 2 P R values to its P R + 1 bins, times `scale`: the DFT
+  // of the P R pairs, then the split step (see Engine::r2c). The partner
+  // Z[P R - k] of bin k = R k' + q is bin P - k' (mod P) of u[0] for q = 0,
+  // and bin P - 1 - k' of u[R - q] otherwise: mirrored lanes. half: the
   // split twiddles times scale; h: 0.5 scale.
   template <int R, std::size_t... J>
   static inline void r2c(const T* x, T* out, T scale, const Core& core, const Step<R>& st, const C (*half)[8], V h,
@@ -1368,24 +1380,24 @@ struct RegisterRows {
       }
       store_block<R>(X, j, out);
     }
-    out[256 * R] = scale * (z0r - z0i);
-    out[256 * R + 1] = T(0);
+    out[2 * P * R] = scale * (z0r - z0i);
+    out[2 * P * R + 1] = T(0);
   }
 
-  // The 129 R bins x of a real row of 256 R values back to the row, times
+  // The P R + 1 bins x of a real row of 2 P R values back to the row, times
   // `scale`: the pre-step of c2r (see Engine::presplit) gives conj z in
-  // natural order, 16 points at a time from the bins k and 128 R - k (loaded
+  // natural order, L points at a time from the bins k and P R - k (loaded
   // reversed), its DFT is conj of the pairs of values; rs = scale, is = -scale.
   template <int R, std::size_t... J>
   static inline void c2r(const T* x, T* out, T rs, T is, const Core& core, const Step<R>& st,
                          std::index_sequence<J...> lanes) {
-    constexpr V not_first = {(J == 0 ? T(0) : T(1))...};  // the imaginary parts of bins 0 and 128 R are ignored
+    constexpr V not_first = {(J == 0 ? T(0) : T(1))...};  // the imaginary parts of bins 0 and P R are ignored
     C u[R][8];
     for (int a = 0; a < 8; ++a) {
       C p[R];
       for (int m = 0; m < R; ++m) {
-        const int k0 = 128 * m + 16 * a;
-        C A = load(x + 2 * k0), B = load_reversed(x + 2 * (128 * R - k0 - 15), lanes);
+        const int k0 = P * m + L * a;
+        C A = load(x + 2 * k0), B = load_reversed(x + 2 * (P * R - k0 - (L - 1)), lanes);
         if (k0 == 0) {
           A.i *= not_first;
           B.i *= not_first;
@@ -1398,7 +1410,7 @@ struct RegisterRows {
       }
       radix_step<R>(p, a, st, u);
     }
-    dft128s<R>(u, core);
+    dft_cores<R>(u, core);
     for (int j = 0; j < 8; ++j) {
       C v[R];
       for (int q = 0; q < R; ++q) {
@@ -1429,16 +1441,22 @@ struct RegisterRows {
     }
   }
 
-  // Real rows of n values that go back from their bins here: rows of 2048 and
-  // 4096 were 0.90-0.97x the batched path with 1M points a call on an Intel
-  // Xeon (bench/ab_builds.py; 1.10-1.12x with 256K, in cache), shorter ones
-  // 1.02-1.58x (256K: 1.20-1.37x).
-  static bool takes_c2r(std::size_t n) { return n == 256 || n == 512 || n == 1024; }
+  // The largest R that runs here, forward and back from the bins. On an
+  // Intel Xeon (bench/ab_builds.py, 1M points a call) against the batched
+  // path: float32 forward 1.13-1.61x up to R = 8 and 0.97-1.12x at 16, back
+  // 1.02-1.58x up to R = 4 and 0.90-0.97x at 8 and 16; float64 forward
+  // 1.28-1.86x up to R = 2 and 0.84-1.03x above, back 1.22x at R = 2 and
+  // 0.93x at 4.
+  static constexpr int kMaxR = sizeof(T) == 4 ? 16 : 2;
+  static constexpr int kMaxRBack = sizeof(T) == 4 ? 4 : 2;
 
-  // Rows of n points (complex) or values (real) that run here.
-  static bool takes(bool real, std::size_t n) {
-    return real ? n == 256 || n == 512 || n == 1024 || n == 2048 || n == 4096
-                : n == 128 || n == 256 || n == 512 || n == 1024 || n == 2048;
+  // Rows of n points (complex) or values (real), forward or (real) back from
+  // their bins, that run here: n = P R (complex) or 2 P R (real).
+  static bool takes(bool real, bool back, std::size_t n) {
+    const std::size_t base = real ? 2 * P : P;
+    for (int r = 1; r <= (back ? kMaxRBack : kMaxR); r *= 2)
+      if (n == base * static_cast<std::size_t>(r)) return true;
+    return false;
   }
 
   // f(integral_constant<int, R>) for R = n / base, a power of two up to MaxR.
@@ -1481,10 +1499,10 @@ struct RegisterRows {
     }
   }
 
-  // Real rows of n = 256 R values, in_step apart, to n / 2 + 1 complex bins each, out_step values apart.
+  // Real rows of n = 2 P R values, in_step apart, to n / 2 + 1 complex bins each, out_step values apart.
   static void r2c_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
                        std::ptrdiff_t out_step, T scale) {
-    with_radix<16>(n, 256, [&](auto radix) {
+    with_radix<kMaxR>(n, 2 * P, [&](auto radix) {
       constexpr int R = decltype(radix)::value;
       const Core& c = core();
       const Step<R>& st = step<R>();
@@ -1495,32 +1513,32 @@ struct RegisterRows {
           half[q][j].i = scale * st.half[q][j].i;
         }
       const V h = V{} + T(0.5) * scale;
-      each_row(in, out, count, in_step, out_step, 256 * R * sizeof(T), (256 * R + 2) * sizeof(T),
+      each_row(in, out, count, in_step, out_step, 2 * P * R * sizeof(T), (2 * P * R + 2) * sizeof(T),
                [&](const T* x, T* y) { r2c<R>(x, y, scale, c, st, half, h, std::make_index_sequence<L>{}); });
     });
   }
 
-  // Rows of n / 2 + 1 complex bins (n = 256 R, takes_c2r), in_step values apart, to real rows of n values,
-  // out_step apart.
+  // Rows of n / 2 + 1 complex bins (n = 2 P R), in_step values apart, to real rows of n values, out_step
+  // apart.
   static void c2r_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
                        std::ptrdiff_t out_step, T scale) {
-    with_radix<4>(n, 256, [&](auto radix) {
+    with_radix<kMaxRBack>(n, 2 * P, [&](auto radix) {
       constexpr int R = decltype(radix)::value;
       const Core& c = core();
       const Step<R>& st = step<R>();
-      each_row(in, out, count, in_step, out_step, (256 * R + 2) * sizeof(T), 256 * R * sizeof(T),
+      each_row(in, out, count, in_step, out_step, (2 * P * R + 2) * sizeof(T), 2 * P * R * sizeof(T),
                [&](const T* x, T* y) { c2r<R>(x, y, scale, -scale, c, st, std::make_index_sequence<L>{}); });
     });
   }
 
-  // Complex rows of n = 128 R points (interleaved), in_step and out_step values apart.
+  // Complex rows of n = P R points (interleaved), in_step and out_step values apart.
   static void c2c_rows(std::size_t n, const T* in, T* out, std::size_t count, std::ptrdiff_t in_step,
                        std::ptrdiff_t out_step, bool forward, T scale) {
-    with_radix<16>(n, 128, [&](auto radix) {
+    with_radix<kMaxR>(n, P, [&](auto radix) {
       constexpr int R = decltype(radix)::value;
       const Core& c = core();
       const Step<R>& st = step<R>();
-      const std::size_t bytes = 256 * R * sizeof(T);
+      const std::size_t bytes = 2 * P * R * sizeof(T);
       if (forward && scale == T(1)) {
         each_row(in, out, count, in_step, out_step, bytes, bytes, [&](const T* x, T* y) {
           c2c<R, true>(x, y, T(1), T(1), T(1), c, st);
@@ -1721,8 +1739,8 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
 template <typename T>
 void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
               std::ptrdiff_t out_dist, bool forward, T scale, const ScratchSource& scratch) {
-  if constexpr (native_lanes<T>() == 16 && sizeof(T) == 4) {
-    if (p.m == p.n && RegisterRows<T>::takes(false, p.n)) {
+  if constexpr (native_lanes<T>() * sizeof(T) == 64) {
+    if (p.m == p.n && RegisterRows<T>::takes(false, false, p.n)) {
       RegisterRows<T>::c2c_rows(p.n, in, out, rows, 2 * in_dist, 2 * out_dist, forward, scale);
       return;
     }
@@ -1734,8 +1752,8 @@ void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, st
 template <typename T>
 void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
               std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
-  if constexpr (native_lanes<T>() == 16 && sizeof(T) == 4) {
-    if (RegisterRows<T>::takes(true, p.n)) {
+  if constexpr (native_lanes<T>() * sizeof(T) == 64) {
+    if (RegisterRows<T>::takes(true, false, p.n)) {
       RegisterRows<T>::r2c_rows(p.n, in, out, rows, in_dist, 2 * out_dist, scale);
       return;
     }
@@ -1747,8 +1765,8 @@ void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::
 template <typename T>
 void c2r_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
               std::ptrdiff_t out_dist, T scale, const ScratchSource& scratch) {
-  if constexpr (native_lanes<T>() == 16 && sizeof(T) == 4) {
-    if (RegisterRows<T>::takes_c2r(p.n)) {
+  if constexpr (native_lanes<T>() * sizeof(T) == 64) {
+    if (RegisterRows<T>::takes(true, true, p.n)) {
       RegisterRows<T>::c2r_rows(p.n, in, out, rows, 2 * in_dist, out_dist, scale);
       return;
     }

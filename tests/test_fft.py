@@ -142,36 +142,42 @@ def test_batches_of_rows(rng, rows, ctype):
 
 
 @pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
-def test_short_rows_held_in_registers(rng, simd_path, norm):
-    # Float32 rows of 256-4096 real values and of 128-2048 complex points run
-    # one row at a time in registers on AVX-512 (every other path batches
-    # them): any row count, rows that are not adjacent or run backwards, every
-    # norm, forward and inverse, against numpy in double precision.
-    base = rng.standard_normal((41, 4200)).astype(np.float32)
-    zbase = (base + 1j * rng.standard_normal(base.shape)).astype(np.complex64)
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_short_rows_held_in_registers(rng, simd_path, ctype, norm):
+    # On AVX-512, short rows run one row at a time in registers (every other
+    # path batches them): float32 complex rows of 128-2048 points and real
+    # ones of 256-4096 values, float64 complex rows of 64 and 128 points and
+    # real ones of 128 and 256 values (back from the bins: float32 up to 1024,
+    # float64 up to 256). Any row count, rows that are not adjacent or run
+    # backwards, every norm, forward and inverse, against numpy in double
+    # precision; the lengths beside them take the batched path.
+    real = REAL[ctype]
+    base = rng.standard_normal((41, 4200))
+    zbase = (base + 1j * rng.standard_normal(base.shape)).astype(ctype)
+    base = base.astype(real)
     for path in _core.available_simd_paths():
         simd_path(path)
         for rows in (1, 2, 15, 16, 17, 41):
-            for n in (128, 256, 512, 1024, 2048, 4096):
+            for n in (64, 128, 256, 512, 1024, 2048, 4096):
                 views = {"rows": (base[:, :n], zbase[:, :n]), "every-other-row": (base[::2, 10 : 10 + n], zbase[::2, 3 : 3 + n]),
                          "negative": (base[::-3, -n:], zbase[::-3, -n:])}
                 for what, (x, z) in views.items():
                     x, z = x[:rows], z[:rows]
                     label = f"{path} {what} n={n} rows={len(z)} {norm}"
                     zr = z.astype(np.complex128)
-                    assert_close(audiorep.fft(z, norm=norm), np.fft.fft(zr, norm=norm), n, np.complex64, "fft " + label)
-                    assert_close(audiorep.ifft(z, norm=norm), np.fft.ifft(zr, norm=norm), n, np.complex64, "ifft " + label)
+                    assert_close(audiorep.fft(z, norm=norm), np.fft.fft(zr, norm=norm), n, ctype, "fft " + label)
+                    assert_close(audiorep.ifft(z, norm=norm), np.fft.ifft(zr, norm=norm), n, ctype, "ifft " + label)
                     got = audiorep.rfft(x, norm=norm)
-                    assert got.dtype == np.complex64 and got.shape == (len(x), n // 2 + 1)
-                    assert_close(got, np.fft.rfft(x.astype(np.float64), norm=norm), n, np.complex64, "rfft " + label)
+                    assert got.dtype == ctype and got.shape == (len(x), n // 2 + 1)
+                    assert_close(got, np.fft.rfft(x.astype(np.float64), norm=norm), n, ctype, "rfft " + label)
                     assert np.all(got[:, [0, -1]].imag == 0)
                     # Back from arbitrary bins (the imaginary parts of the first and last are ignored).
                     bins = z[:, : n // 2 + 1]
                     back = audiorep.irfft(bins, n, norm=norm)
-                    assert back.dtype == np.float32 and back.shape == (len(z), n)
+                    assert back.dtype == real and back.shape == (len(z), n)
                     ref = np.fft.irfft(bins.astype(np.complex128), n, norm=norm)
                     top = np.abs(ref).max()  # relative to the output's size, which depends on the norm
-                    assert_close(back / top, ref / top, n, np.complex64, "irfft " + label)
+                    assert_close(back / top, ref / top, n, ctype, "irfft " + label)
 
 
 def test_large_batches_of_register_rows(rng):
@@ -184,6 +190,12 @@ def test_large_batches_of_register_rows(rng):
         bins = audiorep.rfft(x)
         assert_close(bins, np.fft.rfft(x.astype(np.float64)), n, np.complex64, "rfft")
         assert_close(audiorep.irfft(bins, n), x, n, np.complex64, "irfft")
+    z = rng.standard_normal((3200, 128)) + 1j * rng.standard_normal((3200, 128))
+    assert_close(audiorep.fft(z), np.fft.fft(z), 128, np.complex128, "fft float64")
+    x = rng.standard_normal((3200, 256))
+    bins = audiorep.rfft(x)
+    assert_close(bins, np.fft.rfft(x), 256, np.complex128, "rfft float64")
+    assert_close(audiorep.irfft(bins, 256), x, 256, np.complex128, "irfft float64")
 
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
