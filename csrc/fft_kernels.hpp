@@ -103,15 +103,16 @@ struct IndexOf<double> {
 };
 
 // Swaps the off-diagonal s x s blocks of every 2s x 2s tile; doing this for
-// s = W/2, ..., 2, 1 transposes the W x W matrix held in r[0..W).
-template <typename T, int W, int S, std::size_t... J>
+// s = W/2, ..., 2, 1 transposes the W x W matrix held in r[0..W). With N < W
+// vectors, s < N, the N x N blocks of lanes each transpose on their own.
+template <typename T, int W, int S, int N = W, std::size_t... J>
 inline void block_swap(typename VecOf<T, W>::type* r, std::index_sequence<J...>) {
   using V = typename VecOf<T, W>::type;
   using I = typename IndexOf<T>::type;
   typedef I M __attribute__((vector_size(sizeof(V))));
   constexpr M lo_mask = {static_cast<I>((J & S) ? W + J - S : J)...};
   constexpr M hi_mask = {static_cast<I>((J & S) ? W + J : J + S)...};
-  for (int i = 0; i < W; ++i) {
+  for (int i = 0; i < N; ++i) {
     if (i & S) continue;
     const V a = r[i], b = r[i + S];
     r[i] = __builtin_shuffle(a, b, lo_mask);
@@ -122,7 +123,7 @@ inline void block_swap(typename VecOf<T, W>::type* r, std::index_sequence<J...>)
 template <typename T, int W, int S = W / 2>
 inline void transpose(typename VecOf<T, W>::type* r) {
   if constexpr (S >= 1) {
-    block_swap<T, W, S>(r, std::make_index_sequence<W>{});
+    block_swap<T, W, S, W>(r, std::make_index_sequence<W>{});
     transpose<T, W, S / 2>(r);
   }
 }
@@ -1042,7 +1043,7 @@ struct RegisterRows {
 
   struct Core {
     C tw1[8];  // lane b of tw1[k1]: w_P^(b k1)
-    C tw2[8];  // float32: lane 8h + k1 of tw2[c]: w16^(c h)
+    C tw2[8];  // float32 only: lane 8h + k1 of tw2[c]: w16^(c h)
   };
 
   static const Core& core() {
@@ -1050,7 +1051,7 @@ struct RegisterRows {
       Core s;
       for (int k = 0; k < 8; ++k) {
         s.tw1[k] = roots(k, 0, P, false);
-        s.tw2[k] = roots(k, 0, 16, true);
+        if constexpr (L == 16) s.tw2[k] = roots(k, 0, 16, true);
       }
       return s;
     }();
@@ -1089,18 +1090,10 @@ struct RegisterRows {
     x.r = t;
   }
 
-  // In place, natural order: x[k] = sum_j x[j] w4^(jk).
+  // In place, natural order: x[k] = sum_j x[j] w4^(jk) (the radix-4
+  // butterfly of the batched passes, whose second input is x2).
   [[gnu::always_inline]] static inline void dft4(C& x0, C& x1, C& x2, C& x3) {
-    const V t0r = x0.r + x2.r, t0i = x0.i + x2.i, t1r = x0.r - x2.r, t1i = x0.i - x2.i;
-    const V t2r = x1.r + x3.r, t2i = x1.i + x3.i, t3r = x1.r - x3.r, t3i = x1.i - x3.i;
-    x0.r = t0r + t2r;
-    x0.i = t0i + t2i;
-    x2.r = t0r - t2r;
-    x2.i = t0i - t2i;
-    x1.r = t1r + t3i;
-    x1.i = t1i - t3r;
-    x3.r = t1r - t3i;
-    x3.i = t1i + t3r;
+    Engine<T, L>::bfly4(&x0, &x1, &x2, &x3, x2.r, x2.i, x1.r, x1.i, x3.r, x3.i);
   }
 
   // The DFT of 8 across y[0..8), lane by lane, in place and in natural order.
@@ -1140,11 +1133,8 @@ struct RegisterRows {
     const T wi[10] = {0, -s1, -h, -c1, -1, -c1, -h, -s1, 0, s1};
     for (int k1 = 1; k1 < 4; ++k1)
       for (int m2 = 1; m2 < 4; ++m2) {
-        C& x = p[4 * k1 + m2];
         const int e = k1 * m2;
-        const V t = x.r * wr[e] - x.i * wi[e];
-        x.i = x.r * wi[e] + x.i * wr[e];
-        x.r = t;
+        Engine<T, L>::cmul(p[4 * k1 + m2].r, p[4 * k1 + m2].i, wr[e], wi[e]);
       }
     for (int k1 = 0; k1 < 4; ++k1) dft4(p[4 * k1], p[4 * k1 + 1], p[4 * k1 + 2], p[4 * k1 + 3]);
   }
@@ -1152,23 +1142,11 @@ struct RegisterRows {
   // Where dft16 leaves bin q.
   static constexpr int bin16(int q) { return 4 * (q % 4) + q / 4; }
 
-  // One stage of the 8 x 8 transposes in both vector halves (see block_swap).
-  template <int S, std::size_t... J>
-  [[gnu::always_inline]] static inline void swap8(V* r, std::index_sequence<J...>) {
-    constexpr M lo = {static_cast<I>((J & S) ? L + J - S : J)...};
-    constexpr M hi = {static_cast<I>((J & S) ? L + J : J + S)...};
-    for (int i = 0; i < 8; ++i) {
-      if (i & S) continue;
-      const V a = r[i], b = r[i + S];
-      r[i] = __builtin_shuffle(a, b, lo);
-      r[i + S] = __builtin_shuffle(a, b, hi);
-    }
-  }
-
+  // The 8 x 8 transposes in both vector halves of r[0..8).
   [[gnu::always_inline]] static inline void transpose8(V* r) {
-    swap8<4>(r, std::make_index_sequence<L>{});
-    swap8<2>(r, std::make_index_sequence<L>{});
-    swap8<1>(r, std::make_index_sequence<L>{});
+    block_swap<T, L, 4, 8>(r, std::make_index_sequence<L>{});
+    block_swap<T, L, 2, 8>(r, std::make_index_sequence<L>{});
+    block_swap<T, L, 1, 8>(r, std::make_index_sequence<L>{});
   }
 
   // The P-point DFT in place: lane b of y[a] holds z[L a + b] before, lane l
