@@ -302,6 +302,8 @@ struct ComplexPlan {
   std::shared_ptr<const ComplexPlan<T>> whole;
   std::vector<T> step_hi_re, step_hi_im, step_lo_re, step_lo_im;
   std::size_t step_h = 0;
+  std::shared_ptr<const RadixPlan<T>> split_lanes, split_sub;
+  std::vector<T> split_tw;
   ComplexView<T> view;
 
   // key: the length n, times 2, plus 1 for a direct plan that a real transform
@@ -377,7 +379,23 @@ struct ComplexPlan {
             step_lo_re.empty() ? nullptr : step_lo_re.data(),
             step_lo_im.empty() ? nullptr : step_lo_im.data(),
             step_h,
-            whole ? &whole->view : nullptr};
+            whole ? &whole->view : nullptr,
+            {0, nullptr, nullptr, nullptr}};
+    constexpr std::size_t r = 64 / sizeof(T);
+    if (direct && n >= detail::kSplitMin && n <= detail::kSplitMax && n % r == 0) {
+      const std::size_t M = n / r;
+      split_lanes = get_radix_plan<T>(r);
+      split_sub = get_radix_plan<T>(M);
+      split_tw.resize(2 * (r - 1) * M);
+      const Roots roots(n);
+      for (std::size_t u = 1; u < r; ++u)
+        for (std::size_t c = 0; c < M; ++c) {
+          const std::complex<T> w = roots.get<T>(u * c);
+          split_tw[(u - 1) * M + c] = w.real();
+          split_tw[(r - 1) * M + (u - 1) * M + c] = w.imag();
+        }
+      view.split = {r, &split_lanes->view, &split_sub->view, split_tw.data()};
+    }
   }
 };
 

@@ -76,6 +76,32 @@ constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 // takes n / 16 rather than n elements: with b = 16 h + l,
 // w^(k1 b) = step_hi[k1 * step_h + h] * step_lo[k1 * kStepLo + l], l < kStepLo. Long Bluestein lengths point to the plan of
 // their m (`whole`), so that they can use its four-step split.
+// The lane split of a direct length n = r M for one row at a time, r the
+// lane count of 64-byte vectors (16 float, 8 double): `lanes` is the plan of
+// r, `sub` that of M, and tw holds w^(u c), w = exp(-2 pi i / n), for
+// 1 <= u < r and c < M: the real parts at tw[(u - 1) M + c], the imaginary
+// ones (r - 1) M further on. r == 0 where the length has no split.
+//
+// Direct lengths in [kSplitMin, kSplitMax] that are multiples of r have one.
+// On AVX-512 their rows go one at a time through it instead of through the
+// row groups from kSplitAlways points on (a group's work buffer, 128 bytes a
+// point, then outgrows half the L2), and from kSplitMin on where the rows
+// crowd the cache sets (the groups then run at half width). On an Intel
+// Xeon against the row groups (bench/ab_builds.py, 1M points, two runs):
+// complex float32 4096-131072 points 1.02-1.50x, float64 1.05-1.47x;
+// float64 2048 and 3200 (crowded) 1.05-1.34x, but 1024 0.96-1.08x, and
+// uncrowded rows below 4096 0.76-0.91x (2000, 2400, float32 3200).
+constexpr std::size_t kSplitMin = std::size_t{1} << 11;
+constexpr std::size_t kSplitAlways = std::size_t{1} << 12;
+constexpr std::size_t kSplitMax = std::size_t{1} << 17;
+template <typename T>
+struct RowSplit {
+  std::size_t r;
+  const RadixView<T>* lanes;
+  const RadixView<T>* sub;
+  const T* tw;
+};
+
 template <typename T>
 struct ComplexView {
   std::size_t n, m;
@@ -91,6 +117,7 @@ struct ComplexView {
   const T* step_lo_im;
   std::size_t step_h;
   const ComplexView<T>* whole;
+  RowSplit<T> split;
 };
 
 // Real transforms: for even n, `half` has length n/2 and twiddle[k] =

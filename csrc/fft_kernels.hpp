@@ -55,6 +55,9 @@ constexpr std::size_t kAhead = 128;
 // ab_builds.py), and from 768 on it was 1.09-1.25x faster for complex rows of
 // 882-2000 points and 1.1x for real ones of 2000.
 constexpr std::size_t kPrefetchMin = 768;
+// Bins of a split row (Engine::split_row) are fetched for writing this many
+// values ahead.
+constexpr std::size_t kSplitOutAhead = 256;
 // A row group whose work buffer would exceed kGroupBytes runs with vectors of
 // kNarrowVecBytes (half the lanes of AVX-512) when the native ones are wider.
 // On an Intel Xeon (1.25 MB of L2), groups with work buffers of 160-620 KB
@@ -503,22 +506,140 @@ struct Engine {
   // first passes, whose groups fit an L1-sized block, run block by block, then
   // those whose groups fit an L2-sized block; only the remaining passes of a
   // long transform sweep the whole buffer.
-  static void transform(const RadixView<T>& p, C* x, C* scratch) {
+  // With `end` below p.npasses, only the passes before it run.
+  static void transform(const RadixView<T>& p, C* x, C* scratch, std::size_t end = ~std::size_t{0}) {
     const std::size_t n = p.n;
     if (n == 1) return;
+    if (end > p.npasses) end = p.npasses;
     std::size_t done = 0;
     const std::size_t levels[2] = {kBlockBytes, kBlock2Bytes};
     for (std::size_t bytes : levels) {
       const std::size_t cap = bytes / sizeof(C);
       std::size_t s = done, block = 0;
-      while (s < p.npasses && group_size(p.passes[s]) <= cap) block = group_size(p.passes[s++]);
-      if (s == p.npasses) break;  // the rest fits this level as a whole
+      while (s < end && group_size(p.passes[s]) <= cap) block = group_size(p.passes[s++]);
+      if (s == end) break;  // the rest fits this level as a whole
       if (s > done) {
         for (std::size_t off = 0; off < n; off += block) passes(p, x + off, block, done, s, scratch);
         done = s;
       }
     }
-    passes(p, x, n, done, p.npasses, scratch);
+    passes(p, x, n, done, end, scratch);
+  }
+
+  // ---------------------------------------------------------- lane split (one row)
+
+  // One row of n = W M points through its lane split (RowSplit, W = s.r):
+  // DFTs of W points down the columns of the W x M matrix x[t M + c], W
+  // neighbouring columns in the lanes; the twiddles w^(u c); a W x W
+  // transpose, after which lane u of work[perm[c]] holds
+  // Y_u[c] = w^(u c) sum_t x[t M + c] w_W^(t u); then the M-point transforms
+  // of the W lanes, Z_u, and X[u + W k] = Z_u[k]: element k of the work
+  // buffer holds W neighbouring bins, stored in order. A last block of fewer
+  // than W columns overlaps the one before (its columns are written twice,
+  // with equal values). `next`, the row after this one or null, has its
+  // first lines fetched while this row is transformed.
+  static void split_row(const RowSplit<T>& s, const T* in, T* out, bool forward, T scale, C* work, C* scratch,
+                        const T* next) {
+    const RadixView<T>& sub = *s.sub;
+    const RadixView<T>& lanes_plan = *s.lanes;
+    const std::size_t M = sub.n;
+    const T sign = forward ? T(1) : T(-1);
+    const T* tw_re = s.tw;
+    const T* tw_im = s.tw + (W - 1) * M;
+    C v[W];
+    V re[W], im[W];
+    for (std::size_t b = 0; b < M; b += W) {
+      const std::size_t c0 = b + W <= M ? b : M - W;
+      for (int t = 0; t < W; ++t) {
+        const T* src = in + 2 * (static_cast<std::size_t>(t) * M + c0);
+        __builtin_prefetch(src + kAhead, 0, 3);
+        __builtin_prefetch(src + kAhead + W, 0, 3);
+        V lo, hi;
+        std::memcpy(&lo, src, sizeof(V));
+        std::memcpy(&hi, src + W, sizeof(V));
+        C& d = v[lanes_plan.perm[t]];
+        deinterleave<T, W>(lo, hi, d.r, d.i, std::make_index_sequence<W>{});
+        d.i *= sign;
+      }
+      passes(lanes_plan, v, W, 0, lanes_plan.npasses, scratch);
+      re[0] = v[0].r;
+      im[0] = v[0].i;
+      for (int u = 1; u < W; ++u) {
+        V wr, wi;
+        std::memcpy(&wr, tw_re + (u - 1) * M + c0, sizeof(V));
+        std::memcpy(&wi, tw_im + (u - 1) * M + c0, sizeof(V));
+        re[u] = v[u].r * wr - v[u].i * wi;
+        im[u] = v[u].r * wi + v[u].i * wr;
+      }
+      transpose<T, W>(re);
+      transpose<T, W>(im);
+      for (int j = 0; j < W; ++j) {
+        C& d = work[sub.perm[c0 + j]];
+        d.r = re[j];
+        d.i = im[j];
+      }
+    }
+    if (next != nullptr)
+      for (int t = 0; t < W; ++t)
+        for (std::size_t at = 0; at < kAhead; at += 64 / sizeof(T))
+          __builtin_prefetch(next + 2 * static_cast<std::size_t>(t) * M + at, 0, 3);
+    const T is = sign * scale;
+    const std::size_t last = sub.npasses - 1;
+    if (sub.npasses > 1) {
+      const RadixPass& lp = sub.passes[last];
+      const T* tab = sub.twiddle + lp.tw;
+      switch (lp.radix) {
+        case 3:
+          transform(sub, work, scratch, last);
+          split_last<3>(work, lp.q, tab, out, scale, is);
+          return;
+        case 5:
+          transform(sub, work, scratch, last);
+          split_last<5>(work, lp.q, tab, out, scale, is);
+          return;
+        case 7:
+          transform(sub, work, scratch, last);
+          split_last<7>(work, lp.q, tab, out, scale, is);
+          return;
+        default:
+          break;
+      }
+    }
+    transform(sub, work, scratch);
+    for (std::size_t k = 0; k < M; ++k) store_bins(work[k], out + 2 * W * k, scale, is);
+  }
+
+  // Element x of a split row's work buffer, (re, im) times (rs, is), to its W
+  // neighbouring bins at d (interleaved), the lines ahead fetched for writing.
+  static inline void store_bins(const C& x, T* d, T rs, T is) {
+    V lo, hi;
+    interleave<T, W>(rs * x.r, is * x.i, lo, hi, std::make_index_sequence<W>{});
+    __builtin_prefetch(d + kSplitOutAhead, 1, 3);
+    __builtin_prefetch(d + kSplitOutAhead + W, 1, 3);
+    std::memcpy(d, &lo, sizeof(V));
+    std::memcpy(d + W, &hi, sizeof(V));
+  }
+
+  // The last pass of a split row's transforms, of odd radix P (q = M / P; the
+  // layout of pass_odd), storing its outputs k = j + t q as bins straight
+  // away instead of into the work buffer: one sweep of it less.
+  template <int P>
+  static void split_last(const C* x, std::size_t q, const T* tab, T* out, T rs, T is) {
+    const T* root = tab;
+    const T* tw = tab + 2 * P;
+    C v[P], s[P / 2], d[P / 2];
+    for (std::size_t j = 0; j < q; ++j) {
+      v[0] = x[j];
+      const T* w = tw + 2 * (P - 1) * j;
+      for (int t = 1; t < P; ++t) {
+        V r = x[j + t * q].r, i = x[j + t * q].i;
+        if (j > 0) cmul(r, i, w[2 * (t - 1)], w[2 * (t - 1) + 1]);  // w^0 = 1
+        v[t].r = r;
+        v[t].i = i;
+      }
+      odd_dft<P>(v, root, P, s, d);
+      for (int t = 0; t < P; ++t) store_bins(v[t], out + 2 * W * (j + t * q), rs, is);
+    }
   }
 
   // x: input k < n at position perm[k] (zeros elsewhere for Bluestein); out: x[k], k < n, natural order.
@@ -1720,6 +1841,24 @@ void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, st
   if constexpr (native_lanes<T>() * sizeof(T) == 64) {
     if (p.m == p.n && RegisterRows<T>::takes(false, false, p.n)) {
       RegisterRows<T>::c2c_rows(p.n, in, out, rows, 2 * in_dist, 2 * out_dist, forward, scale);
+      return;
+    }
+  }
+  if constexpr (native_lanes<T>() * sizeof(T) == 64) {
+    constexpr int W = native_lanes<T>();
+    const RowSplit<T>& s = p.split;
+    if (s.r == static_cast<std::size_t>(W) &&
+        (p.n >= kSplitAlways || crowded_rows<T>(2 * in_dist, W) || crowded_rows<T>(2 * out_dist, W))) {
+      using E = Engine<T, W>;
+      using C = typename E::C;
+      const std::size_t M = s.sub->n;
+      const std::size_t extra = (s.sub->scratch > s.lanes->scratch ? s.sub->scratch : s.lanes->scratch) + 1;
+      C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (M + extra)));
+      for (std::size_t r = 0; r < rows; ++r) {
+        const T* i = in + 2 * static_cast<std::ptrdiff_t>(r) * in_dist;
+        E::split_row(s, i, out + 2 * static_cast<std::ptrdiff_t>(r) * out_dist, forward, scale, work, work + M,
+                     r + 1 < rows ? i + 2 * in_dist : nullptr);
+      }
       return;
     }
   }

@@ -180,6 +180,55 @@ def test_short_rows_held_in_registers(rng, simd_path, ctype, norm):
                     assert_close(back / top, ref / top, n, ctype, "irfft " + label)
 
 
+# Lengths of the lane split: their M = n / 16 (float32) or n / 8 (float64)
+# ends in a pass of radix 5 (4800: M = 300, 600; 3200: M = 400), 7 (6272 =
+# 2**7 7**2), 3 (13824 = 2**9 3**3), a generic odd radix (4104 = 8 x 27 x
+# 19, 5168 = 16 x 17 x 19) or 4 (the powers of two); 4800 and 6000 in float32
+# (M = 300, 375) end with a block of fewer than 16 columns.
+SPLIT_LENGTHS = (2048, 3200, 4096, 4104, 4800, 5168, 6000, 6272, 8192, 13824)
+
+
+@pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_rows_through_the_lane_split(rng, simd_path, ctype, norm):
+    # On AVX-512, complex rows of direct lengths that are multiples of the
+    # lanes go one row at a time through the lane split from 4096 points on
+    # (up to 2**17), and from 2048 on where the rows crowd the cache sets
+    # (float64 2048 and 3200); the other paths batch them. Any row count,
+    # forward and inverse, every norm, against numpy in double precision.
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        for n in SPLIT_LENGTHS:
+            for rows in (1, 3, 17):
+                _, z = signals(rng, rows, n, ctype)
+                zr = z.astype(np.complex128)
+                label = f"{path} rows={rows} {norm}"
+                got = audiorep.fft(z, norm=norm)
+                assert got.dtype == ctype and got.shape == z.shape
+                assert_close(got, np.fft.fft(zr, norm=norm), n, ctype, "fft " + label)
+                assert_close(audiorep.ifft(z, norm=norm), np.fft.ifft(zr, norm=norm), n, ctype, "ifft " + label)
+    n = 1 << 17
+    _, z = signals(rng, 2, n, ctype)
+    assert_close(audiorep.fft(z, norm=norm), np.fft.fft(z.astype(np.complex128), norm=norm), n, ctype, "fft 2**17")
+
+
+def test_lane_split_error_against_an_extended_precision_dft(rng):
+    # The rms relative error of the lane split's lengths stays within 1.2x
+    # numpy's (float64) and scipy's (float32), as every length does.
+    scipy_fft = pytest.importorskip("scipy.fft")
+    worse = []
+    for n in (4104, 4800, 5168, 6272, 13824):
+        z = (rng.standard_normal((8, n)) + 1j * rng.standard_normal((8, n))).astype(np.complex64)
+        ref = np.fft.fft(z.astype(np.clongdouble))
+        z64 = z.astype(np.complex128)
+        for what, ours, theirs in (("complex64", audiorep.fft(z), scipy_fft.fft(z)),
+                                   ("complex128", audiorep.fft(z64), np.fft.fft(z64))):
+            e_ours, e_theirs = rms_error(ours, ref), rms_error(theirs, ref)
+            if e_ours > 1.2 * e_theirs:
+                worse.append(f"{what} n={n}: {e_ours:.3g} vs {e_theirs:.3g}")
+    assert not worse, "error above 1.2x numpy's/scipy's: " + ", ".join(worse)
+
+
 def test_large_batches_of_register_rows(rng):
     # Batches of more than 12 MB (in and out) fetch rows ahead as they go.
     for n, rows in ((128, 6200), (256, 3200), (512, 1600), (1024, 800), (2048, 400)):
