@@ -15,7 +15,9 @@
 // again. Short rows on AVX-512 are the exception (float32 complex rows of
 // 128-2048 points and real ones of 256-4096 values, float64 complex rows of
 // 64 and 128 points and real ones of 128 and 256): they run one row at a time
-// in registers, without the transposes (RegisterRows).
+// in registers, without the transposes (RegisterRows). So do long complex
+// rows on AVX-512 (4096-131072 points, multiples of the lanes), through a
+// lane split whose lanes hold W sequences of one row (Engine::split_row).
 #include <cstddef>
 #include <cstdint>
 #include <cmath>
