@@ -94,6 +94,11 @@ constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 constexpr std::size_t kSplitMin = std::size_t{1} << 11;
 constexpr std::size_t kSplitAlways = std::size_t{1} << 12;
 constexpr std::size_t kSplitMax = std::size_t{1} << 17;
+// Real rows of n values take the lane split of n/2 (then the split step on
+// the bins) from n/2 = kSplitRealMin on: against the row groups, real
+// float32 12000-262144 values 1.00-1.58x and float64 0.97-1.46x, but
+// 8192 and 9600 0.87-1.02x.
+constexpr std::size_t kSplitRealMin = 6000;
 template <typename T>
 struct RowSplit {
   std::size_t r;

@@ -16,8 +16,9 @@
 // 128-2048 points and real ones of 256-4096 values, float64 complex rows of
 // 64 and 128 points and real ones of 128 and 256): they run one row at a time
 // in registers, without the transposes (RegisterRows). So do long complex
-// rows on AVX-512 (4096-131072 points, multiples of the lanes), through a
-// lane split whose lanes hold W sequences of one row (Engine::split_row).
+// rows on AVX-512 (4096-131072 points, multiples of the lanes; real rows of
+// 12000-262144 values as n/2 complex points), through a lane split whose
+// lanes hold W sequences of one row (Engine::split_row).
 #include <cstddef>
 #include <cstdint>
 #include <cmath>
@@ -831,6 +832,75 @@ struct Engine {
       const T* s = lanes(x + k);
       for (int l = 0; l < W; ++l) dst[l][k] = rs * s[l];
     }
+  }
+
+  // A real row of n = 2h values (h = p.half.n with a lane split) through the
+  // lane split of h, the row read as h complex points, then the split step
+  // of r2c on the bins in place (X[k] = E[k] + w^k O[k], X[h - k] =
+  // conj(E[k] - w^k O[k])), W bins from each end at a time, the back ones in
+  // reversed lanes; the middle bins one by one.
+  static void split_r2c_row(const RealView<T>& p, const T* in, T* out, T scale, C* work, C* scratch,
+                            const T* next) {
+    const std::size_t h = p.half.n;
+    split_row(p.half.split, in, out, true, T(1), work, scratch, next);
+    const T zr = out[0], zi = out[1];
+    out[0] = scale * (zr + zi);
+    out[1] = T(0);
+    out[2 * h] = scale * (zr - zi);
+    out[2 * h + 1] = T(0);
+    const T half = T(0.5) * scale;
+    std::size_t k = 1;
+    if constexpr (W > 1) {
+      const auto rev = reversed_lanes(std::make_index_sequence<W>{});
+      constexpr auto seq = std::make_index_sequence<W>{};
+      for (; 2 * k + 2 * W - 2 < h; k += W) {
+        const std::size_t m = h - k - W + 1;  // the back block [m, h - k]
+        V a0, a1, b0, b1, w0, w1, ar, ai, br, bi, wr, wi;
+        std::memcpy(&a0, out + 2 * k, sizeof(V));
+        std::memcpy(&a1, out + 2 * k + W, sizeof(V));
+        std::memcpy(&b0, out + 2 * m, sizeof(V));
+        std::memcpy(&b1, out + 2 * m + W, sizeof(V));
+        std::memcpy(&w0, p.twiddle + 2 * k, sizeof(V));
+        std::memcpy(&w1, p.twiddle + 2 * k + W, sizeof(V));
+        deinterleave<T, W>(a0, a1, ar, ai, seq);
+        deinterleave<T, W>(b0, b1, br, bi, seq);
+        deinterleave<T, W>(w0, w1, wr, wi, seq);
+        br = __builtin_shuffle(br, rev);
+        bi = __builtin_shuffle(bi, rev);
+        const V er = (ar + br) * half, ei = (ai - bi) * half;
+        const V odr = (ai + bi) * half, odi = (br - ar) * half;
+        const V tr = odr * wr - odi * wi, ti = odr * wi + odi * wr;
+        interleave<T, W>(er + tr, ei + ti, a0, a1, seq);
+        interleave<T, W>(__builtin_shuffle(V(er - tr), rev), __builtin_shuffle(V(ti - ei), rev), b0, b1, seq);
+        std::memcpy(out + 2 * k, &a0, sizeof(V));
+        std::memcpy(out + 2 * k + W, &a1, sizeof(V));
+        std::memcpy(out + 2 * m, &b0, sizeof(V));
+        std::memcpy(out + 2 * m + W, &b1, sizeof(V));
+      }
+    }
+    for (; 2 * k <= h; ++k) {
+      T* a = out + 2 * k;
+      T* b = out + 2 * (h - k);
+      const T er = (a[0] + b[0]) * half, ei = (a[1] - b[1]) * half;
+      T odr = (a[1] + b[1]) * half, odi = (b[0] - a[0]) * half;
+      const T wr = p.twiddle[2 * k], wi = p.twiddle[2 * k + 1];
+      const T t = odr * wr - odi * wi;
+      odi = odr * wi + odi * wr;
+      odr = t;
+      a[0] = er + odr;
+      a[1] = ei + odi;
+      if (2 * k != h) {
+        b[0] = er - odr;
+        b[1] = odi - ei;
+      }
+    }
+  }
+
+  template <std::size_t... J>
+  static constexpr auto reversed_lanes(std::index_sequence<J...>) {
+    using I = typename IndexOf<T>::type;
+    typedef I M __attribute__((vector_size(sizeof(I) * W)));
+    return M{static_cast<I>(W - 1 - J)...};
   }
 
   // ---------------------------------------------------------- four-step (one row)
@@ -1874,6 +1944,23 @@ void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::
   if constexpr (native_lanes<T>() * sizeof(T) == 64) {
     if (RegisterRows<T>::takes(true, false, p.n)) {
       RegisterRows<T>::r2c_rows(p.n, in, out, rows, in_dist, 2 * out_dist, scale);
+      return;
+    }
+  }
+  if constexpr (native_lanes<T>() * sizeof(T) == 64) {
+    constexpr int W = native_lanes<T>();
+    const RowSplit<T>& s = p.half.split;
+    if (p.half.n != p.n && s.r == static_cast<std::size_t>(W) && p.half.n >= kSplitRealMin) {
+      using E = Engine<T, W>;
+      using C = typename E::C;
+      const std::size_t M = s.sub->n;
+      const std::size_t extra = (s.sub->scratch > s.lanes->scratch ? s.sub->scratch : s.lanes->scratch) + 1;
+      C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (M + extra)));
+      for (std::size_t r = 0; r < rows; ++r) {
+        const T* i = in + static_cast<std::ptrdiff_t>(r) * in_dist;
+        E::split_r2c_row(p, i, out + 2 * static_cast<std::ptrdiff_t>(r) * out_dist, scale, work, work + M,
+                         r + 1 < rows ? i + in_dist : nullptr);
+      }
       return;
     }
   }

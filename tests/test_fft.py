@@ -212,17 +212,43 @@ def test_rows_through_the_lane_split(rng, simd_path, ctype, norm):
     assert_close(audiorep.fft(z, norm=norm), np.fft.fft(z.astype(np.complex128), norm=norm), n, ctype, "fft 2**17")
 
 
+@pytest.mark.parametrize("ctype", PRECISIONS)
+def test_real_rows_through_the_lane_split(rng, simd_path, ctype):
+    # Real rows of 12000 values and more (even, with n/2 a multiple of the
+    # lanes) go through the lane split of n/2 and a vectorized split step on
+    # the bins (W from each end at a time, the middle ones one by one).
+    for path in _core.available_simd_paths():
+        simd_path(path)
+        for n in (12000, 12032, 12544, 16384, 19200, 27648):
+            for rows in (1, 3, 17):
+                x, _ = signals(rng, rows, n, ctype)
+                got = audiorep.rfft(x)
+                assert got.dtype == ctype and got.shape == (rows, n // 2 + 1)
+                assert_close(got, np.fft.rfft(x.astype(np.float64)), n, ctype, f"rfft {path} rows={rows}")
+                assert np.all(got[:, [0, -1]].imag == 0)
+                assert_close(audiorep.rfft(x, norm="ortho"), np.fft.rfft(x.astype(np.float64), norm="ortho"), n, ctype,
+                             f"rfft ortho {path} rows={rows}")
+    x, _ = signals(rng, 2, 1 << 18, ctype)
+    assert_close(audiorep.rfft(x), np.fft.rfft(x.astype(np.float64)), 1 << 18, ctype, "rfft 2**18")
+
+
 def test_lane_split_error_against_an_extended_precision_dft(rng):
     # The rms relative error of the lane split's lengths stays within 1.2x
-    # numpy's (float64) and scipy's (float32), as every length does.
+    # numpy's (float64) and scipy's (float32), as every length does: complex
+    # rows of n and real rows of 2n values (through the split from 12000 on).
     scipy_fft = pytest.importorskip("scipy.fft")
     worse = []
     for n in (4104, 4800, 5168, 6272, 13824):
         z = (rng.standard_normal((8, n)) + 1j * rng.standard_normal((8, n))).astype(np.complex64)
-        ref = np.fft.fft(z.astype(np.clongdouble))
+        ref_c = np.fft.fft(z.astype(np.clongdouble))
         z64 = z.astype(np.complex128)
-        for what, ours, theirs in (("complex64", audiorep.fft(z), scipy_fft.fft(z)),
-                                   ("complex128", audiorep.fft(z64), np.fft.fft(z64))):
+        x2 = np.concatenate([z.real, z.imag], axis=1)  # 2n real values: the real split of n
+        ref_r = np.fft.rfft(x2.astype(np.longdouble))
+        x64 = x2.astype(np.float64)
+        for what, ours, theirs, ref in (("complex64", audiorep.fft(z), scipy_fft.fft(z), ref_c),
+                                        ("complex128", audiorep.fft(z64), np.fft.fft(z64), ref_c),
+                                        ("rfft float32", audiorep.rfft(x2), scipy_fft.rfft(x2), ref_r),
+                                        ("rfft float64", audiorep.rfft(x64), np.fft.rfft(x64), ref_r)):
             e_ours, e_theirs = rms_error(ours, ref), rms_error(theirs, ref)
             if e_ours > 1.2 * e_theirs:
                 worse.append(f"{what} n={n}: {e_ours:.3g} vs {e_theirs:.3g}")
