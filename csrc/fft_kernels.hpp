@@ -843,11 +843,6 @@ struct Engine {
                             const T* next) {
     const std::size_t h = p.half.n;
     split_row(p.half.split, in, out, true, T(1), work, scratch, next);
-    const T zr = out[0], zi = out[1];
-    out[0] = scale * (zr + zi);
-    out[1] = T(0);
-    out[2 * h] = scale * (zr - zi);
-    out[2 * h + 1] = T(0);
     const T half = T(0.5) * scale;
     std::size_t k = 1;
     if constexpr (W > 1) {
@@ -878,7 +873,21 @@ struct Engine {
         std::memcpy(out + 2 * m + W, &b1, sizeof(V));
       }
     }
-    for (; 2 * k <= h; ++k) {
+    split_step(p, out, scale, k);
+  }
+
+  // The split step of r2c on the interleaved bins out[0, 2 h] of one row
+  // (h = p.half.n), in place (see r2c): bins 0 and h, then the pairs k and
+  // h - k for k from `from` to h / 2 (those below it are the caller's).
+  static void split_step(const RealView<T>& p, T* out, T scale, std::size_t from) {
+    const std::size_t h = p.half.n;
+    const T zr = out[0], zi = out[1];
+    out[0] = scale * (zr + zi);
+    out[1] = T(0);
+    out[2 * h] = scale * (zr - zi);
+    out[2 * h + 1] = T(0);
+    const T half = T(0.5) * scale;
+    for (std::size_t k = from; 2 * k <= h; ++k) {
       T* a = out + 2 * k;
       T* b = out + 2 * (h - k);
       const T er = (a[0] + b[0]) * half, ei = (a[1] - b[1]) * half;
@@ -1015,31 +1024,8 @@ struct Engine {
 
   // Real transforms of one row through the four-step transform of n/2.
   static void four_step_r2c(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* a, T* b) {
-    const std::size_t hn = p.half.n;
     complex_row(p.half, in, out, true, T(1), work, mid, a, b);
-    // The split step of r2c, on interleaved values (see r2c).
-    const T zr = out[0], zi = out[1];
-    out[0] = scale * (zr + zi);
-    out[1] = T(0);
-    out[2 * hn] = scale * (zr - zi);
-    out[2 * hn + 1] = T(0);
-    const T half = T(0.5) * scale;
-    for (std::size_t k = 1; 2 * k <= hn; ++k) {
-      T* a = out + 2 * k;
-      T* b = out + 2 * (hn - k);
-      const T er = (a[0] + b[0]) * half, ei = (a[1] - b[1]) * half;
-      T odr = (a[1] + b[1]) * half, odi = (b[0] - a[0]) * half;
-      const T wr = p.twiddle[2 * k], wi = p.twiddle[2 * k + 1];
-      const T t = odr * wr - odi * wi;
-      odi = odr * wi + odi * wr;
-      odr = t;
-      a[0] = er + odr;
-      a[1] = ei + odi;
-      if (2 * k != hn) {
-        b[0] = er - odr;
-        b[1] = odi - ei;
-      }
-    }
+    split_step(p, out, scale, 1);
   }
 
   static void four_step_c2r(const RealView<T>& p, const T* in, T* out, T scale, C* work, T* mid, T* z, T* a,
@@ -1907,6 +1893,14 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
   }
 }
 
+// The work buffer of a lane split: M elements, then the passes' scratch.
+template <typename T, int W>
+typename Engine<T, W>::C* split_work(const RowSplit<T>& s, const ScratchSource& scratch) {
+  using C = typename Engine<T, W>::C;
+  const std::size_t extra = (s.sub->scratch > s.lanes->scratch ? s.sub->scratch : s.lanes->scratch) + 1;
+  return static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (s.sub->n + extra)));
+}
+
 template <typename T>
 void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, std::ptrdiff_t in_dist,
               std::ptrdiff_t out_dist, bool forward, T scale, const ScratchSource& scratch) {
@@ -1921,15 +1915,11 @@ void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, st
     const RowSplit<T>& s = p.split;
     if (s.r == static_cast<std::size_t>(W) &&
         (p.n >= kSplitAlways || crowded_rows<T>(2 * in_dist, W) || crowded_rows<T>(2 * out_dist, W))) {
-      using E = Engine<T, W>;
-      using C = typename E::C;
-      const std::size_t M = s.sub->n;
-      const std::size_t extra = (s.sub->scratch > s.lanes->scratch ? s.sub->scratch : s.lanes->scratch) + 1;
-      C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (M + extra)));
+      auto* work = split_work<T, W>(s, scratch);
       for (std::size_t r = 0; r < rows; ++r) {
         const T* i = in + 2 * static_cast<std::ptrdiff_t>(r) * in_dist;
-        E::split_row(s, i, out + 2 * static_cast<std::ptrdiff_t>(r) * out_dist, forward, scale, work, work + M,
-                     r + 1 < rows ? i + 2 * in_dist : nullptr);
+        Engine<T, W>::split_row(s, i, out + 2 * static_cast<std::ptrdiff_t>(r) * out_dist, forward, scale, work,
+                                work + s.sub->n, r + 1 < rows ? i + 2 * in_dist : nullptr);
       }
       return;
     }
@@ -1951,15 +1941,11 @@ void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::
     constexpr int W = native_lanes<T>();
     const RowSplit<T>& s = p.half.split;
     if (p.half.n != p.n && s.r == static_cast<std::size_t>(W) && p.half.n >= kSplitRealMin) {
-      using E = Engine<T, W>;
-      using C = typename E::C;
-      const std::size_t M = s.sub->n;
-      const std::size_t extra = (s.sub->scratch > s.lanes->scratch ? s.sub->scratch : s.lanes->scratch) + 1;
-      C* work = static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (M + extra)));
+      auto* work = split_work<T, W>(s, scratch);
       for (std::size_t r = 0; r < rows; ++r) {
         const T* i = in + static_cast<std::ptrdiff_t>(r) * in_dist;
-        E::split_r2c_row(p, i, out + 2 * static_cast<std::ptrdiff_t>(r) * out_dist, scale, work, work + M,
-                         r + 1 < rows ? i + in_dist : nullptr);
+        Engine<T, W>::split_r2c_row(p, i, out + 2 * static_cast<std::ptrdiff_t>(r) * out_dist, scale, work,
+                                    work + s.sub->n, r + 1 < rows ? i + in_dist : nullptr);
       }
       return;
     }
