@@ -417,18 +417,27 @@ struct Engine {
     for (std::size_t g = 0; g < len; g += p * q) {
       C* a = x + g;
       for (std::size_t j = 0; j < q; ++j) {
-        v[0] = a[j];
-        const T* w = tw + 2 * (p - 1) * j;
-        for (std::size_t t = 1; t < p; ++t) {
-          V r = a[j + t * q].r, i = a[j + t * q].i;
-          if (j > 0) cmul(r, i, w[2 * (t - 1)], w[2 * (t - 1) + 1]);  // w^0 = 1
-          v[t].r = r;
-          v[t].i = i;
-        }
-        odd_dft<P>(v, root, p, s, d);
+        odd_butterfly<P>(a, j, q, p, root, tw, v, s, d);
         for (std::size_t t = 0; t < p; ++t) a[j + t * q] = v[t];
       }
     }
+  }
+
+  // Butterfly j of a pass of odd radix p (P when P > 0) and stride q: the
+  // elements a[j + t q], t < p, twiddled (tw: the pass's twiddles), and
+  // their DFT, into v.
+  template <int P>
+  static inline void odd_butterfly(const C* a, std::size_t j, std::size_t q, std::size_t p, const T* root,
+                                   const T* tw, C* v, C* s, C* d) {
+    v[0] = a[j];
+    const T* w = tw + 2 * (p - 1) * j;
+    for (std::size_t t = 1; t < p; ++t) {
+      V r = a[j + t * q].r, i = a[j + t * q].i;
+      if (j > 0) cmul(r, i, w[2 * (t - 1)], w[2 * (t - 1) + 1]);  // w^0 = 1
+      v[t].r = r;
+      v[t].i = i;
+    }
+    odd_dft<P>(v, root, p, s, d);
   }
 
   static inline std::size_t group_size(const RadixPass& s) {
@@ -588,25 +597,17 @@ struct Engine {
           __builtin_prefetch(next + 2 * static_cast<std::size_t>(t) * M + at, 0, 3);
     const T is = sign * scale;
     const std::size_t last = sub.npasses - 1;
-    if (sub.npasses > 1) {
-      const RadixPass& lp = sub.passes[last];
+    const RadixPass& lp = sub.passes[last];
+    if (last > 0 && (lp.radix == 3 || lp.radix == 5 || lp.radix == 7)) {
+      transform(sub, work, scratch, last);
       const T* tab = sub.twiddle + lp.tw;
-      switch (lp.radix) {
-        case 3:
-          transform(sub, work, scratch, last);
-          split_last<3>(work, lp.q, tab, out, scale, is);
-          return;
-        case 5:
-          transform(sub, work, scratch, last);
-          split_last<5>(work, lp.q, tab, out, scale, is);
-          return;
-        case 7:
-          transform(sub, work, scratch, last);
-          split_last<7>(work, lp.q, tab, out, scale, is);
-          return;
-        default:
-          break;
-      }
+      if (lp.radix == 3)
+        split_last<3>(work, lp.q, tab, out, scale, is);
+      else if (lp.radix == 5)
+        split_last<5>(work, lp.q, tab, out, scale, is);
+      else
+        split_last<7>(work, lp.q, tab, out, scale, is);
+      return;
     }
     transform(sub, work, scratch);
     for (std::size_t k = 0; k < M; ++k) store_bins(work[k], out + 2 * W * k, scale, is);
@@ -632,15 +633,7 @@ struct Engine {
     const T* tw = tab + 2 * P;
     C v[P], s[P / 2], d[P / 2];
     for (std::size_t j = 0; j < q; ++j) {
-      v[0] = x[j];
-      const T* w = tw + 2 * (P - 1) * j;
-      for (int t = 1; t < P; ++t) {
-        V r = x[j + t * q].r, i = x[j + t * q].i;
-        if (j > 0) cmul(r, i, w[2 * (t - 1)], w[2 * (t - 1) + 1]);  // w^0 = 1
-        v[t].r = r;
-        v[t].i = i;
-      }
-      odd_dft<P>(v, root, P, s, d);
+      odd_butterfly<P>(x, j, q, P, root, tw, v, s, d);
       for (int t = 0; t < P; ++t) store_bins(v[t], out + 2 * W * (j + t * q), rs, is);
     }
   }
@@ -1909,8 +1902,6 @@ void c2c_rows(const ComplexView<T>& p, const T* in, T* out, std::size_t rows, st
       RegisterRows<T>::c2c_rows(p.n, in, out, rows, 2 * in_dist, 2 * out_dist, forward, scale);
       return;
     }
-  }
-  if constexpr (native_lanes<T>() * sizeof(T) == 64) {
     constexpr int W = native_lanes<T>();
     const RowSplit<T>& s = p.split;
     if (s.r == static_cast<std::size_t>(W) &&
@@ -1936,8 +1927,6 @@ void r2c_rows(const RealView<T>& p, const T* in, T* out, std::size_t rows, std::
       RegisterRows<T>::r2c_rows(p.n, in, out, rows, in_dist, 2 * out_dist, scale);
       return;
     }
-  }
-  if constexpr (native_lanes<T>() * sizeof(T) == 64) {
     constexpr int W = native_lanes<T>();
     const RowSplit<T>& s = p.half.split;
     if (p.half.n != p.n && s.r == static_cast<std::size_t>(W) && p.half.n >= kSplitRealMin) {
