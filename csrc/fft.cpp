@@ -302,7 +302,7 @@ struct ComplexPlan {
   std::shared_ptr<const ComplexPlan<T>> whole;
   std::vector<T> step_hi_re, step_hi_im, step_lo_re, step_lo_im;
   std::size_t step_h = 0;
-  std::shared_ptr<const RadixPlan<T>> split_lanes, split_sub;
+  std::shared_ptr<const RadixPlan<T>> split_sub;
   std::vector<T> split_tw;
   ComplexView<T> view;
 
@@ -380,11 +380,10 @@ struct ComplexPlan {
             step_lo_im.empty() ? nullptr : step_lo_im.data(),
             step_h,
             whole ? &whole->view : nullptr,
-            {0, nullptr, nullptr, nullptr}};
+            {0, nullptr, nullptr}};
     constexpr std::size_t r = 64 / sizeof(T);
     if (direct && n >= detail::kSplitMin && n <= detail::kSplitMax && n % r == 0) {
       const std::size_t M = n / r;
-      split_lanes = get_radix_plan<T>(r);
       split_sub = get_radix_plan<T>(M);
       split_tw.resize(2 * (r - 1) * M);
       const Roots roots(n);
@@ -394,7 +393,7 @@ struct ComplexPlan {
           split_tw[(u - 1) * M + c] = w.real();
           split_tw[(r - 1) * M + (u - 1) * M + c] = w.imag();
         }
-      view.split = {r, &split_lanes->view, &split_sub->view, split_tw.data()};
+      view.split = {r, &split_sub->view, split_tw.data()};
     }
   }
 };

@@ -77,10 +77,10 @@ constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 // w^(k1 b) = step_hi[k1 * step_h + h] * step_lo[k1 * kStepLo + l], l < kStepLo. Long Bluestein lengths point to the plan of
 // their m (`whole`), so that they can use its four-step split.
 // The lane split of a direct length n = r M for one row at a time, r the
-// lane count of 64-byte vectors (16 float, 8 double): `lanes` is the plan of
-// r, `sub` that of M, and tw holds w^(u c), w = exp(-2 pi i / n), for
-// 1 <= u < r and c < M: the real parts at tw[(u - 1) M + c], the imaginary
-// ones (r - 1) M further on. r == 0 where the length has no split.
+// lane count of 64-byte vectors (16 float, 8 double): `sub` is the plan of
+// M, and tw holds w^(u c), w = exp(-2 pi i / n), for 1 <= u < r and c < M:
+// the real parts at tw[(u - 1) M + c], the imaginary ones (r - 1) M further
+// on. r == 0 where the length has no split.
 //
 // Direct lengths in [kSplitMin, kSplitMax] that are multiples of r have one.
 // On AVX-512 their rows go one at a time through it instead of through the
@@ -102,7 +102,6 @@ constexpr std::size_t kSplitRealMin = 6000;
 template <typename T>
 struct RowSplit {
   std::size_t r;
-  const RadixView<T>* lanes;
   const RadixView<T>* sub;
   const T* tw;
 };

@@ -538,6 +538,58 @@ struct Engine {
     passes(p, x, n, done, end, scratch);
   }
 
+  // In place, natural order: x[k] = sum_j x[j] w4^(jk) (the radix-4
+  // butterfly of the batched passes, whose second input is x2).
+  [[gnu::always_inline]] static inline void dft4(C& x0, C& x1, C& x2, C& x3) {
+    bfly4(&x0, &x1, &x2, &x3, x2.r, x2.i, x1.r, x1.i, x3.r, x3.i);
+  }
+
+  // The DFT of 8 across y[0..8), lane by lane, in place and in natural order.
+  [[gnu::always_inline]] static inline void dft8(C* y) {
+    constexpr T c = T(0.707106781186547524400844362104849039L);
+    dft4(y[0], y[2], y[4], y[6]);
+    dft4(y[1], y[3], y[5], y[7]);
+    C o[4] = {y[1], y[3], y[5], y[7]};
+    {  // w8^1 = (c, -c), w8^2 = -i, w8^3 = (-c, -c)
+      const V r1 = o[1].r, i1 = o[1].i;
+      o[1].r = c * (r1 + i1);
+      o[1].i = c * (i1 - r1);
+      const V r2 = o[2].r;
+      o[2].r = o[2].i;
+      o[2].i = -r2;
+      const V r3 = o[3].r, i3 = o[3].i;
+      o[3].r = c * (i3 - r3);
+      o[3].i = -c * (r3 + i3);
+    }
+    const C e[4] = {y[0], y[2], y[4], y[6]};
+    for (int k = 0; k < 4; ++k) {
+      y[k].r = e[k].r + o[k].r;
+      y[k].i = e[k].i + o[k].i;
+      y[k + 4].r = e[k].r - o[k].r;
+      y[k + 4].i = e[k].i - o[k].i;
+    }
+  }
+
+  // The DFT of 16 across p[0..16), lane by lane, in place, as 4 x 4: bin
+  // k1 + 4 k2 ends in p[4 k1 + k2] (see bin16).
+  [[gnu::always_inline]] static inline void dft16(C* p) {
+    for (int m2 = 0; m2 < 4; ++m2) dft4(p[m2], p[4 + m2], p[8 + m2], p[12 + m2]);
+    constexpr T c1 = T(0.923879532511286756128183189396788933L), s1 = T(0.382683432365089771728459984030398866L);
+    constexpr T h = T(0.707106781186547524400844362104849039L);
+    // w16^(m2 k1) for k1, m2 in 1..3: exponents 1, 2, 3, 2, 4, 6, 3, 6, 9.
+    const T wr[10] = {1, c1, h, s1, 0, -s1, -h, -c1, -1, -c1};
+    const T wi[10] = {0, -s1, -h, -c1, -1, -c1, -h, -s1, 0, s1};
+    for (int k1 = 1; k1 < 4; ++k1)
+      for (int m2 = 1; m2 < 4; ++m2) {
+        const int e = k1 * m2;
+        cmul(p[4 * k1 + m2].r, p[4 * k1 + m2].i, wr[e], wi[e]);
+      }
+    for (int k1 = 0; k1 < 4; ++k1) dft4(p[4 * k1], p[4 * k1 + 1], p[4 * k1 + 2], p[4 * k1 + 3]);
+  }
+
+  // Where dft16 leaves bin q.
+  static constexpr int bin16(int q) { return 4 * (q % 4) + q / 4; }
+
   // ---------------------------------------------------------- lane split (one row)
 
   // One row of n = W M points through its lane split (RowSplit, W = s.r):
@@ -553,11 +605,11 @@ struct Engine {
   static void split_row(const RowSplit<T>& s, const T* in, T* out, bool forward, T scale, C* work, C* scratch,
                         const T* next) {
     const RadixView<T>& sub = *s.sub;
-    const RadixView<T>& lanes_plan = *s.lanes;
     const std::size_t M = sub.n;
     const T sign = forward ? T(1) : T(-1);
     const T* tw_re = s.tw;
     const T* tw_im = s.tw + (W - 1) * M;
+    static_assert(W == 8 || W == 16, "the lane split runs on 512-bit vectors");
     C v[W];
     V re[W], im[W];
     for (std::size_t b = 0; b < M; b += W) {
@@ -569,19 +621,24 @@ struct Engine {
         V lo, hi;
         std::memcpy(&lo, src, sizeof(V));
         std::memcpy(&hi, src + W, sizeof(V));
-        C& d = v[lanes_plan.perm[t]];
-        deinterleave<T, W>(lo, hi, d.r, d.i, std::make_index_sequence<W>{});
-        d.i *= sign;
+        deinterleave<T, W>(lo, hi, v[t].r, v[t].i, std::make_index_sequence<W>{});
+        v[t].i *= sign;
       }
-      passes(lanes_plan, v, W, 0, lanes_plan.npasses, scratch);
+      // The column DFTs in registers; bin u in v[at(u)].
+      if constexpr (W == 8)
+        dft8(v);
+      else
+        dft16(v);
+      constexpr auto at = [](int u) { return W == 16 ? bin16(u) : u; };
       re[0] = v[0].r;
       im[0] = v[0].i;
       for (int u = 1; u < W; ++u) {
         V wr, wi;
         std::memcpy(&wr, tw_re + (u - 1) * M + c0, sizeof(V));
         std::memcpy(&wi, tw_im + (u - 1) * M + c0, sizeof(V));
-        re[u] = v[u].r * wr - v[u].i * wi;
-        im[u] = v[u].r * wi + v[u].i * wr;
+        const C& x = v[at(u)];
+        re[u] = x.r * wr - x.i * wi;
+        im[u] = x.r * wi + x.i * wr;
       }
       transpose<T, W>(re);
       transpose<T, W>(im);
@@ -1262,58 +1319,6 @@ struct RegisterRows {
     x.r = t;
   }
 
-  // In place, natural order: x[k] = sum_j x[j] w4^(jk) (the radix-4
-  // butterfly of the batched passes, whose second input is x2).
-  [[gnu::always_inline]] static inline void dft4(C& x0, C& x1, C& x2, C& x3) {
-    Engine<T, L>::bfly4(&x0, &x1, &x2, &x3, x2.r, x2.i, x1.r, x1.i, x3.r, x3.i);
-  }
-
-  // The DFT of 8 across y[0..8), lane by lane, in place and in natural order.
-  [[gnu::always_inline]] static inline void dft8(C* y) {
-    constexpr T c = T(0.707106781186547524400844362104849039L);
-    dft4(y[0], y[2], y[4], y[6]);
-    dft4(y[1], y[3], y[5], y[7]);
-    C o[4] = {y[1], y[3], y[5], y[7]};
-    {  // w8^1 = (c, -c), w8^2 = -i, w8^3 = (-c, -c)
-      const V r1 = o[1].r, i1 = o[1].i;
-      o[1].r = c * (r1 + i1);
-      o[1].i = c * (i1 - r1);
-      const V r2 = o[2].r;
-      o[2].r = o[2].i;
-      o[2].i = -r2;
-      const V r3 = o[3].r, i3 = o[3].i;
-      o[3].r = c * (i3 - r3);
-      o[3].i = -c * (r3 + i3);
-    }
-    const C e[4] = {y[0], y[2], y[4], y[6]};
-    for (int k = 0; k < 4; ++k) {
-      y[k].r = e[k].r + o[k].r;
-      y[k].i = e[k].i + o[k].i;
-      y[k + 4].r = e[k].r - o[k].r;
-      y[k + 4].i = e[k].i - o[k].i;
-    }
-  }
-
-  // The DFT of 16 across p[0..16), lane by lane, in place, as 4 x 4: bin
-  // k1 + 4 k2 ends in p[4 k1 + k2] (see bin16).
-  [[gnu::always_inline]] static inline void dft16(C* p) {
-    for (int m2 = 0; m2 < 4; ++m2) dft4(p[m2], p[4 + m2], p[8 + m2], p[12 + m2]);
-    constexpr T c1 = T(0.923879532511286756128183189396788933L), s1 = T(0.382683432365089771728459984030398866L);
-    constexpr T h = T(0.707106781186547524400844362104849039L);
-    // w16^(m2 k1) for k1, m2 in 1..3: exponents 1, 2, 3, 2, 4, 6, 3, 6, 9.
-    const T wr[10] = {1, c1, h, s1, 0, -s1, -h, -c1, -1, -c1};
-    const T wi[10] = {0, -s1, -h, -c1, -1, -c1, -h, -s1, 0, s1};
-    for (int k1 = 1; k1 < 4; ++k1)
-      for (int m2 = 1; m2 < 4; ++m2) {
-        const int e = k1 * m2;
-        Engine<T, L>::cmul(p[4 * k1 + m2].r, p[4 * k1 + m2].i, wr[e], wi[e]);
-      }
-    for (int k1 = 0; k1 < 4; ++k1) dft4(p[4 * k1], p[4 * k1 + 1], p[4 * k1 + 2], p[4 * k1 + 3]);
-  }
-
-  // Where dft16 leaves bin q.
-  static constexpr int bin16(int q) { return 4 * (q % 4) + q / 4; }
-
   // The 8 x 8 transposes in both vector halves of r[0..8).
   [[gnu::always_inline]] static inline void transpose8(V* r) {
     block_swap<T, L, 4, 8>(r, std::make_index_sequence<L>{});
@@ -1328,7 +1333,7 @@ struct RegisterRows {
   // a full 8 x 8 transpose.
   template <std::size_t... J>
   [[gnu::always_inline]] static inline void dft_core(C* y, const Core& tb, std::index_sequence<J...>) {
-    dft8(y);
+    Engine<T, L>::dft8(y);
     for (int k = 1; k < 8; ++k) cmul(y[k], tb.tw1[k]);
     V re[8], im[8];
     for (int k = 0; k < 8; ++k) {
@@ -1350,7 +1355,7 @@ struct RegisterRows {
       transpose<T, L>(im);
       for (int c = 0; c < 8; ++c) y[c] = C{re[c], im[c]};
     }
-    dft8(y);
+    Engine<T, L>::dft8(y);
   }
 
   // L interleaved complex values from x into split vectors.
@@ -1443,14 +1448,14 @@ struct RegisterRows {
       p[1].r = s.r - p[1].r;
       p[1].i = s.i - p[1].i;
     } else if constexpr (R == 4) {
-      dft4(p[0], p[1], p[2], p[3]);
+      Engine<T, L>::dft4(p[0], p[1], p[2], p[3]);
     } else if constexpr (R == 8) {
-      dft8(p);
+      Engine<T, L>::dft8(p);
     } else if constexpr (R == 16) {
-      dft16(p);
+      Engine<T, L>::dft16(p);
     }
     for (int q = 0; q < R; ++q) {
-      C v = p[R == 16 ? bin16(q) : q];
+      C v = p[R == 16 ? Engine<T, L>::bin16(q) : q];
       if (q > 0) cmul(v, st.dif[q][a]);
       u[q][a] = v;
     }
@@ -1890,7 +1895,7 @@ void rows_driver(Kind kind, const void* view, std::size_t elems, const T* in, T*
 template <typename T, int W>
 typename Engine<T, W>::C* split_work(const RowSplit<T>& s, const ScratchSource& scratch) {
   using C = typename Engine<T, W>::C;
-  const std::size_t extra = (s.sub->scratch > s.lanes->scratch ? s.sub->scratch : s.lanes->scratch) + 1;
+  const std::size_t extra = s.sub->scratch + 1;
   return static_cast<C*>(scratch.get(scratch.self, sizeof(C) * (s.sub->n + extra)));
 }
 
