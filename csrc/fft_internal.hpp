@@ -87,18 +87,19 @@ constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 // row groups from kSplitAlways points on (a group's work buffer, 128 bytes a
 // point, then outgrows half the L2), and from kSplitMin on where the rows
 // crowd the cache sets (the groups then run at half width). On an Intel
-// Xeon against the row groups (bench/ab_builds.py, 1M points, two runs):
-// complex float32 4096-131072 points 1.02-1.50x, float64 1.05-1.47x;
-// float64 2048 and 3200 (crowded) 1.05-1.34x, but 1024 0.96-1.08x, and
-// uncrowded rows below 4096 0.76-0.91x (2000, 2400, float32 3200).
-constexpr std::size_t kSplitMin = std::size_t{1} << 11;
+// Xeon against the row groups (bench/ab_builds.py, 1M points): complex
+// float32 4096-131072 points 1.06-1.66x, float64 1.02-1.51x; crowded
+// float64 rows of 256 and 1024 points 1.03-1.17x, 512 and 2048 1.00-1.02x.
+// Uncrowded rows below 4096 were mixed (float64 1200-3840 0.96-1.06x,
+// float32 1600-3840 0.84-1.06x) and stay in the groups.
+constexpr std::size_t kSplitMin = std::size_t{1} << 8;
 constexpr std::size_t kSplitAlways = std::size_t{1} << 12;
 constexpr std::size_t kSplitMax = std::size_t{1} << 17;
 // Real rows of n values take the lane split of n/2 (then the split step on
 // the bins) from n/2 = kSplitRealMin on: against the row groups, real
-// float32 12000-262144 values 1.00-1.58x and float64 0.97-1.46x, but
-// 8192 and 9600 0.87-1.02x.
-constexpr std::size_t kSplitRealMin = 6000;
+// float32 9600-262144 values 1.18-1.68x and float64 1.10-1.57x, but 4096,
+// 4800 and 8192 0.86-1.04x.
+constexpr std::size_t kSplitRealMin = 4800;
 template <typename T>
 struct RowSplit {
   std::size_t r;

@@ -16,8 +16,9 @@
 // 128-2048 points and real ones of 256-4096 values, float64 complex rows of
 // 64 and 128 points and real ones of 128 and 256): they run one row at a time
 // in registers, without the transposes (RegisterRows). So do long complex
-// rows on AVX-512 (4096-131072 points, multiples of the lanes; real rows of
-// 12000-262144 values as n/2 complex points), through a lane split whose
+// rows on AVX-512 (4096-131072 points, multiples of the lanes, and float64
+// rows from 256 points on that crowd the cache sets; real rows of
+// 9600-262144 values as n/2 complex points), through a lane split whose
 // lanes hold W sequences of one row (Engine::split_row).
 #include <cstddef>
 #include <cstdint>

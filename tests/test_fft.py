@@ -184,8 +184,9 @@ def test_short_rows_held_in_registers(rng, simd_path, ctype, norm):
 # ends in a pass of radix 5 (4800: M = 300, 600; 3200: M = 400), 7 (6272 =
 # 2**7 7**2), 3 (13824 = 2**9 3**3), a generic odd radix (4104 = 8 x 27 x
 # 19, 5168 = 16 x 17 x 19) or 4 (the powers of two); 4800 and 6000 in float32
-# (M = 300, 375) end with a block of fewer than 16 columns.
-SPLIT_LENGTHS = (2048, 3200, 4096, 4104, 4800, 5168, 6000, 6272, 8192, 13824)
+# (M = 300, 375) end with a block of fewer than 16 columns. float64 rows of
+# 256, 512 and 1024 points (M = 32, 64, 128) crowd the cache sets.
+SPLIT_LENGTHS = (256, 512, 1024, 2048, 3200, 4096, 4104, 4800, 5168, 6000, 6272, 8192, 13824)
 
 
 @pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
@@ -193,8 +194,8 @@ SPLIT_LENGTHS = (2048, 3200, 4096, 4104, 4800, 5168, 6000, 6272, 8192, 13824)
 def test_rows_through_the_lane_split(rng, simd_path, ctype, norm):
     # On AVX-512, complex rows of direct lengths that are multiples of the
     # lanes go one row at a time through the lane split from 4096 points on
-    # (up to 2**17), and from 2048 on where the rows crowd the cache sets
-    # (float64 2048 and 3200); the other paths batch them. Any row count,
+    # (up to 2**17), and from 256 on where the rows crowd the cache sets
+    # (float64 256-3200); the other paths batch them. Any row count,
     # forward and inverse, every norm, against numpy in double precision.
     for path in _core.available_simd_paths():
         simd_path(path)
@@ -214,12 +215,12 @@ def test_rows_through_the_lane_split(rng, simd_path, ctype, norm):
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
 def test_real_rows_through_the_lane_split(rng, simd_path, ctype):
-    # Real rows of 12000 values and more (even, with n/2 a multiple of the
+    # Real rows of 9600 values and more (even, with n/2 a multiple of the
     # lanes) go through the lane split of n/2 and a vectorized split step on
     # the bins (W from each end at a time, the middle ones one by one).
     for path in _core.available_simd_paths():
         simd_path(path)
-        for n in (12000, 12032, 12544, 16384, 19200, 27648):
+        for n in (9600, 12000, 12032, 12544, 16384, 19200, 27648):
             for rows in (1, 3, 17):
                 x, _ = signals(rng, rows, n, ctype)
                 got = audiorep.rfft(x)
@@ -235,10 +236,10 @@ def test_real_rows_through_the_lane_split(rng, simd_path, ctype):
 def test_lane_split_error_against_an_extended_precision_dft(rng):
     # The rms relative error of the lane split's lengths stays within 1.2x
     # numpy's (float64) and scipy's (float32), as every length does: complex
-    # rows of n and real rows of 2n values (through the split from 12000 on).
+    # rows of n and real rows of 2n values (through the split from 9600 on).
     scipy_fft = pytest.importorskip("scipy.fft")
     worse = []
-    for n in (4104, 4800, 5168, 6272, 13824):
+    for n in (256, 1024, 4104, 4800, 5168, 6272, 13824):
         z = (rng.standard_normal((8, n)) + 1j * rng.standard_normal((8, n))).astype(np.complex64)
         ref_c = np.fft.fft(z.astype(np.clongdouble))
         z64 = z.astype(np.complex128)
