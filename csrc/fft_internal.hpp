@@ -96,10 +96,10 @@ constexpr std::size_t kSplitMin = std::size_t{1} << 8;
 constexpr std::size_t kSplitAlways = std::size_t{1} << 12;
 constexpr std::size_t kSplitMax = std::size_t{1} << 17;
 // Real rows of n values take the lane split of n/2 (then the split step on
-// the bins) from n/2 = kSplitRealMin on: against the row groups, real
-// float32 9600-262144 values 1.18-1.68x and float64 1.10-1.57x, but 4096,
-// 4800 and 8192 0.86-1.04x.
-constexpr std::size_t kSplitRealMin = 4800;
+// the bins) from n/2 = kSplitRealMin on: against the row groups (float32
+// and float64), rows of 4096-8192 values 1.01-1.26x and of 9600-262144
+// 1.10-1.68x; but 4800 0.96x and float64 6000 0.985x.
+constexpr std::size_t kSplitRealMin = 2048;
 template <typename T>
 struct RowSplit {
   std::size_t r;

@@ -18,7 +18,7 @@
 // in registers, without the transposes (RegisterRows). So do long complex
 // rows on AVX-512 (4096-131072 points, multiples of the lanes, and float64
 // rows from 256 points on that crowd the cache sets; real rows of
-// 9600-262144 values as n/2 complex points), through a lane split whose
+// 4096-262144 values as n/2 complex points), through a lane split whose
 // lanes hold W sequences of one row (Engine::split_row).
 #include <cstddef>
 #include <cstdint>

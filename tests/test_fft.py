@@ -215,12 +215,12 @@ def test_rows_through_the_lane_split(rng, simd_path, ctype, norm):
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
 def test_real_rows_through_the_lane_split(rng, simd_path, ctype):
-    # Real rows of 9600 values and more (even, with n/2 a multiple of the
+    # Real rows of 4096 values and more (even, with n/2 a multiple of the
     # lanes) go through the lane split of n/2 and a vectorized split step on
     # the bins (W from each end at a time, the middle ones one by one).
     for path in _core.available_simd_paths():
         simd_path(path)
-        for n in (9600, 12000, 12032, 12544, 16384, 19200, 27648):
+        for n in (4096, 4800, 6144, 9600, 12000, 12032, 12544, 16384, 19200, 27648):
             for rows in (1, 3, 17):
                 x, _ = signals(rng, rows, n, ctype)
                 got = audiorep.rfft(x)
@@ -236,7 +236,7 @@ def test_real_rows_through_the_lane_split(rng, simd_path, ctype):
 def test_lane_split_error_against_an_extended_precision_dft(rng):
     # The rms relative error of the lane split's lengths stays within 1.2x
     # numpy's (float64) and scipy's (float32), as every length does: complex
-    # rows of n and real rows of 2n values (through the split from 9600 on).
+    # rows of n and real rows of 2n values (through the split from 4096 on).
     scipy_fft = pytest.importorskip("scipy.fft")
     worse = []
     for n in (256, 1024, 4104, 4800, 5168, 6272, 13824):
