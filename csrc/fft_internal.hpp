@@ -89,15 +89,18 @@ constexpr std::size_t kWorkBytes = std::size_t{16} << 20;
 // crowd the cache sets (the groups then run at half width). On an Intel
 // Xeon against the row groups (bench/ab_builds.py, 1M points): complex
 // float32 4096-131072 points 1.06-1.66x, float64 1.02-1.51x; crowded
-// float64 rows of 256 and 1024 points 1.03-1.17x, 512 and 2048 1.00-1.02x.
+// float64 rows of 256 and 1024 points 1.03-1.17x, 512 and 2048 1.00-1.02x,
+// crowded float32 rows of 768-1792 points (shorter powers of two run in
+// registers) 1.05-1.14x (median of three runs; single runs 0.81-1.16x).
 // Uncrowded rows below 4096 were mixed (float64 1200-3840 0.96-1.06x,
 // float32 1600-3840 0.84-1.06x) and stay in the groups.
 constexpr std::size_t kSplitMin = std::size_t{1} << 8;
 constexpr std::size_t kSplitAlways = std::size_t{1} << 12;
 constexpr std::size_t kSplitMax = std::size_t{1} << 17;
 // Real rows of n values take the lane split of n/2 (then the split step on
-// the bins) from n/2 = kSplitRealMin on: against the row groups (float32
-// and float64), rows of 4096-8192 values 1.01-1.26x and of 9600-262144
+// the bins) from n/2 = kSplitRealMin on (float32 rows of up to 4096 values
+// run in registers first): against the row groups, float64 4096 values
+// 1.12x, float32 and float64 5120-8192 1.02-1.26x and 9600-262144
 // 1.10-1.68x; but 4800 0.96x and float64 6000 0.985x.
 constexpr std::size_t kSplitRealMin = 2048;
 template <typename T>

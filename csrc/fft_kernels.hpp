@@ -8,7 +8,8 @@
 // work buffer also applies the digit-reversal permutation of the mixed-radix
 // passes (bit reversal for powers of two), and the transpose out applies the
 // scale (and, for real transforms, the split step). One function per radix:
-// 2, 4 (two in a row fuse into a radix-16 sweep), and the odd radices 3, 5, 7
+// 2, 4 (two in a row fuse into a radix-16 sweep, except a lane split's last
+// pass, which stores its bins itself), and the odd radices 3, 5, 7
 // and any larger prime. Rows left over after the full row groups use narrower
 // vectors, down to plain scalars, except for long lengths: those rows go one by
 // one through a four-step split whose column and row transforms fill the lanes
@@ -16,9 +17,10 @@
 // 128-2048 points and real ones of 256-4096 values, float64 complex rows of
 // 64 and 128 points and real ones of 128 and 256): they run one row at a time
 // in registers, without the transposes (RegisterRows). So do long complex
-// rows on AVX-512 (4096-131072 points, multiples of the lanes, and float64
-// rows from 256 points on that crowd the cache sets; real rows of
-// 4096-262144 values as n/2 complex points), through a lane split whose
+// rows on AVX-512 (4096-131072 points, multiples of the lanes, and rows from
+// 256 points on that crowd the cache sets; real rows of
+// 4096-262144 values, float32 ones above 4096, as n/2 complex points),
+// through a lane split whose
 // lanes hold W sequences of one row (Engine::split_row).
 #include <cstddef>
 #include <cstdint>
@@ -54,8 +56,8 @@ constexpr std::size_t kBlock2Bytes = std::size_t{512} << 10;
 // all cache levels: on an Intel Xeon this was 1.4-1.7x faster at 4096-65536
 // points than the non-temporal hint (L1 only).
 constexpr std::size_t kAhead = 128;
-// Rows of fewer elements (complex, or values for real rows) are not prefetched
-// this way: on an Intel Xeon it cost up to 20 % at 256-512 points (bench/
+// Rows of the row groups of fewer elements (complex, or values for real rows)
+// are not prefetched this way: on an Intel Xeon it cost up to 20 % at 256-512 points (bench/
 // ab_builds.py), and from 768 on it was 1.09-1.25x faster for complex rows of
 // 882-2000 points and 1.1x for real ones of 2000.
 constexpr std::size_t kPrefetchMin = 768;
@@ -651,7 +653,7 @@ struct Engine {
     }
     if (next != nullptr)
       for (int t = 0; t < W; ++t)
-        for (std::size_t at = 0; at < kAhead; at += 64 / sizeof(T))
+        for (std::size_t at = 0; at < kAhead && at < 2 * M; at += 64 / sizeof(T))
           __builtin_prefetch(next + 2 * static_cast<std::size_t>(t) * M + at, 0, 3);
     const T is = sign * scale;
     const std::size_t last = sub.npasses - 1;

@@ -184,9 +184,11 @@ def test_short_rows_held_in_registers(rng, simd_path, ctype, norm):
 # ends in a pass of radix 5 (4800: M = 300, 600; 3200: M = 400), 7 (6272 =
 # 2**7 7**2), 3 (13824 = 2**9 3**3), a generic odd radix (4104 = 8 x 27 x
 # 19, 5168 = 16 x 17 x 19) or 4 (the powers of two); 4800 and 6000 in float32
-# (M = 300, 375) end with a block of fewer than 16 columns. float64 rows of
-# 256, 512 and 1024 points (M = 32, 64, 128) crowd the cache sets.
-SPLIT_LENGTHS = (256, 512, 1024, 2048, 3200, 4096, 4104, 4800, 5168, 6000, 6272, 8192, 13824)
+# (M = 300, 375) end with a block of fewer than 16 columns. Rows of 256,
+# 512, 768, 1024, 1280 and 1536 points crowd the cache sets (float64: M =
+# 32 to 192; float32 768-1536, M = 48 to 96, the powers of two among them
+# run in registers).
+SPLIT_LENGTHS = (256, 512, 768, 1024, 1280, 1536, 2048, 3200, 4096, 4104, 4800, 5168, 6000, 6272, 8192, 13824)
 
 
 @pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
@@ -195,7 +197,7 @@ def test_rows_through_the_lane_split(rng, simd_path, ctype, norm):
     # On AVX-512, complex rows of direct lengths that are multiples of the
     # lanes go one row at a time through the lane split from 4096 points on
     # (up to 2**17), and from 256 on where the rows crowd the cache sets
-    # (float64 256-3200); the other paths batch them. Any row count,
+    # (256-3200 here); the other paths batch them. Any row count,
     # forward and inverse, every norm, against numpy in double precision.
     for path in _core.available_simd_paths():
         simd_path(path)
@@ -215,8 +217,9 @@ def test_rows_through_the_lane_split(rng, simd_path, ctype, norm):
 
 @pytest.mark.parametrize("ctype", PRECISIONS)
 def test_real_rows_through_the_lane_split(rng, simd_path, ctype):
-    # Real rows of 4096 values and more (even, with n/2 a multiple of the
-    # lanes) go through the lane split of n/2 and a vectorized split step on
+    # Real rows of 4096 values and more (float64; float32 above 4096, where
+    # the register rows stop; even, with n/2 a multiple of the lanes) go
+    # through the lane split of n/2 and a vectorized split step on
     # the bins (W from each end at a time, the middle ones one by one).
     for path in _core.available_simd_paths():
         simd_path(path)
