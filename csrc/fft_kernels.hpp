@@ -656,26 +656,29 @@ struct Engine {
         for (std::size_t at = 0; at < kAhead && at < 2 * M; at += 64 / sizeof(T))
           __builtin_prefetch(next + 2 * static_cast<std::size_t>(t) * M + at, 0, 3);
     const T is = sign * scale;
+    // A last pass of radix 3, 4, 5 or 7 stores the bins itself; after any
+    // other, they are stored in a sweep of their own.
     const std::size_t last = sub.npasses - 1;
     const RadixPass& lp = sub.passes[last];
-    if (last > 0 && (lp.radix == 3 || lp.radix == 5 || lp.radix == 7)) {
-      transform(sub, work, scratch, last);
-      const T* tab = sub.twiddle + lp.tw;
-      if (lp.radix == 3)
+    const T* tab = sub.twiddle + lp.tw;
+    const bool fused = last > 0 && (lp.radix == 3 || lp.radix == 4 || lp.radix == 5 || lp.radix == 7);
+    transform(sub, work, scratch, fused ? last : sub.npasses);
+    switch (fused ? lp.radix : 0) {
+      case 3:
         split_last<3>(work, lp.q, tab, out, scale, is);
-      else if (lp.radix == 5)
+        break;
+      case 4:
+        split_last4(work, lp.q, tab, out, scale, is);
+        break;
+      case 5:
         split_last<5>(work, lp.q, tab, out, scale, is);
-      else
+        break;
+      case 7:
         split_last<7>(work, lp.q, tab, out, scale, is);
-      return;
+        break;
+      default:
+        for (std::size_t k = 0; k < M; ++k) store_bins(work[k], out + 2 * W * k, scale, is);
     }
-    if (last > 0 && lp.radix == 4) {
-      transform(sub, work, scratch, last);
-      split_last4(work, lp.q, sub.twiddle + lp.tw, out, scale, is);
-      return;
-    }
-    transform(sub, work, scratch);
-    for (std::size_t k = 0; k < M; ++k) store_bins(work[k], out + 2 * W * k, scale, is);
   }
 
   // Element x of a split row's work buffer, (re, im) times (rs, is), to its W
